@@ -1,0 +1,184 @@
+// The selfsup command line: parse, call the library, print. Bad input prints one line and exits 2.
+#include <CLI/CLI.hpp>
+#include <nlohmann/json.hpp>
+
+#include <filesystem>
+#include <iostream>
+
+#include "selfsup/core/config.h"
+#include "selfsup/core/error.h"
+#include "selfsup/core/runtime.h"
+#include "selfsup/data/source.h"
+#include "selfsup/eval/evaluate.h"
+#include "selfsup/models/state_dict.h"
+#include "selfsup/ssl/method.h"
+#include "selfsup/train/checkpoint.h"
+#include "selfsup/train/trainer.h"
+
+using namespace selfsup;
+
+namespace {
+
+struct TrainArgs {
+  std::string recipe;
+  std::vector<std::string> overrides;
+  bool resume = false;
+};
+
+struct EvalArgs {
+  std::string protocol = "all";
+  std::string checkpoint, recipe, baseline, json_out;
+  std::vector<std::string> overrides;
+};
+
+struct ExportArgs {
+  std::string checkpoint, out;
+};
+
+int cmd_train(const TrainArgs& a) {
+  const Recipe recipe = load_recipe(a.recipe, a.overrides);
+  const auto metrics = train::run_training(recipe, a.resume);
+  if (metrics.contains("eval")) std::cout << "\n" << train::format_results(metrics);
+  std::cout << "run folder: " << (std::filesystem::path(recipe.run_dir) / recipe.name).string() << std::endl;
+  return 0;
+}
+
+// A method rebuilt from a checkpoint's own recipe, weights loaded.
+std::shared_ptr<ssl::Method> load_method(const std::string& checkpoint, const std::vector<std::string>& overrides,
+                                         Recipe& recipe, int64_t in_channels) {
+  const auto info = train::read_checkpoint_info(checkpoint);
+  recipe = parse_recipe(info.recipe_yaml, checkpoint + " (stored recipe)", overrides);
+  auto method = ssl::make_method(recipe, in_channels);
+  train::load_checkpoint(checkpoint, *method, nullptr);
+  return method;
+}
+
+int cmd_eval(const EvalArgs& a) {
+  if (a.checkpoint.empty() == (a.baseline.empty()))
+    throw Error("eval: give either --checkpoint PATH or --baseline random|pixels (with --recipe)");
+  Recipe recipe;
+  std::shared_ptr<ssl::Method> method;
+  if (!a.checkpoint.empty()) {
+    recipe = parse_recipe(train::read_checkpoint_info(a.checkpoint).recipe_yaml, a.checkpoint, a.overrides);
+  } else {
+    if (a.recipe.empty()) throw Error("eval --baseline: give --recipe PATH (data, model and evaluation settings)");
+    if (a.baseline != "random" && a.baseline != "pixels")
+      throw Error("eval --baseline: expected random or pixels, got '" + a.baseline + "'");
+    recipe = load_recipe(a.recipe, a.overrides);
+  }
+  configure_threads(recipe.threads);
+  std::cout << runtime_summary() << std::endl;
+  const auto device = parse_device(recipe.device);
+  const auto train_set = data::load_dataset(recipe.data, true);
+  const auto test_set = data::load_dataset(recipe.data, false);
+  if (!a.checkpoint.empty()) {
+    method = load_method(a.checkpoint, a.overrides, recipe, train_set.channels());
+  } else if (a.baseline == "random") {
+    torch::manual_seed(static_cast<uint64_t>(recipe.seed));
+    method = ssl::make_method(recipe, train_set.channels());
+  }
+  if (method) method->to(device);
+  const bool knn = a.protocol != "linear", linear = a.protocol != "knn";
+  const auto r = eval::evaluate(method ? method->backbone().get() : nullptr, recipe, train_set, test_set, device, knn,
+                                linear);
+  nlohmann::json j;
+  j["features"] = !a.checkpoint.empty() ? a.checkpoint : a.baseline == "random" ? "random init" : "raw pixels";
+  if (knn) j["knn_top1"] = r.knn;
+  if (linear) j["linear_top1"] = r.linear;
+  j["knn"] = {{"k", recipe.eval.knn.k}, {"temperature", recipe.eval.knn.temperature}};
+  j["test_images"] = test_set.size();
+  j["seconds"] = r.seconds;
+  if (knn) std::cout << "kNN top-1 (k=" << recipe.eval.knn.k << ", T=" << recipe.eval.knn.temperature
+                     << "): " << 100 * r.knn << "%" << std::endl;
+  if (linear) std::cout << "linear probe top-1: " << 100 * r.linear << "%" << std::endl;
+  if (!a.json_out.empty()) {
+    std::ofstream out(a.json_out);
+    if (!out) throw Error(a.json_out + ": cannot write");
+    out << j.dump(2) << "\n";
+  }
+  return 0;
+}
+
+int cmd_export(const ExportArgs& a) {
+  Recipe recipe = parse_recipe(train::read_checkpoint_info(a.checkpoint).recipe_yaml, a.checkpoint);
+  const auto train_set = data::load_dataset(recipe.data, true).head(1);
+  auto method = load_method(a.checkpoint, {}, recipe, train_set.channels());
+  models::save_state_dict_pt(a.out, models::state_dict(*method->backbone()));
+  std::cout << "wrote " << a.out << " (" << recipe.model.name
+            << " backbone, torchvision parameter names; Python: torch.load(path))" << std::endl;
+  return 0;
+}
+
+int cmd_recipe(const std::string& path, const std::vector<std::string>& overrides, bool describe) {
+  if (describe) {
+    Recipe defaults;
+    std::cout << config::describe(defaults);
+    return 0;
+  }
+  if (path.empty()) throw Error("recipe: give a recipe file, or --describe");
+  std::cout << recipe_to_yaml(load_recipe(path, overrides));
+  return 0;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  CLI::App app{"selfsup: self-supervised representation learning on LibTorch (MoCo v1/v2, kNN and linear evaluation).\n"
+               "Start with: selfsup train recipes/moco_v2_fmnist_demo.yaml"};
+  app.set_version_flag("--version", [] { return runtime_summary(); });
+  app.require_subcommand(1);
+
+  TrainArgs train_args;
+  auto* train_cmd = app.add_subcommand("train", "Pretrain a method from a recipe, then evaluate it (kNN + linear probe).\n"
+                                                 "Outputs: runs/NAME/{recipe.yaml,metrics.csv,metrics.json,checkpoint.pt}");
+  train_cmd->add_option("recipe", train_args.recipe, "recipe YAML file (see recipes/ and docs/recipes.md)")->required();
+  train_cmd->add_option("overrides", train_args.overrides, "key=value overrides with dotted keys, e.g. train.epochs=5");
+  train_cmd->add_flag("--resume", train_args.resume, "continue from runs/NAME/checkpoint.pt");
+
+  EvalArgs eval_args;
+  auto* eval_cmd = app.add_subcommand("eval", "Evaluate frozen features: kNN (k=200, T=0.1) and/or a linear probe");
+  eval_cmd->add_option("protocol", eval_args.protocol, "knn | linear | all (default all)")
+      ->check(CLI::IsMember({"knn", "linear", "all"}));
+  eval_cmd->add_option("--checkpoint", eval_args.checkpoint, "checkpoint.pt written by selfsup train");
+  eval_cmd->add_option("--baseline", eval_args.baseline, "random (randomly initialised network) or pixels (raw pixels)");
+  eval_cmd->add_option("--recipe", eval_args.recipe, "recipe for --baseline: data, model and evaluation settings");
+  eval_cmd->add_option("--json", eval_args.json_out, "also write the results to this JSON file");
+  eval_cmd->add_option("overrides", eval_args.overrides, "key=value overrides, e.g. eval.knn.k=20 device=cuda");
+
+  ExportArgs export_args;
+  auto* export_cmd = app.add_subcommand("export", "Write a checkpoint's backbone as a .pt state dict with torchvision names");
+  export_cmd->add_option("--checkpoint", export_args.checkpoint, "checkpoint.pt written by selfsup train")->required();
+  export_cmd->add_option("--out", export_args.out, "output .pt file (Python: torch.load, then load_state_dict)")->required();
+
+  std::string recipe_path;
+  std::vector<std::string> recipe_overrides;
+  bool describe = false;
+  auto* recipe_cmd = app.add_subcommand("recipe", "Print a recipe resolved with its defaults and overrides, or describe every field");
+  recipe_cmd->add_option("recipe", recipe_path, "recipe YAML file");
+  recipe_cmd->add_option("overrides", recipe_overrides, "key=value overrides");
+  recipe_cmd->add_flag("--describe", describe, "print the reference of every recipe field (Markdown)");
+
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::ParseError& e) {
+    const int code = app.exit(e);
+    return code == 0 ? 0 : 2;
+  }
+  try {
+    if (*train_cmd) return cmd_train(train_args);
+    if (*eval_cmd) return cmd_eval(eval_args);
+    if (*export_cmd) return cmd_export(export_args);
+    if (*recipe_cmd) return cmd_recipe(recipe_path, recipe_overrides, describe);
+  } catch (const Error& e) {
+    std::cerr << "error: " << e.what() << std::endl;
+    return 2;
+  } catch (const train::Diverged& e) {
+    std::cerr << "error: " << e.what() << std::endl;
+    return 1;
+  } catch (const std::exception& e) {
+    std::string what = e.what();
+    std::cerr << "internal error: " << what.substr(0, what.find('\n')) << std::endl;
+    return 1;
+  }
+  return 0;
+}

@@ -1,0 +1,298 @@
+#include "selfsup/core/config.h"
+
+#include <yaml-cpp/yaml.h>
+
+#include <algorithm>
+#include <set>
+#include <sstream>
+
+#include "selfsup/core/error.h"
+
+namespace selfsup::config {
+namespace {
+
+std::string join(const std::string& prefix, const std::string& key) {
+  return prefix.empty() ? key : prefix + "." + key;
+}
+
+std::string type_name(const YAML::Node& n) {
+  switch (n.Type()) {
+    case YAML::NodeType::Map: return "a mapping";
+    case YAML::NodeType::Sequence: return "a list";
+    case YAML::NodeType::Null: return "nothing";
+    default: return "'" + n.Scalar() + "'";
+  }
+}
+
+// Reads each visited field from a YAML mapping; remembers which keys it consumed so the rest can
+// be reported as unknown.
+class Reader : public Visitor {
+ public:
+  Reader(const YAML::Node& node, std::string path, std::string origin)
+      : node_(node), path_(std::move(path)), origin_(std::move(origin)) {
+    if (node_ && !node_.IsNull() && !node_.IsMap())
+      fail(path_.empty() ? "<top level>" : path_, "expected a mapping, got " + type_name(node_));
+  }
+
+  void finish() const {
+    if (!node_ || !node_.IsMap()) return;
+    for (const auto& kv : node_) {
+      const auto key = kv.first.as<std::string>();
+      if (!seen_.count(key)) {
+        std::string known;
+        for (const auto& k : order_) known += (known.empty() ? "" : ", ") + k;
+        fail(join(path_, key), "unknown key (known here: " + known + ")");
+      }
+    }
+  }
+
+  void operator()(const char* key, bool& v, const char*) override { scalar(key, v, "true or false"); }
+  void operator()(const char* key, int64_t& v, const char*) override { scalar(key, v, "an integer"); }
+  void operator()(const char* key, double& v, const char*) override { scalar(key, v, "a number"); }
+  void operator()(const char* key, std::string& v, const char*) override { scalar(key, v, "a string"); }
+  void operator()(const char* key, std::vector<double>& v, const char*) override { sequence(key, v, "a list of numbers"); }
+  void operator()(const char* key, std::vector<std::string>& v, const char*) override {
+    sequence(key, v, "a list of strings");
+  }
+
+  void section(const char* key, SectionRef& s, const char*) override {
+    const YAML::Node child = lookup(key);
+    Reader r(child, join(path_, key), origin_);
+    s.visit(r);
+    r.finish();
+  }
+
+  void section_list(const char* key, SectionListRef& list, const char*) override {
+    const YAML::Node child = lookup(key);
+    if (!child) return;
+    const std::string path = join(path_, key);
+    if (!child.IsSequence()) fail(path, "expected a list, got " + type_name(child));
+    list.resize(child.size());
+    for (size_t i = 0; i < child.size(); ++i) {
+      Reader r(child[i], join(path, std::to_string(i)), origin_);
+      list.visit_item(i, r);
+      r.finish();
+    }
+  }
+
+ private:
+  [[noreturn]] void fail(const std::string& path, const std::string& what) const {
+    throw Error(origin_ + ": " + path + ": " + what);
+  }
+
+  YAML::Node lookup(const char* key) {
+    seen_.insert(key);
+    order_.push_back(key);
+    if (!node_ || !node_.IsMap()) return YAML::Node(YAML::NodeType::Undefined);
+    const YAML::Node& map = node_;  // const lookup: the non-const operator[] would insert the key
+    return map[key];
+  }
+
+  template <class T>
+  void scalar(const char* key, T& v, const char* expected) {
+    const YAML::Node child = lookup(key);
+    if (!child) return;
+    if (!child.IsScalar()) fail(join(path_, key), std::string("expected ") + expected + ", got " + type_name(child));
+    try {
+      v = child.as<T>();
+    } catch (const YAML::Exception&) {
+      fail(join(path_, key), std::string("expected ") + expected + ", got " + type_name(child));
+    }
+  }
+
+  template <class T>
+  void sequence(const char* key, std::vector<T>& v, const char* expected) {
+    const YAML::Node child = lookup(key);
+    if (!child) return;
+    const std::string path = join(path_, key);
+    if (child.IsScalar()) {  // a single value is a one-element list (e.g. mean: 0.5)
+      T one{};
+      try {
+        one = child.as<T>();
+      } catch (const YAML::Exception&) {
+        fail(path, std::string("expected ") + expected + ", got " + type_name(child));
+      }
+      v = {one};
+      return;
+    }
+    if (!child.IsSequence()) fail(path, std::string("expected ") + expected + ", got " + type_name(child));
+    std::vector<T> out;
+    for (size_t i = 0; i < child.size(); ++i) {
+      try {
+        out.push_back(child[i].as<T>());
+      } catch (const YAML::Exception&) {
+        fail(join(path, std::to_string(i)), std::string("expected ") + expected + ", got " + type_name(child[i]));
+      }
+    }
+    v = std::move(out);
+  }
+
+  YAML::Node node_;
+  std::string path_, origin_;
+  std::set<std::string> seen_;
+  std::vector<std::string> order_;
+};
+
+// Emits every field as YAML, with each field's doc as a trailing comment-free value (docs live in
+// docs/recipes.md; the saved recipe stays machine-readable and short).
+class Writer : public Visitor {
+ public:
+  explicit Writer(YAML::Emitter& out) : out_(out) {}
+  void operator()(const char* key, bool& v, const char*) override { out_ << YAML::Key << key << YAML::Value << v; }
+  void operator()(const char* key, int64_t& v, const char*) override { out_ << YAML::Key << key << YAML::Value << v; }
+  void operator()(const char* key, double& v, const char*) override {
+    out_ << YAML::Key << key << YAML::Value << number(v);
+  }
+  void operator()(const char* key, std::string& v, const char*) override {
+    out_ << YAML::Key << key << YAML::Value << YAML::DoubleQuoted << v;
+  }
+  void operator()(const char* key, std::vector<double>& v, const char*) override {
+    out_ << YAML::Key << key << YAML::Value << YAML::Flow << YAML::BeginSeq;
+    for (double d : v) out_ << number(d);
+    out_ << YAML::EndSeq;
+  }
+  void operator()(const char* key, std::vector<std::string>& v, const char*) override {
+    out_ << YAML::Key << key << YAML::Value << YAML::Flow << v;
+  }
+  void section(const char* key, SectionRef& s, const char*) override {
+    out_ << YAML::Key << key << YAML::Value << YAML::BeginMap;
+    s.visit(*this);
+    out_ << YAML::EndMap;
+  }
+  void section_list(const char* key, SectionListRef& list, const char*) override {
+    out_ << YAML::Key << key << YAML::Value << YAML::BeginSeq;
+    for (size_t i = 0; i < list.size(); ++i) {
+      out_ << YAML::BeginMap;
+      list.visit_item(i, *this);
+      out_ << YAML::EndMap;
+    }
+    out_ << YAML::EndSeq;
+  }
+
+ private:
+  // Shortest text that reads back as the same double.
+  static std::string number(double v) {
+    for (int precision = 6; precision <= 17; ++precision) {
+      std::ostringstream s;
+      s.precision(precision);
+      s << v;
+      if (std::stod(s.str()) == v) return s.str();
+    }
+    return std::to_string(v);
+  }
+  YAML::Emitter& out_;
+};
+
+class Describer : public Visitor {
+ public:
+  explicit Describer(std::ostringstream& out, std::string path = "") : out_(out), path_(std::move(path)) {}
+  void operator()(const char* key, bool& v, const char* doc) override { row(key, v ? "true" : "false", doc); }
+  void operator()(const char* key, int64_t& v, const char* doc) override { row(key, std::to_string(v), doc); }
+  void operator()(const char* key, double& v, const char* doc) override { row(key, fmt(v), doc); }
+  void operator()(const char* key, std::string& v, const char* doc) override { row(key, "\"" + v + "\"", doc); }
+  void operator()(const char* key, std::vector<double>& v, const char* doc) override {
+    std::string s = "[";
+    for (size_t i = 0; i < v.size(); ++i) s += (i ? ", " : "") + fmt(v[i]);
+    row(key, s + "]", doc);
+  }
+  void operator()(const char* key, std::vector<std::string>& v, const char* doc) override {
+    std::string s = "[";
+    for (size_t i = 0; i < v.size(); ++i) s += (i ? ", " : "") + v[i];
+    row(key, s + "]", doc);
+  }
+  void section(const char* key, SectionRef& s, const char* doc) override {
+    row(key, "(section)", doc);
+    Describer d(out_, join(path_, key));
+    s.visit(d);
+  }
+  void section_list(const char* key, SectionListRef& list, const char* doc) override {
+    row(key, "(list of " + std::to_string(list.size()) + ")", doc);
+    if (list.size() == 0) return;
+    Describer d(out_, join(path_, key) + ".N");
+    list.visit_item(0, d);
+  }
+
+ private:
+  static std::string fmt(double v) {
+    std::ostringstream s;
+    s << v;
+    return s.str();
+  }
+  void row(const char* key, const std::string& value, const char* doc) {
+    out_ << "| `" << join(path_, key) << "` | `" << value << "` | " << doc << " |\n";
+  }
+  std::ostringstream& out_;
+  std::string path_;
+};
+
+}  // namespace
+
+void read_section(const YAML::Node& node, SectionRef& section, const std::string& origin) {
+  Reader r(node, "", origin);
+  section.visit(r);
+  r.finish();
+}
+
+std::string write_section(SectionRef& section) {
+  YAML::Emitter out;
+  out << YAML::BeginMap;
+  Writer w(out);
+  section.visit(w);
+  out << YAML::EndMap;
+  return std::string(out.c_str()) + "\n";
+}
+
+std::string describe_section(SectionRef& section) {
+  std::ostringstream out;
+  out << "| key | default | meaning |\n|---|---|---|\n";
+  Describer d(out);
+  section.visit(d);
+  return out.str();
+}
+
+void apply_override(YAML::Node& root, const std::string& assignment) {
+  const auto eq = assignment.find('=');
+  if (eq == std::string::npos || eq == 0)
+    throw Error("override '" + assignment + "': expected key=value with a dotted key, e.g. train.epochs=5");
+  const std::string path = assignment.substr(0, eq);
+  YAML::Node value;
+  try {
+    value = YAML::Load(assignment.substr(eq + 1));
+  } catch (const YAML::Exception& e) {
+    throw Error("override '" + assignment + "': value is not valid YAML: " + e.msg);
+  }
+  std::vector<std::string> parts;
+  std::stringstream ss(path);
+  for (std::string part; std::getline(ss, part, '.');) {
+    if (part.empty()) throw Error("override '" + assignment + "': empty key segment in '" + path + "'");
+    parts.push_back(part);
+  }
+  // Walk with explicit node handles: yaml-cpp's operator[] returns views that re-bind on assignment.
+  std::vector<YAML::Node> chain{root};
+  for (size_t i = 0; i + 1 < parts.size(); ++i) {
+    YAML::Node parent = chain.back();
+    const bool index = parent.IsSequence() && std::all_of(parts[i].begin(), parts[i].end(), ::isdigit);
+    if (index) {
+      const size_t k = std::stoul(parts[i]);
+      if (k >= parent.size())
+        throw Error("override '" + assignment + "': index " + parts[i] + " out of range (list has " +
+                    std::to_string(parent.size()) + " items)");
+      chain.push_back(parent[k]);
+    } else {
+      if (!parent[parts[i]]) parent[parts[i]] = YAML::Node(YAML::NodeType::Map);
+      chain.push_back(parent[parts[i]]);
+    }
+  }
+  YAML::Node parent = chain.back();
+  const std::string& last = parts.back();
+  if (parent.IsSequence() && std::all_of(last.begin(), last.end(), ::isdigit)) {
+    const size_t k = std::stoul(last);
+    if (k >= parent.size())
+      throw Error("override '" + assignment + "': index " + last + " out of range");
+    parent[k] = value;
+  } else {
+    parent[last] = value;
+  }
+}
+
+}  // namespace selfsup::config

@@ -1,0 +1,116 @@
+// Recipes are data: each config struct lists its fields once, in visit(), with a doc string.
+// The same list reads YAML (rejecting unknown keys and wrong types with the key's dotted path),
+// writes the resolved recipe back as YAML, and prints the field reference (docs/recipes.md).
+//
+//   struct CropConfig {
+//     int64_t size = 0;
+//     void visit(config::Visitor& v) { v("size", size, "output side in pixels; 0 keeps the input size"); }
+//   };
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <vector>
+
+namespace YAML {
+class Node;
+}
+
+namespace selfsup::config {
+
+class Visitor;
+
+// Anything with a visit(Visitor&) member can be a nested section.
+struct SectionRef {
+  virtual ~SectionRef() = default;
+  virtual void visit(Visitor& v) = 0;
+};
+
+// A list of sections (e.g. one augmentation pipeline per view).
+struct SectionListRef {
+  virtual ~SectionListRef() = default;
+  virtual size_t size() const = 0;
+  virtual void resize(size_t n) = 0;
+  virtual void visit_item(size_t i, Visitor& v) = 0;
+};
+
+class Visitor {
+ public:
+  virtual ~Visitor() = default;
+  virtual void operator()(const char* key, bool& value, const char* doc) = 0;
+  virtual void operator()(const char* key, int64_t& value, const char* doc) = 0;
+  virtual void operator()(const char* key, double& value, const char* doc) = 0;
+  virtual void operator()(const char* key, std::string& value, const char* doc) = 0;
+  virtual void operator()(const char* key, std::vector<double>& value, const char* doc) = 0;
+  virtual void operator()(const char* key, std::vector<std::string>& value, const char* doc) = 0;
+  virtual void section(const char* key, SectionRef& section, const char* doc) = 0;
+  virtual void section_list(const char* key, SectionListRef& list, const char* doc) = 0;
+
+  template <class T>
+  void section(const char* key, T& value, const char* doc) {
+    struct Ref : SectionRef {
+      T& t;
+      explicit Ref(T& t_) : t(t_) {}
+      void visit(Visitor& v) override { t.visit(v); }
+    } ref(value);
+    section(key, static_cast<SectionRef&>(ref), doc);
+  }
+
+  template <class T>
+  void list(const char* key, std::vector<T>& values, const char* doc) {
+    struct Ref : SectionListRef {
+      std::vector<T>& items;
+      explicit Ref(std::vector<T>& i) : items(i) {}
+      size_t size() const override { return items.size(); }
+      void resize(size_t n) override { items.resize(n); }
+      void visit_item(size_t i, Visitor& v) override { items[i].visit(v); }
+    } ref(values);
+    section_list(key, ref, doc);
+  }
+};
+
+// Fills `target` from a YAML node. Keys absent from the node keep their defaults; unknown keys and
+// wrong types throw selfsup::Error naming `origin` (usually the file) and the dotted key path.
+template <class T>
+void from_yaml(const YAML::Node& node, T& target, const std::string& origin);
+// Serialises `target` to YAML text (every field, defaults included).
+template <class T>
+std::string to_yaml(T& target);
+// A Markdown reference of every field: dotted key, default, doc.
+template <class T>
+std::string describe(T& target);
+
+// Applies `a.b.c=value` overrides to a parsed YAML tree (value parsed as YAML, so lists work:
+// augment.views.0.crop.scale=[0.2,1]). Validation of the key happens when the tree is read.
+void apply_override(YAML::Node& root, const std::string& assignment);
+
+// Non-template cores of the functions above.
+void read_section(const YAML::Node& node, SectionRef& section, const std::string& origin);
+std::string write_section(SectionRef& section);
+std::string describe_section(SectionRef& section);
+
+template <class T>
+struct Adapter : SectionRef {
+  T& t;
+  explicit Adapter(T& t_) : t(t_) {}
+  void visit(Visitor& v) override { t.visit(v); }
+};
+
+template <class T>
+void from_yaml(const YAML::Node& node, T& target, const std::string& origin) {
+  Adapter<T> ref(target);
+  read_section(node, ref, origin);
+}
+template <class T>
+std::string to_yaml(T& target) {
+  Adapter<T> ref(target);
+  return write_section(ref);
+}
+template <class T>
+std::string describe(T& target) {
+  Adapter<T> ref(target);
+  return describe_section(ref);
+}
+
+}  // namespace selfsup::config

@@ -1,0 +1,40 @@
+#include "selfsup/eval/evaluate.h"
+
+#include <chrono>
+
+#include "selfsup/core/error.h"
+#include "selfsup/eval/features.h"
+#include "selfsup/eval/knn.h"
+#include "selfsup/eval/linear_probe.h"
+
+namespace selfsup::eval {
+
+EvalResult evaluate(models::Backbone* backbone, const Recipe& recipe, const data::ImageDataset& train,
+                    const data::ImageDataset& test, torch::Device device, bool knn, bool linear) {
+  const auto start = std::chrono::steady_clock::now();
+  if (train.num_classes() == 0 || train.labels.lt(0).any().item<bool>())
+    throw Error(train.source + ": evaluation needs labelled training images");
+  const auto& view = recipe.augment.views.at(0);
+  const auto features = [&](const data::ImageDataset& ds) {
+    return backbone ? extract_features(*backbone, ds, view, device, recipe.eval.batch_size) : pixel_features(ds, view);
+  };
+  const auto f_train = features(train), f_test = features(test);
+  EvalResult r;
+  const int64_t classes = train.num_classes();
+  if (knn)
+    r.knn = knn_accuracy(f_train, train.labels, f_test, test.labels, classes, recipe.eval.knn.k,
+                         recipe.eval.knn.temperature);
+  if (linear) {
+    LinearProbeOptions o;
+    o.epochs = recipe.eval.linear.epochs;
+    o.batch_size = recipe.eval.linear.batch_size;
+    o.lr = recipe.eval.linear.lr;
+    o.weight_decay = recipe.eval.linear.weight_decay;
+    o.seed = static_cast<uint64_t>(recipe.seed);
+    r.linear = linear_probe_accuracy(f_train, train.labels, f_test, test.labels, classes, o);
+  }
+  r.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+  return r;
+}
+
+}  // namespace selfsup::eval

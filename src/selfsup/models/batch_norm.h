@@ -1,0 +1,54 @@
+// BatchNorm with torch-identical parameter/buffer names, plus "split" mode: in training each of
+// `splits` contiguous chunks of the batch uses its own statistics (per-GPU BN, simulated on one device).
+#pragma once
+
+#include <torch/torch.h>
+
+#include <cstdint>
+
+namespace selfsup::models {
+
+struct BatchNorm2dOptions {
+  /* implicit */ BatchNorm2dOptions(int64_t num_features) : num_features_(num_features) {}
+  TORCH_ARG(int64_t, num_features);
+  TORCH_ARG(double, eps) = 1e-5;
+  TORCH_ARG(double, momentum) = 0.1;
+  // false: no weight/bias (SimSiam / MoCo v3 output BN); the state dict then has buffers only.
+  TORCH_ARG(bool, affine) = true;
+  // Training-mode batch groups with separate statistics; 1 = ordinary BN.
+  TORCH_ARG(int64_t, splits) = 1;
+};
+
+// Normalises N x C x ... over all dims except C, so it also serves as BatchNorm1d on N x D
+// (state-dict keys are the same as torch.nn.BatchNorm1d/2d). State dict:
+// weight, bias (affine only), running_mean, running_var, num_batches_tracked.
+//
+// With splits = s > 1 in training mode, samples [k*N/s, (k+1)*N/s) form group k (the chunks
+// DataParallel/DDP would send to GPU k); each group is normalised with its own batch statistics
+// and the running stats move towards the average of the groups' statistics. N % s != 0 throws
+// selfsup::Error. Eval mode always uses the running stats, whatever `splits` is.
+class BatchNorm2dImpl : public torch::nn::Module {
+ public:
+  explicit BatchNorm2dImpl(const BatchNorm2dOptions& options);
+  BatchNorm2dImpl(int64_t num_features) : BatchNorm2dImpl(BatchNorm2dOptions(num_features)) {}
+
+  torch::Tensor forward(const torch::Tensor& x);
+  void reset_parameters();
+  void reset_running_stats();
+
+  int64_t splits() const { return options.splits(); }
+  void set_splits(int64_t splits);
+
+  BatchNorm2dOptions options;
+  torch::Tensor weight, bias;  // undefined when !affine
+  torch::Tensor running_mean, running_var, num_batches_tracked;
+
+ private:
+  torch::Tensor forward_split(const torch::Tensor& x);
+};
+TORCH_MODULE(BatchNorm2d);
+
+// Sets `splits` on every BatchNorm2d in `root` (root included). splits < 1 throws selfsup::Error.
+void set_bn_splits(torch::nn::Module& root, int64_t splits);
+
+}  // namespace selfsup::models

@@ -1,0 +1,45 @@
+// The interface every self-supervised method implements. The trainer owns the loop; a method
+// turns a batch of augmented views into a loss (plus numbers worth logging) and updates its
+// momentum networks after the optimiser step. backbone() is what evaluation uses.
+#pragma once
+
+#include <torch/torch.h>
+
+#include <map>
+#include <memory>
+#include <string>
+
+#include "selfsup/data/loader.h"
+#include "selfsup/models/backbone.h"
+
+namespace selfsup {
+struct Recipe;
+}
+
+namespace selfsup::ssl {
+
+struct StepContext {
+  int64_t epoch = 0;
+  int64_t global_step = 0;
+  int64_t total_steps = 1;
+  at::Generator generator;  // seeded per (seed, epoch, step): method-side randomness (BN shuffle)
+  double progress() const { return static_cast<double>(global_step) / static_cast<double>(total_steps); }
+};
+
+struct StepOutput {
+  torch::Tensor loss;
+  std::map<std::string, double> logs;  // e.g. "spread" (collapse signal), "acc" (positive ranked first)
+};
+
+class Method : public torch::nn::Module {
+ public:
+  virtual StepOutput training_step(const data::Batch& batch, StepContext& ctx) = 0;
+  // After optimizer.step(): momentum encoders, queues that must see the updated weights, ...
+  virtual void after_step(StepContext& ctx) {}
+  virtual std::shared_ptr<models::Backbone> backbone() = 0;
+};
+
+// Builds the method named in the recipe for images with `in_channels` channels.
+std::shared_ptr<Method> make_method(const Recipe& recipe, int64_t in_channels);
+
+}  // namespace selfsup::ssl

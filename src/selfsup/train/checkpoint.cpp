@@ -1,0 +1,80 @@
+#include "selfsup/train/checkpoint.h"
+
+#include <cstdio>
+#include <filesystem>
+
+#include "selfsup/core/error.h"
+#include "selfsup/models/state_dict.h"
+
+namespace selfsup::train {
+namespace {
+
+torch::serialize::InputArchive open_archive(const std::string& path) {
+  if (!std::filesystem::exists(path)) throw Error(path + ": checkpoint not found");
+  torch::serialize::InputArchive archive;
+  try {
+    archive.load_from(path);
+  } catch (const c10::Error&) {
+    throw Error(path + ": not a selfsup checkpoint (unreadable or truncated archive)");
+  }
+  return archive;
+}
+
+}  // namespace
+
+void save_checkpoint(const std::string& path, const torch::nn::Module& model, const Optimizer* optimizer,
+                     const CheckpointInfo& info) {
+  torch::serialize::OutputArchive archive;
+  archive.write("format", c10::IValue(std::string("selfsup-checkpoint-1")));
+  archive.write("recipe", c10::IValue(info.recipe_yaml));
+  archive.write("epochs_done", torch::tensor(info.epochs_done));
+  archive.write("global_step", torch::tensor(info.global_step));
+  torch::serialize::OutputArchive weights;
+  for (const auto& [name, tensor] : models::state_dict(model)) weights.write(name, tensor.cpu(), /*is_buffer=*/true);
+  archive.write("model", weights);
+  if (optimizer) {
+    torch::serialize::OutputArchive opt;
+    optimizer->save(opt);
+    archive.write("optimizer", opt);
+  }
+  const std::string tmp = path + ".tmp";
+  archive.save_to(tmp);
+  if (std::rename(tmp.c_str(), path.c_str()) != 0) throw Error(path + ": cannot rename " + tmp + " into place");
+}
+
+CheckpointInfo read_checkpoint_info(const std::string& path) {
+  auto archive = open_archive(path);
+  CheckpointInfo info;
+  c10::IValue value;
+  if (!archive.try_read("format", value) || value.toStringRef() != "selfsup-checkpoint-1")
+    throw Error(path + ": not a selfsup checkpoint (no format tag)");
+  archive.read("recipe", value);
+  info.recipe_yaml = value.toStringRef();
+  torch::Tensor t;
+  archive.read("epochs_done", t);
+  info.epochs_done = t.item<int64_t>();
+  archive.read("global_step", t);
+  info.global_step = t.item<int64_t>();
+  return info;
+}
+
+void load_checkpoint(const std::string& path, torch::nn::Module& model, Optimizer* optimizer) {
+  auto archive = open_archive(path);
+  torch::serialize::InputArchive weights;
+  if (!archive.try_read("model", weights)) throw Error(path + ": checkpoint holds no model weights");
+  models::StateDict dict;
+  for (const auto& [name, expected] : models::state_dict(model)) {
+    torch::Tensor value;
+    if (!weights.try_read(name, value, /*is_buffer=*/true))
+      throw Error(path + ": incompatible checkpoint: no tensor '" + name + "' (was it made by another recipe?)");
+    dict[name] = value;
+  }
+  models::load_state_dict(model, dict, /*strict=*/true, path);
+  if (optimizer) {
+    torch::serialize::InputArchive opt;
+    if (!archive.try_read("optimizer", opt)) throw Error(path + ": checkpoint holds no optimiser state to resume");
+    optimizer->load(opt);
+  }
+}
+
+}  // namespace selfsup::train

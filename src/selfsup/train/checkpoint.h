@@ -1,0 +1,27 @@
+// Training checkpoints: the method's full state (encoders, heads, queues, momentum networks),
+// the optimiser's state, the resolved recipe and the position in the run. Written to a temporary
+// file and renamed, so a crash mid-write never destroys the previous checkpoint.
+#pragma once
+
+#include <string>
+
+#include "selfsup/train/optimizer.h"
+
+namespace selfsup::train {
+
+struct CheckpointInfo {
+  std::string recipe_yaml;  // the resolved recipe that built the model
+  int64_t epochs_done = 0;  // completed epochs
+  int64_t global_step = 0;  // optimiser steps taken
+};
+
+void save_checkpoint(const std::string& path, const torch::nn::Module& model, const Optimizer* optimizer,
+                     const CheckpointInfo& info);
+
+// Reads only the metadata (to rebuild the model from its recipe before loading the weights).
+CheckpointInfo read_checkpoint_info(const std::string& path);
+
+// Loads weights (strict: every tensor present with its shape) and, if given, the optimiser state.
+void load_checkpoint(const std::string& path, torch::nn::Module& model, Optimizer* optimizer);
+
+}  // namespace selfsup::train

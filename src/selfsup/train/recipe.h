@@ -1,0 +1,108 @@
+// The recipe: everything one experiment needs, as typed and validated structs read from YAML
+// (recipes/*.yaml) plus key=value overrides. The resolved recipe is saved in the run folder and
+// inside every checkpoint, so a checkpoint alone can rebuild its model.
+#pragma once
+
+#include <string>
+#include <vector>
+
+#include "selfsup/augment/pipeline.h"
+#include "selfsup/data/source.h"
+#include "selfsup/models/resnet.h"
+#include "selfsup/train/optimizer.h"
+#include "selfsup/train/schedule.h"
+
+namespace selfsup {
+
+
+struct HeadConfig {
+  int64_t layers = 2;  // 1 = a single Linear (MoCo v1)
+  int64_t hidden_dim = 512;
+  int64_t out_dim = 128;
+  bool batch_norm = false;
+  void visit(config::Visitor& v);
+};
+
+struct MocoConfig {
+  int64_t queue_size = 4096;
+  double temperature = 0.2;
+  double momentum = 0.99;
+  double momentum_final = 0.99;
+  bool symmetric = false;
+  bool shuffle_bn = true;
+  int64_t bn_splits = 8;
+  void visit(config::Visitor& v);
+};
+
+struct MethodConfig {
+  std::string name = "moco";
+  HeadConfig projector;
+  MocoConfig moco;
+  void visit(config::Visitor& v);
+};
+
+struct AugmentConfig {
+  std::vector<augment::ViewConfig> views{2};
+  void visit(config::Visitor& v);
+};
+
+struct TrainConfig {
+  int64_t epochs = 100;
+  int64_t batch_size = 256;
+  train::OptimizerConfig optimizer;
+  train::ScheduleConfig schedule;
+  double grad_clip = 0;
+  int64_t checkpoint_every = 10;
+  int64_t knn_every = 0;
+  int64_t log_every = 50;
+  int64_t stop_after_epochs = 0;
+  void visit(config::Visitor& v);
+};
+
+struct KnnConfig {
+  int64_t k = 200;
+  double temperature = 0.1;
+  void visit(config::Visitor& v);
+};
+
+struct LinearConfig {
+  int64_t epochs = 100;
+  int64_t batch_size = 1024;
+  double lr = 1e-3;
+  double weight_decay = 0;
+  void visit(config::Visitor& v);
+};
+
+struct EvalConfig {
+  KnnConfig knn;
+  LinearConfig linear;
+  bool at_end = true;
+  bool baselines = false;
+  int64_t batch_size = 512;
+  void visit(config::Visitor& v);
+};
+
+struct Recipe {
+  std::string name = "run";
+  int64_t seed = 0;
+  int64_t threads = 0;
+  std::string device = "cpu";
+  std::string run_dir = "runs";
+  data::DataConfig data;
+  models::BackboneConfig model;
+  AugmentConfig augment;
+  MethodConfig method;
+  TrainConfig train;
+  EvalConfig eval;
+  void visit(config::Visitor& v);
+};
+
+// Reads a recipe file, applies `key=value` overrides and validates the result.
+Recipe load_recipe(const std::string& path, const std::vector<std::string>& overrides = {});
+// Parses recipe text (e.g. the copy stored in a checkpoint); `origin` names it in errors.
+Recipe parse_recipe(const std::string& text, const std::string& origin, const std::vector<std::string>& overrides = {});
+std::string recipe_to_yaml(Recipe recipe);
+// Cross-field checks (batch divisible by BN splits, queue a multiple of the batch, ...).
+void validate(const Recipe& r, const std::string& origin);
+
+}  // namespace selfsup

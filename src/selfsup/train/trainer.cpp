@@ -1,0 +1,276 @@
+#include "selfsup/train/trainer.h"
+
+#include <cmath>
+#include <filesystem>
+#include <fstream>
+#include <iomanip>
+#include <iostream>
+#include <sstream>
+
+#include "selfsup/core/error.h"
+#include "selfsup/core/progress.h"
+#include "selfsup/core/runtime.h"
+#include "selfsup/data/loader.h"
+#include "selfsup/eval/evaluate.h"
+#include "selfsup/ssl/method.h"
+#include "selfsup/train/checkpoint.h"
+#include "selfsup/train/schedule.h"
+
+namespace selfsup::train {
+namespace fs = std::filesystem;
+
+namespace {
+
+void write_text_atomic(const fs::path& path, const std::string& text) {
+  const fs::path tmp = path.string() + ".tmp";
+  {
+    std::ofstream out(tmp);
+    if (!out) throw Error(tmp.string() + ": cannot write");
+    out << text;
+  }
+  fs::rename(tmp, path);
+}
+
+std::string fixed(double v, int digits) {
+  std::ostringstream s;
+  s << std::fixed << std::setprecision(digits) << v;
+  return s.str();
+}
+
+nlohmann::json eval_json(const eval::EvalResult& r) {
+  nlohmann::json j;
+  if (!std::isnan(r.knn)) j["knn_top1"] = r.knn;
+  if (!std::isnan(r.linear)) j["linear_top1"] = r.linear;
+  j["seconds"] = r.seconds;
+  return j;
+}
+
+// Per-epoch means of the method's logs.
+struct EpochStats {
+  double loss = 0;
+  std::map<std::string, double> logs;
+  int64_t steps = 0;
+  void add(double l, const std::map<std::string, double>& step_logs) {
+    loss += l;
+    for (const auto& [k, v] : step_logs) logs[k] += v;
+    ++steps;
+  }
+  double mean_loss() const { return steps ? loss / steps : 0; }
+  double mean(const std::string& k) const { return steps ? logs.at(k) / steps : 0; }
+};
+
+class Run {
+ public:
+  Run(const Recipe& recipe, bool resume)
+      : r_(recipe), dir_(fs::path(recipe.run_dir) / recipe.name), device_(parse_device(recipe.device)) {
+    configure_threads(r_.threads);
+    std::cout << runtime_summary() << std::endl;
+    train_ = data::load_dataset(r_.data, /*train=*/true);
+    std::cout << "data: " << train_.size() << " training images " << train_.channels() << "x" << train_.height()
+              << "x" << train_.width() << " from " << train_.source << std::endl;
+    torch::manual_seed(static_cast<uint64_t>(r_.seed));
+    method_ = ssl::make_method(r_, train_.channels());
+    method_->to(device_);
+    optimizer_ = std::make_unique<Optimizer>(trainable_parameters(*method_), r_.train.optimizer);
+    fs::create_directories(dir_);
+    checkpoint_ = (dir_ / "checkpoint.pt").string();
+    if (resume) {
+      const auto info = read_checkpoint_info(checkpoint_);
+      load_checkpoint(checkpoint_, *method_, optimizer_.get());
+      epochs_done_ = info.epochs_done;
+      global_step_ = info.global_step;
+      std::cout << "resumed " << checkpoint_ << " after epoch " << epochs_done_ << std::endl;
+    } else {
+      std::error_code ec;
+      fs::remove(dir_ / "metrics.csv", ec);
+    }
+    write_text_atomic(dir_ / "recipe.yaml", recipe_to_yaml(r_));
+  }
+
+  nlohmann::json run() {
+    data::LoaderOptions lo;
+    lo.batch_size = r_.train.batch_size;
+    lo.seed = static_cast<uint64_t>(r_.seed);
+    lo.workers = r_.data.workers;
+    lo.prefetch = r_.data.prefetch;
+    const auto views = r_.augment.views;
+    const auto device = device_;
+    data::Loader loader(train_, lo, [views, device](data::Batch& b, at::Generator& gen) {
+      for (const auto& v : views) b.views.push_back(augment::apply_view(b.images, v, gen, device));
+    });
+    const int64_t steps_per_epoch = loader.batches_per_epoch();
+    if (steps_per_epoch == 0)
+      throw Error("train.batch_size: " + std::to_string(r_.train.batch_size) + " is larger than the " +
+                  std::to_string(train_.size()) + " training images");
+    const int64_t total_steps = steps_per_epoch * r_.train.epochs;
+    const int64_t warmup_steps = static_cast<int64_t>(r_.train.schedule.warmup_epochs * steps_per_epoch);
+    int64_t last_epoch = r_.train.epochs;
+    if (r_.train.stop_after_epochs > 0) last_epoch = std::min(last_epoch, epochs_done_ + r_.train.stop_after_epochs);
+
+    double train_seconds = 0, wait_seconds = 0;
+    int64_t images = 0;
+    for (int64_t epoch = epochs_done_; epoch < last_epoch; ++epoch) {
+      method_->train();
+      loader.reset_wait_seconds();
+      loader.start_epoch(epoch);
+      Progress progress("epoch " + std::to_string(epoch + 1) + "/" + std::to_string(r_.train.epochs), steps_per_epoch,
+                        r_.train.log_every);
+      EpochStats stats;
+      int64_t step = 0;
+      while (auto batch = loader.next()) {
+        ssl::StepContext ctx;
+        ctx.epoch = epoch;
+        ctx.global_step = global_step_;
+        ctx.total_steps = total_steps;
+        ctx.generator = at::make_generator<at::CPUGeneratorImpl>(
+            data::mix_seed(static_cast<uint64_t>(r_.seed), static_cast<uint64_t>(epoch), step + 2'000'003));
+        const double lr = lr_at(r_.train.schedule, r_.train.optimizer.lr, global_step_, warmup_steps, total_steps);
+        optimizer_->set_lr(lr);
+        auto out = method_->training_step(*batch, ctx);
+        const double loss = out.loss.item<double>();
+        if (!std::isfinite(loss))
+          throw Diverged("loss became " + std::to_string(loss) + " at epoch " + std::to_string(epoch + 1) +
+                         " step " + std::to_string(step + 1) + " (lr " + std::to_string(lr) +
+                         "); training stopped. Last good checkpoint: " +
+                         (fs::exists(checkpoint_) ? checkpoint_ : std::string("none written yet")));
+        optimizer_->zero_grad();
+        out.loss.backward();
+        if (r_.train.grad_clip > 0) {
+          std::vector<torch::Tensor> params;
+          for (const auto& p : optimizer_->parameters()) params.push_back(p.tensor);
+          out.logs["grad_norm"] = torch::nn::utils::clip_grad_norm_(params, r_.train.grad_clip);
+        }
+        optimizer_->step();
+        method_->after_step(ctx);
+        stats.add(loss, out.logs);
+        ++global_step_;
+        ++step;
+        const double elapsed = progress.elapsed_seconds();
+        progress.update(step, step_line(stats, lr, step * lo.batch_size / std::max(elapsed, 1e-9)));
+        warn_on_collapse(out.logs);
+      }
+      const double epoch_seconds = progress.elapsed_seconds();
+      const double ips = static_cast<double>(step * lo.batch_size) / epoch_seconds;
+      progress.finish(step_line(stats, optimizer_->lr(), ips) + " | data wait " +
+                      fixed(100 * loader.wait_seconds() / epoch_seconds, 1) + "%");
+      train_seconds += epoch_seconds;
+      wait_seconds += loader.wait_seconds();
+      images += step * lo.batch_size;
+      epochs_done_ = epoch + 1;
+
+      double knn = std::nan("");
+      if (r_.train.knn_every > 0 && epochs_done_ % r_.train.knn_every == 0) {
+        knn = eval::evaluate(method_->backbone().get(), r_, train_, test(), device_, true, false).knn;
+        std::cout << "epoch " << epochs_done_ << " kNN top-1 " << fixed(100 * knn, 2) << "%" << std::endl;
+      }
+      append_csv(stats, optimizer_->lr(), ips, loader.wait_seconds() / epoch_seconds, epoch_seconds, knn);
+      if (epochs_done_ % r_.train.checkpoint_every == 0 || epochs_done_ == last_epoch) save();
+    }
+
+    nlohmann::json metrics;
+    metrics["name"] = r_.name;
+    metrics["method"] = r_.method.name;
+    metrics["backbone"] = r_.model.name + " (" + r_.model.stem + " stem, width " + fixed(r_.model.width, 2) + ")";
+    metrics["epochs_done"] = epochs_done_;
+    metrics["epochs"] = r_.train.epochs;
+    metrics["train_images"] = train_.size();
+    metrics["threads"] = at::get_num_threads();
+    metrics["runtime"] = runtime_summary();
+    if (images > 0) {
+      metrics["train_seconds_this_invocation"] = train_seconds;
+      metrics["images_per_second"] = images / train_seconds;
+      metrics["data_wait_share"] = wait_seconds / train_seconds;
+    }
+    if (r_.eval.at_end && epochs_done_ == r_.train.epochs) evaluate_all(metrics);
+    write_text_atomic(dir_ / "metrics.json", metrics.dump(2) + "\n");
+    return metrics;
+  }
+
+ private:
+  const data::ImageDataset& test() {
+    if (!test_.size()) test_ = data::load_dataset(r_.data, /*train=*/false);
+    return test_;
+  }
+
+  void evaluate_all(nlohmann::json& metrics) {
+    std::cout << "evaluating (kNN k=" << r_.eval.knn.k << ", linear probe " << r_.eval.linear.epochs
+              << " epochs) on " << test().size() << " test images..." << std::endl;
+    metrics["eval"] = eval_json(eval::evaluate(method_->backbone().get(), r_, train_, test(), device_, true, true));
+    if (!r_.eval.baselines) return;
+    metrics["baselines"]["raw_pixels"] = eval_json(eval::evaluate(nullptr, r_, train_, test(), device_, true, true));
+    torch::manual_seed(static_cast<uint64_t>(r_.seed));  // the same initial weights this run started from
+    auto random_init = ssl::make_method(r_, train_.channels());
+    random_init->to(device_);
+    metrics["baselines"]["random_init"] =
+        eval_json(eval::evaluate(random_init->backbone().get(), r_, train_, test(), device_, true, true));
+  }
+
+  static std::string step_line(const EpochStats& s, double lr, double ips) {
+    std::string line = "loss " + fixed(s.mean_loss(), 4) + " lr " + fixed(lr, 5);
+    for (const auto& [k, v] : s.logs) line += " " + k + " " + fixed(v / s.steps, 3);
+    return line + " | " + fixed(ips, 0) + " img/s";
+  }
+
+  void warn_on_collapse(const std::map<std::string, double>& logs) {
+    const auto it = logs.find("spread");
+    if (it == logs.end() || warned_collapse_ || it->second > 0.05) return;
+    warned_collapse_ = true;
+    std::cerr << "\nwarning: embedding spread " << fixed(it->second, 4)
+              << " (about 1 when healthy): the representation is collapsing toward a constant" << std::endl;
+  }
+
+  void append_csv(const EpochStats& s, double lr, double ips, double wait_share, double seconds, double knn) {
+    const fs::path path = dir_ / "metrics.csv";
+    const bool fresh = !fs::exists(path);
+    std::ofstream out(path, std::ios::app);
+    if (fresh) {
+      out << "epoch,step,loss,lr";
+      for (const auto& kv : s.logs) out << "," << kv.first;
+      out << ",images_per_s,data_wait_share,epoch_seconds,knn_top1\n";
+    }
+    out << epochs_done_ << "," << global_step_ << "," << s.mean_loss() << "," << lr;
+    for (const auto& kv : s.logs) out << "," << kv.second / s.steps;
+    out << "," << ips << "," << wait_share << "," << seconds << ",";
+    if (!std::isnan(knn)) out << knn;
+    out << "\n";
+  }
+
+  void save() {
+    CheckpointInfo info{recipe_to_yaml(r_), epochs_done_, global_step_};
+    save_checkpoint(checkpoint_, *method_, optimizer_.get(), info);
+  }
+
+  Recipe r_;
+  fs::path dir_;
+  torch::Device device_;
+  data::ImageDataset train_, test_;
+  std::shared_ptr<ssl::Method> method_;
+  std::unique_ptr<Optimizer> optimizer_;
+  std::string checkpoint_;
+  int64_t epochs_done_ = 0, global_step_ = 0;
+  bool warned_collapse_ = false;
+};
+
+std::string percent(const nlohmann::json& j, const char* key) {
+  return j.contains(key) ? fixed(100 * j[key].get<double>(), 2) + "%" : "-";
+}
+
+}  // namespace
+
+nlohmann::json run_training(const Recipe& recipe, bool resume) { return Run(recipe, resume).run(); }
+
+std::string format_results(const nlohmann::json& m) {
+  std::ostringstream out;
+  out << std::left << std::setw(28) << "features" << std::setw(12) << "kNN top-1" << "linear top-1\n";
+  auto row = [&](const std::string& name, const nlohmann::json& j) {
+    out << std::setw(28) << name << std::setw(12) << percent(j, "knn_top1") << percent(j, "linear_top1") << "\n";
+  };
+  if (m.contains("eval")) row(m.value("name", "trained") + " (" + m.value("method", "") + ")", m["eval"]);
+  if (m.contains("baselines")) {
+    row("random init", m["baselines"]["random_init"]);
+    row("raw pixels", m["baselines"]["raw_pixels"]);
+  }
+  return out.str();
+}
+
+}  // namespace selfsup::train

@@ -1,0 +1,394 @@
+#include "selfsup/core/error.h"
+#include "selfsup/data/dataset.h"
+#include "selfsup/data/idx.h"
+#include "selfsup/data/image_folder.h"
+#include "selfsup/data/loader.h"
+
+#include <gtest/gtest.h>
+#include <stb/stb_image_write.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <filesystem>
+#include <fstream>
+#include <random>
+#include <thread>
+
+namespace fs = std::filesystem;
+using namespace selfsup::data;
+
+namespace {
+
+const std::string kFashion = "/usr/share/datasets/fashion-mnist";
+
+// A fresh directory removed at scope exit.
+struct TempDir {
+  fs::path path;
+  TempDir() {
+    path = fs::temp_directory_path() / ("selfsup_test_data_" + std::to_string(getpid()) + "_" +
+                                        std::to_string(std::random_device{}()));
+    fs::create_directories(path);
+  }
+  ~TempDir() { fs::remove_all(path); }
+  std::string operator/(const std::string& name) const { return (path / name).string(); }
+};
+
+void write_bytes(const std::string& path, const std::vector<uint8_t>& bytes) {
+  std::ofstream(path, std::ios::binary)
+      .write(reinterpret_cast<const char*>(bytes.data()),
+             static_cast<std::streamsize>(bytes.size()));
+}
+
+void put_u32(std::vector<uint8_t>& out, uint32_t v) {
+  for (int shift = 24; shift >= 0; shift -= 8) out.push_back(static_cast<uint8_t>(v >> shift));
+}
+
+// A raw IDX image file of n images h x w with pixel = (image index + pixel index) % 256.
+std::vector<uint8_t> idx_images(uint32_t n, uint32_t h, uint32_t w) {
+  std::vector<uint8_t> out;
+  for (uint32_t v : {0x803u, n, h, w}) put_u32(out, v);
+  for (uint32_t i = 0; i < n; ++i)
+    for (uint32_t p = 0; p < h * w; ++p) out.push_back(static_cast<uint8_t>((i + p) % 256));
+  return out;
+}
+
+std::vector<uint8_t> idx_labels(const std::vector<uint8_t>& labels) {
+  std::vector<uint8_t> out;
+  put_u32(out, 0x801u);
+  put_u32(out, static_cast<uint32_t>(labels.size()));
+  out.insert(out.end(), labels.begin(), labels.end());
+  return out;
+}
+
+template <typename F>
+std::string error_message(F&& f) {
+  try {
+    f();
+  } catch (const selfsup::Error& e) {
+    return e.what();
+  }
+  ADD_FAILURE() << "expected selfsup::Error";
+  return "";
+}
+
+bool contains(const std::string& haystack, const std::string& needle) {
+  return haystack.find(needle) != std::string::npos;
+}
+
+}  // namespace
+
+// ---------------------------------------------------------------- IDX
+
+TEST(Idx, FashionMnistTrainMatchesPythonReader) {
+  auto ds = load_mnist_like(kFashion, true, fashion_mnist_classes());
+  EXPECT_EQ(ds.images.sizes(), (std::vector<int64_t>{60000, 1, 28, 28}));
+  EXPECT_EQ(ds.images.scalar_type(), torch::kUInt8);
+  EXPECT_TRUE(ds.images.is_contiguous());
+  EXPECT_EQ(ds.labels.scalar_type(), torch::kLong);
+  EXPECT_EQ(ds.num_classes(), 10);
+  EXPECT_EQ(ds.class_names[ds.labels[0].item<int64_t>()], "Ankle boot");
+  EXPECT_TRUE(ds.labels.slice(0, 0, 10).equal(torch::tensor({9, 0, 0, 3, 0, 2, 7, 2, 5, 5})));
+  // Expected values computed with python3 gzip + struct.
+  EXPECT_EQ(ds.images[0].sum().item<int64_t>(), 76247);
+  EXPECT_EQ(ds.images.sum().item<int64_t>(), 3431114169LL);
+  EXPECT_EQ(ds.images[0][0][14][14].item<int64_t>(), 217);
+  EXPECT_EQ(ds.labels.bincount().min().item<int64_t>(), 6000);
+}
+
+TEST(Idx, FashionMnistTest) {
+  auto ds = load_mnist_like(kFashion, false, fashion_mnist_classes());
+  EXPECT_EQ(ds.size(), 10000);
+  EXPECT_TRUE(ds.labels.slice(0, 0, 10).equal(torch::tensor({9, 2, 1, 1, 6, 1, 4, 6, 5, 7})));
+  EXPECT_EQ(ds.images[0].sum().item<int64_t>(), 33456);
+  EXPECT_EQ(ds.images.sum().item<int64_t>(), 573469082LL);
+}
+
+TEST(Idx, RawFilesWithoutGzAndDefaultClassNames) {
+  TempDir dir;
+  write_bytes(dir / "train-images-idx3-ubyte", idx_images(3, 2, 4));
+  write_bytes(dir / "train-labels-idx1-ubyte", idx_labels({2, 0, 1}));
+  auto ds = load_mnist_like(dir.path.string(), true, {});
+  EXPECT_EQ(ds.images.sizes(), (std::vector<int64_t>{3, 1, 2, 4}));
+  EXPECT_EQ(ds.images[2][0][1][3].item<int64_t>(), 2 + 7);
+  EXPECT_EQ(ds.class_names, (std::vector<std::string>{"0", "1", "2"}));
+  EXPECT_EQ(mnist_classes().size(), 10u);
+  EXPECT_EQ(mnist_classes()[7], "7");
+}
+
+TEST(Idx, TruncatedGzipNamesFileAndCounts) {
+  TempDir dir;
+  const auto src = kFashion + "/t10k-images-idx3-ubyte.gz";
+  std::ifstream in(src, std::ios::binary);
+  std::vector<char> head(20000);
+  in.read(head.data(), static_cast<std::streamsize>(head.size()));
+  const auto path = dir / "t10k-images-idx3-ubyte.gz";
+  std::ofstream(path, std::ios::binary).write(head.data(), in.gcount());
+  const auto msg = error_message(
+      [&] { load_idx(path, kFashion + "/t10k-labels-idx1-ubyte.gz", fashion_mnist_classes()); });
+  EXPECT_TRUE(contains(msg, path + ": truncated: expected 7840000 bytes of pixels, got ")) << msg;
+}
+
+TEST(Idx, TruncatedRawFile) {
+  TempDir dir;
+  auto bytes = idx_images(4, 3, 3);
+  bytes.resize(bytes.size() - 5);
+  write_bytes(dir / "img", bytes);
+  write_bytes(dir / "lab", idx_labels({0, 1, 0, 1}));
+  const auto msg = error_message([&] { load_idx(dir / "img", dir / "lab", {"a", "b"}); });
+  EXPECT_EQ(msg, dir / "img" + ": truncated: expected 36 bytes of pixels, got 31");
+}
+
+TEST(Idx, BadMagicMissingFileMismatchAndLabelRange) {
+  TempDir dir;
+  write_bytes(dir / "img", idx_images(2, 2, 2));
+  write_bytes(dir / "lab", idx_labels({0, 1}));
+  write_bytes(dir / "lab3", idx_labels({0, 1, 1}));
+  write_bytes(dir / "bad_lab", idx_labels({0, 5}));
+
+  auto msg = error_message([&] { load_idx(dir / "lab", dir / "lab", {}); });
+  EXPECT_TRUE(contains(msg, dir / "lab" + ": bad magic number 0x801")) << msg;
+
+  msg = error_message([&] { load_idx(dir / "nope", dir / "lab", {}); });
+  EXPECT_EQ(msg, dir / "nope" + ": no such file");
+
+  msg = error_message([&] { load_mnist_like(dir.path.string(), false, {}); });
+  EXPECT_TRUE(contains(msg, dir / "t10k-images-idx3-ubyte(.gz)")) << msg;
+
+  msg = error_message([&] { load_idx(dir / "img", dir / "lab3", {}); });
+  EXPECT_TRUE(contains(msg, dir / "lab3" + ": 3 labels: expected 2")) << msg;
+
+  msg = error_message([&] { load_idx(dir / "img", dir / "bad_lab", {"a", "b"}); });
+  EXPECT_TRUE(contains(msg, dir / "bad_lab" + ": label 5 at index 1 is out of range")) << msg;
+  EXPECT_EQ(msg.find('\n'), std::string::npos);
+}
+
+TEST(Dataset, HeadIsAViewOfTheFirstImages) {
+  ImageDataset ds;
+  ds.images = torch::arange(5 * 4, torch::kUInt8).view({5, 1, 2, 2});
+  ds.labels = torch::arange(5);
+  auto h = ds.head(2);
+  EXPECT_EQ(h.size(), 2);
+  EXPECT_EQ(h.labels.size(0), 2);
+  EXPECT_EQ(h.images.data_ptr(), ds.images.data_ptr());
+  EXPECT_EQ(ds.head(0).size(), 5);
+  EXPECT_EQ(ds.head(9).size(), 5);
+}
+
+// ---------------------------------------------------------------- ImageFolder
+
+namespace {
+
+// root/cat/{a.png (RGB gradient), b.jpg (RGB flat), notes.txt}, root/dog/{c.png (gray), d.bmp}
+// all 6 (high) x 8 (wide).
+struct ImageTree {
+  TempDir dir;
+  std::string root;
+  std::vector<uint8_t> rgb;  // a.png's pixels, HWC
+  ImageTree() {
+    root = dir / "root";
+    fs::create_directories(root + "/cat");
+    fs::create_directories(root + "/dog");
+    fs::create_directories(root + "/.hidden");
+    for (int i = 0; i < 6 * 8 * 3; ++i) rgb.push_back(static_cast<uint8_t>(i * 5 % 256));
+    stbi_write_png((root + "/cat/a.png").c_str(), 8, 6, 3, rgb.data(), 8 * 3);
+    std::vector<uint8_t> flat(6 * 8 * 3, 120);
+    stbi_write_jpg((root + "/cat/b.jpg").c_str(), 8, 6, 3, flat.data(), 95);
+    std::ofstream(root + "/cat/notes.txt") << "not an image";
+    std::vector<uint8_t> gray(6 * 8, 100);
+    stbi_write_png((root + "/dog/c.png").c_str(), 8, 6, 1, gray.data(), 8);
+    stbi_write_bmp((root + "/dog/d.bmp").c_str(), 8, 6, 1, gray.data());
+  }
+};
+
+}  // namespace
+
+TEST(ImageFolder, ClassesLabelsAndExactPixels) {
+  ImageTree tree;
+  auto ds = load_image_folder(tree.root, 0, 0);
+  EXPECT_EQ(ds.class_names, (std::vector<std::string>{"cat", "dog"}));
+  EXPECT_TRUE(ds.labels.equal(torch::tensor({0, 0, 1, 1})));
+  EXPECT_EQ(ds.images.sizes(), (std::vector<int64_t>{4, 3, 6, 8}));  // first image is RGB
+  auto a = torch::from_blob(tree.rgb.data(), {6, 8, 3}, torch::kUInt8).permute({2, 0, 1});
+  EXPECT_TRUE(ds.images[0].equal(a));
+  EXPECT_LE((ds.images[1].to(torch::kInt) - 120).abs().max().item<int>(), 2);  // JPEG
+  EXPECT_TRUE(ds.images[2].equal(torch::full({3, 6, 8}, 100, torch::kUInt8)));
+  EXPECT_TRUE(ds.images[3].equal(ds.images[2]));
+}
+
+TEST(ImageFolder, ResizesAndConvertsChannels) {
+  ImageTree tree;
+  auto gray = load_image_folder(tree.root, 4, 1);
+  EXPECT_EQ(gray.images.sizes(), (std::vector<int64_t>{4, 1, 4, 4}));
+  EXPECT_TRUE(gray.images[3].equal(torch::full({1, 4, 4}, 100, torch::kUInt8)));
+  auto big = load_image_folder(tree.root, 12, 3);
+  EXPECT_EQ(big.images.sizes(), (std::vector<int64_t>{4, 3, 12, 12}));
+  EXPECT_TRUE(big.images[2].equal(torch::full({3, 12, 12}, 100, torch::kUInt8)));
+  // Downscaling a gradient keeps it inside its original range.
+  EXPECT_LE(gray.images[0].max().item<int>(), 255);
+  EXPECT_GT(gray.images[0].to(torch::kFloat).std().item<float>(), 1.0f);
+}
+
+TEST(ImageFolder, Errors) {
+  ImageTree tree;
+  auto msg = error_message([&] { load_image_folder(tree.dir / "missing", 0, 0); });
+  EXPECT_TRUE(contains(msg, tree.dir / "missing")) << msg;
+
+  fs::create_directories(tree.dir / "empty");
+  msg = error_message([&] { load_image_folder(tree.dir / "empty", 0, 0); });
+  EXPECT_TRUE(contains(msg, "no class folders")) << msg;
+
+  std::vector<uint8_t> small(2 * 2, 7);
+  stbi_write_png((tree.root + "/dog/e.png").c_str(), 2, 2, 1, small.data(), 2);
+  msg = error_message([&] { load_image_folder(tree.root, 0, 0); });
+  EXPECT_TRUE(contains(msg, tree.root + "/dog/e.png: image is 2x2: expected 6x8")) << msg;
+  EXPECT_EQ(load_image_folder(tree.root, 5, 0).size(), 5);
+
+  std::ofstream(tree.root + "/cat/corrupt.png") << "definitely not a png";
+  msg = error_message([&] { load_image_folder(tree.root, 5, 0); });
+  EXPECT_TRUE(contains(msg, tree.root + "/cat/corrupt.png: cannot decode image: ")) << msg;
+}
+
+// ---------------------------------------------------------------- Loader
+
+namespace {
+
+ImageDataset counting_dataset(int64_t n) {
+  ImageDataset ds;
+  ds.images = (torch::arange(n) % 256)
+                  .to(torch::kUInt8)
+                  .view({n, 1, 1, 1})
+                  .expand({n, 1, 2, 2})
+                  .contiguous();
+  ds.labels = torch::arange(n);
+  ds.class_names = {"x"};
+  ds.source = "counting";
+  return ds;
+}
+
+// Uses the generator, so batches differ if its seeding depends on the worker.
+void noisy_view(Batch& batch, at::Generator& gen) {
+  batch.views.push_back(batch.images.to(torch::kFloat) + torch::rand(batch.images.sizes(), gen));
+}
+
+std::vector<Batch> run_epoch(Loader& loader, int64_t epoch, int64_t first_step = 0) {
+  loader.start_epoch(epoch, first_step);
+  std::vector<Batch> out;
+  while (auto b = loader.next()) out.push_back(std::move(*b));
+  return out;
+}
+
+LoaderOptions options(int64_t batch, int64_t workers, bool drop_last = true) {
+  LoaderOptions o;
+  o.batch_size = batch;
+  o.workers = workers;
+  o.drop_last = drop_last;
+  o.seed = 42;
+  o.prefetch = 3;
+  return o;
+}
+
+}  // namespace
+
+TEST(Loader, MixSeed) {
+  EXPECT_EQ(mix_seed(1, 2), mix_seed(1, 2, 0));
+  EXPECT_NE(mix_seed(1, 2), mix_seed(2, 1));
+  EXPECT_NE(mix_seed(0, 0), mix_seed(0, 1));
+  EXPECT_NE(mix_seed(0, 0, 0), 0u);
+}
+
+TEST(Loader, DeterministicAcrossWorkerCounts) {
+  auto ds = counting_dataset(103);
+  Loader one(ds, options(10, 1), noisy_view), three(ds, options(10, 3), noisy_view),
+      inline_(ds, options(10, 0), noisy_view);
+  auto a = run_epoch(one, 2), b = run_epoch(three, 2), c = run_epoch(inline_, 2);
+  ASSERT_EQ(a.size(), 10u);
+  ASSERT_EQ(b.size(), a.size());
+  ASSERT_EQ(c.size(), a.size());
+  for (size_t i = 0; i < a.size(); ++i) {
+    EXPECT_EQ(a[i].step, static_cast<int64_t>(i));
+    EXPECT_EQ(a[i].epoch, 2);
+    EXPECT_TRUE(a[i].indices.equal(b[i].indices));
+    EXPECT_TRUE(a[i].views[0].equal(b[i].views[0]));
+    EXPECT_TRUE(a[i].views[0].equal(c[i].views[0]));
+    EXPECT_TRUE(a[i].labels.equal(a[i].indices));
+    EXPECT_TRUE(a[i].images.equal(ds.images.index_select(0, a[i].indices)));
+  }
+  EXPECT_FALSE(a[0].views[0].equal(a[1].views[0].view_as(a[0].views[0])));
+}
+
+TEST(Loader, EpochsShuffleDifferentlyAndShuffleOffIsIdentity) {
+  auto ds = counting_dataset(103);
+  Loader loader(ds, options(103, 2));
+  auto e0 = run_epoch(loader, 0), e1 = run_epoch(loader, 1), again = run_epoch(loader, 0);
+  EXPECT_FALSE(e0[0].indices.equal(e1[0].indices));
+  EXPECT_TRUE(e0[0].indices.equal(again[0].indices));
+  auto o = options(50, 1);
+  o.shuffle = false;
+  Loader ordered(ds, o);
+  EXPECT_TRUE(run_epoch(ordered, 3)[1].indices.equal(torch::arange(50, 100)));
+}
+
+TEST(Loader, DropLastAndFullCoverage) {
+  auto ds = counting_dataset(103);
+  Loader dropping(ds, options(10, 2));
+  EXPECT_EQ(dropping.batches_per_epoch(), 10);
+  EXPECT_EQ(run_epoch(dropping, 0).size(), 10u);
+  Loader keeping(ds, options(10, 2, false));
+  EXPECT_EQ(keeping.batches_per_epoch(), 11);
+  auto batches = run_epoch(keeping, 5);
+  ASSERT_EQ(batches.size(), 11u);
+  EXPECT_EQ(batches.back().indices.size(0), 3);
+  std::vector<torch::Tensor> all;
+  for (auto& b : batches) all.push_back(b.indices);
+  EXPECT_TRUE(std::get<0>(torch::cat(all).sort()).equal(torch::arange(103)));
+  EXPECT_FALSE(keeping.next().has_value());
+}
+
+TEST(Loader, ResumeMidEpochMatchesFullRun) {
+  auto ds = counting_dataset(103);
+  Loader full(ds, options(8, 2), noisy_view), resumed(ds, options(8, 1), noisy_view);
+  auto all = run_epoch(full, 7);
+  auto tail = run_epoch(resumed, 7, 4);
+  ASSERT_EQ(tail.size(), all.size() - 4);
+  EXPECT_EQ(tail[0].step, 4);
+  for (size_t i = 0; i < tail.size(); ++i) {
+    EXPECT_TRUE(tail[i].indices.equal(all[i + 4].indices));
+    EXPECT_TRUE(tail[i].views[0].equal(all[i + 4].views[0]));
+  }
+}
+
+TEST(Loader, TransformExceptionIsRethrownFromNext) {
+  auto ds = counting_dataset(40);
+  Loader loader(ds, options(10, 2), [](Batch& b, at::Generator&) {
+    if (b.step == 2) throw std::runtime_error("augment failed at step 2");
+  });
+  loader.start_epoch(0);
+  EXPECT_EQ(loader.next()->step, 0);
+  EXPECT_EQ(loader.next()->step, 1);
+  try {
+    loader.next();
+    ADD_FAILURE() << "expected the transform's exception";
+  } catch (const std::runtime_error& e) {
+    EXPECT_STREQ(e.what(), "augment failed at step 2");
+  }
+  EXPECT_EQ(loader.next()->step, 3);
+}
+
+TEST(Loader, DestroyMidEpochDoesNotHangAndWaitIsMeasured) {
+  auto ds = counting_dataset(1000);
+  const auto t0 = std::chrono::steady_clock::now();
+  {
+    Loader loader(ds, options(10, 2), [](Batch&, at::Generator&) {
+      std::this_thread::sleep_for(std::chrono::milliseconds(20));
+    });
+    loader.start_epoch(0);
+    ASSERT_TRUE(loader.next().has_value());
+    EXPECT_GT(loader.wait_seconds(), 0.005);
+    loader.reset_wait_seconds();
+    EXPECT_EQ(loader.wait_seconds(), 0.0);
+    loader.start_epoch(1, 50);  // restart while workers are busy
+    EXPECT_EQ(loader.next()->step, 50);
+  }
+  { Loader never_started(ds, options(10, 3)); }
+  EXPECT_LT(std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count(), 2.0);
+}
