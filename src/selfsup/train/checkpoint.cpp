@@ -53,6 +53,7 @@ CheckpointInfo read_checkpoint_info(const std::string& path) {
   torch::Tensor t;
   archive.read("epochs_done", t);
   info.epochs_done = t.item<int64_t>();
+  t = torch::Tensor();
   archive.read("global_step", t);
   info.global_step = t.item<int64_t>();
   return info;

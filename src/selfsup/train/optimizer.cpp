@@ -93,26 +93,41 @@ void Optimizer::adamw(NamedParameter& p, State& s, const torch::Tensor& grad) {
   p.tensor.addcdiv_(s.buf1, denom, -lr / c1);
 }
 
+// Archive keys cannot hold the dots of parameter names; the parameter order is fixed by the model.
+std::string Optimizer::state_key(size_t index, int which) {
+  return "state_" + std::to_string(index) + "_buf" + std::to_string(which);
+}
+
 void Optimizer::save(torch::serialize::OutputArchive& archive) const {
   archive.write("steps", torch::tensor(steps_));
   archive.write("lr", torch::tensor(lr_, torch::kFloat64));
+  archive.write("parameters", torch::tensor(static_cast<int64_t>(params_.size())));
   for (size_t i = 0; i < params_.size(); ++i) {
-    if (state_[i].buf1.defined()) archive.write(params_[i].name + "/buf1", state_[i].buf1, /*is_buffer=*/true);
-    if (state_[i].buf2.defined()) archive.write(params_[i].name + "/buf2", state_[i].buf2, /*is_buffer=*/true);
+    if (state_[i].buf1.defined()) archive.write(state_key(i, 1), state_[i].buf1, /*is_buffer=*/true);
+    if (state_[i].buf2.defined()) archive.write(state_key(i, 2), state_[i].buf2, /*is_buffer=*/true);
   }
 }
 
 void Optimizer::load(torch::serialize::InputArchive& archive) {
+  // A fresh tensor per read: reading into a defined tensor re-points it without converting dtype.
   torch::Tensor t;
   archive.read("steps", t);
   steps_ = t.item<int64_t>();
+  t = torch::Tensor();
   archive.read("lr", t);
   lr_ = t.item<double>();
+  t = torch::Tensor();
+  archive.read("parameters", t);
+  if (t.item<int64_t>() != static_cast<int64_t>(params_.size()))
+    throw Error("optimiser state holds " + std::to_string(t.item<int64_t>()) + " parameters, the model has " +
+                std::to_string(params_.size()));
   for (size_t i = 0; i < params_.size(); ++i) {
-    for (auto [suffix, buf] : {std::pair{"/buf1", &state_[i].buf1}, std::pair{"/buf2", &state_[i].buf2}}) {
+    for (int which : {1, 2}) {
       torch::Tensor value;
-      if (archive.try_read(params_[i].name + suffix, value, /*is_buffer=*/true))
-        *buf = value.to(params_[i].tensor.device());
+      if (!archive.try_read(state_key(i, which), value, /*is_buffer=*/true)) continue;
+      if (value.sizes() != params_[i].tensor.sizes())
+        throw Error("optimiser state of '" + params_[i].name + "' has the wrong shape");
+      (which == 1 ? state_[i].buf1 : state_[i].buf2) = value.to(params_[i].tensor.device());
     }
   }
 }

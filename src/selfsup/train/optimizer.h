@@ -54,6 +54,7 @@ class Optimizer {
   };
   void sgd_like(NamedParameter& p, State& s, const torch::Tensor& grad, bool lars);
   void adamw(NamedParameter& p, State& s, const torch::Tensor& grad);
+  static std::string state_key(size_t index, int which);
 
   std::vector<NamedParameter> params_;
   std::vector<State> state_;
