@@ -8,7 +8,7 @@ packages=(
   libtorch-dev libopenblas0-openmp
   libyaml-cpp-dev libcli11-dev nlohmann-json3-dev libstb-dev zlib1g-dev
   libgtest-dev libbenchmark-dev
-  dataset-fashion-mnist
+  dataset-fashion-mnist python3
 )
 
 missing=()

@@ -10,9 +10,11 @@
 #include <gtest/gtest.h>
 #include <torch/torch.h>
 
+#include <cmath>
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
+#include <functional>
 #include <string>
 #include <unistd.h>
 
@@ -208,27 +210,38 @@ TEST(BatchNorm, SplitsOneEqualsTorchBatchNorm) {
   EXPECT_EQ(bn->num_batches_tracked.item<int64_t>(), 4);
 }
 
-TEST(BatchNorm, SplitsNormaliseEachChunkSeparately) {
+TEST(BatchNorm, SplitsNormaliseEachGroupSeparately) {
   torch::manual_seed(0);
   BatchNorm2d bn(BatchNorm2dOptions(3).splits(2));
   randomize_bn(*bn);
   auto weight = bn->weight.detach().clone(), bias = bn->bias.detach().clone();
   auto mean0 = bn->running_mean.clone(), var0 = bn->running_var.clone();
   auto mean1 = mean0.clone(), var1 = var0.clone();
-  // Halves with very different statistics, so shared statistics would give a different answer.
-  auto x = torch::cat({torch::randn({4, 3, 3, 3}), torch::randn({4, 3, 3, 3}) * 5 + 7});
+  // Group k = samples k, k+2, k+4, ...; give the groups very different statistics, so shared
+  // statistics (or contiguous halves) would give a different answer.
+  auto even = torch::randn({4, 3, 3, 3}), odd = torch::randn({4, 3, 3, 3}) * 5 + 7;
+  auto x = torch::stack({even, odd}, 1).reshape({8, 3, 3, 3});
+  ASSERT_TRUE(torch::equal(x.index({torch::indexing::Slice(1, torch::indexing::None, 2)}), odd));
   auto y = bn(x);
-  auto first = torch::batch_norm(x.narrow(0, 0, 4), weight, bias, mean0, var0, true, 0.1, 1e-5, false);
-  auto second = torch::batch_norm(x.narrow(0, 4, 4), weight, bias, mean1, var1, true, 0.1, 1e-5, false);
-  EXPECT_TRUE(torch::allclose(y, torch::cat({first, second}), 1e-5, 1e-5));
+  auto y_even = torch::batch_norm(even, weight, bias, mean0, var0, true, 0.1, 1e-5, false);
+  auto y_odd = torch::batch_norm(odd, weight, bias, mean1, var1, true, 0.1, 1e-5, false);
+  EXPECT_TRUE(torch::allclose(y, torch::stack({y_even, y_odd}, 1).reshape({8, 3, 3, 3}), 1e-5, 1e-5));
   EXPECT_TRUE(torch::allclose(bn->running_mean, (mean0 + mean1) / 2, 1e-6, 1e-6));
   EXPECT_TRUE(torch::allclose(bn->running_var, (var0 + var1) / 2, 1e-6, 1e-6));
   EXPECT_EQ(bn->num_batches_tracked.item<int64_t>(), 4);  // one step per forward, not per split
 
-  // Gradients flow to the shared affine parameters from both chunks.
-  y.pow(2).sum().backward();
-  EXPECT_TRUE(bn->weight.grad().defined());
-  EXPECT_GT(bn->weight.grad().abs().sum().item<double>(), 0.0);
+  // Gradients reach the shared affine parameters from both groups: d/dbias of sum(y * g) is the
+  // per-channel sum of g over the whole batch.
+  auto g = torch::randn_like(y);
+  (y * g).sum().backward();
+  EXPECT_TRUE(torch::allclose(bn->bias.grad(), g.sum({0, 2, 3}), 1e-5, 1e-5));
+}
+
+TEST(BatchNorm, SplitsWithoutAffineAndOnTwoDimensionalInput) {
+  BatchNorm2d bn(BatchNorm2dOptions(2).affine(false).splits(4));
+  auto x = torch::randn({16, 2}) + torch::arange(16).remainder(4).unsqueeze(1) * 10;
+  auto y = bn(x).view({4, 4, 2});  // [i][k] = sample 4i + k, i.e. group k
+  EXPECT_LT(y.mean(0).abs().max().item<double>(), 1e-5);
 }
 
 TEST(BatchNorm, EvalIgnoresSplits) {

@@ -1,4 +1,4 @@
-// BatchNorm2d / SplitBatchNorm: one fused batch_norm call per group, running stats averaged back.
+// BatchNorm2d / SplitBatchNorm: the split groups become extra channels of one batch_norm call.
 #include "selfsup/models/batch_norm.h"
 
 #include "selfsup/core/error.h"
@@ -58,6 +58,9 @@ torch::Tensor BatchNorm2dImpl::forward(const torch::Tensor& x) {
   if (!is_training())
     return torch::batch_norm(x, weight, bias, running_mean, running_var, false,
                              options.momentum(), options.eps(), cudnn_enabled());
+  if (x.size(0) % options.splits() != 0)
+    throw Error("BatchNorm2d: batch size " + std::to_string(x.size(0)) +
+                " is not divisible by splits " + std::to_string(options.splits()));
   {
     torch::NoGradGuard no_grad;
     num_batches_tracked.add_(1);
@@ -68,29 +71,24 @@ torch::Tensor BatchNorm2dImpl::forward(const torch::Tensor& x) {
   return forward_split(x);
 }
 
-// Slicing dim 0 keeps each group contiguous, so each batch_norm call is as fast as plain BN; the
-// only extra cost is the cat. Every group updates its own copy of the running stats (C floats);
-// averaging the copies equals one update with the mean of the groups' statistics.
+// The MoCo reference SplitBatchNorm trick: viewing N x C x ... as (N/s) x (s*C) x ... puts sample
+// n's channel c at channel (n % s) * C + c, so one fused batch_norm call with weight/bias/stats
+// repeated s times normalises each group x[k::s] on its own; no copies, one kernel.
 torch::Tensor BatchNorm2dImpl::forward_split(const torch::Tensor& x) {
-  const int64_t s = options.splits(), n = x.size(0);
-  if (n % s != 0)
-    throw Error("BatchNorm2d: batch size " + std::to_string(n) + " is not divisible by splits " +
-                std::to_string(s));
-  const int64_t group = n / s;
-  std::vector<torch::Tensor> outputs, means, vars;
-  for (int64_t k = 0; k < s; ++k) {
-    means.push_back(running_mean.clone());
-    vars.push_back(running_var.clone());
-    outputs.push_back(torch::batch_norm(x.narrow(0, k * group, group), weight, bias, means.back(),
-                                        vars.back(), true, options.momentum(), options.eps(),
-                                        cudnn_enabled()));
-  }
+  const int64_t s = options.splits(), n = x.size(0), c = options.num_features();
+  std::vector<int64_t> grouped(x.sizes().begin(), x.sizes().end());
+  grouped[0] = n / s;
+  grouped[1] = c * s;
+  auto mean = running_mean.repeat({s}), var = running_var.repeat({s});
+  auto y = torch::batch_norm(x.reshape(grouped), options.affine() ? weight.repeat({s}) : weight,
+                             options.affine() ? bias.repeat({s}) : bias, mean, var, true,
+                             options.momentum(), options.eps(), cudnn_enabled());
   {
-    torch::NoGradGuard no_grad;  // scoped: the cat below must stay differentiable
-    running_mean.copy_(torch::stack(means).mean(0));
-    running_var.copy_(torch::stack(vars).mean(0));
+    torch::NoGradGuard no_grad;
+    running_mean.copy_(mean.view({s, c}).mean(0));
+    running_var.copy_(var.view({s, c}).mean(0));
   }
-  return torch::cat(outputs, 0);
+  return y.view(x.sizes());
 }
 
 void set_bn_splits(torch::nn::Module& root, int64_t splits) {

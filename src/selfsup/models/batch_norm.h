@@ -1,5 +1,5 @@
 // BatchNorm with torch-identical parameter/buffer names, plus "split" mode: in training each of
-// `splits` contiguous chunks of the batch uses its own statistics (per-GPU BN, simulated on one device).
+// `splits` groups of the batch uses its own statistics (per-GPU BN, simulated on one device).
 #pragma once
 
 #include <torch/torch.h>
@@ -23,10 +23,12 @@ struct BatchNorm2dOptions {
 // (state-dict keys are the same as torch.nn.BatchNorm1d/2d). State dict:
 // weight, bias (affine only), running_mean, running_var, num_batches_tracked.
 //
-// With splits = s > 1 in training mode, samples [k*N/s, (k+1)*N/s) form group k (the chunks
-// DataParallel/DDP would send to GPU k); each group is normalised with its own batch statistics
-// and the running stats move towards the average of the groups' statistics. N % s != 0 throws
-// selfsup::Error. Eval mode always uses the running stats, whatever `splits` is.
+// With splits = s > 1 in training mode, samples k, k+s, k+2s, ... (x[k::s]) form group k, as in
+// the MoCo reference SplitBatchNorm; each group is normalised with its own batch statistics and
+// the running stats move towards the average of the groups' statistics. Strided rather than
+// contiguous groups cost nothing (a view) and, for a batch cat([view1, view2]) whose halves are
+// divisible by s, give each group both views of the same images, as each GPU has under DDP.
+// N % s != 0 throws selfsup::Error. Eval mode always uses the running stats, whatever `splits`.
 class BatchNorm2dImpl : public torch::nn::Module {
  public:
   explicit BatchNorm2dImpl(const BatchNorm2dOptions& options);
