@@ -8,7 +8,7 @@ packages=(
   libtorch-dev libopenblas0-openmp
   libyaml-cpp-dev libcli11-dev nlohmann-json3-dev libstb-dev zlib1g-dev
   libgtest-dev libbenchmark-dev
-  dataset-fashion-mnist python3
+  dataset-fashion-mnist python3 python3-torch python3-torchvision
 )
 
 missing=()

@@ -126,6 +126,10 @@ TEST(Schedule, WarmupThenCosine) {
   EXPECT_NEAR(lr_at(s, 1.0, 110, 10, 110), 0.1, 1e-12);
   s.name = "constant";
   EXPECT_DOUBLE_EQ(lr_at(s, 0.3, 50, 0, 100), 0.3);
+  s.name = "step";  // milestones 0.6 and 0.8 of 100 steps, gamma 0.1
+  EXPECT_DOUBLE_EQ(lr_at(s, 0.3, 59, 0, 100), 0.3);
+  EXPECT_NEAR(lr_at(s, 0.3, 60, 0, 100), 0.03, 1e-12);
+  EXPECT_NEAR(lr_at(s, 0.3, 99, 0, 100), 0.003, 1e-12);
   EXPECT_DOUBLE_EQ(cosine_ramp(0.99, 1.0, 0.0), 0.99);
   EXPECT_NEAR(cosine_ramp(0.99, 1.0, 0.5), 0.995, 1e-12);
   EXPECT_DOUBLE_EQ(cosine_ramp(0.99, 1.0, 1.0), 1.0);

@@ -75,6 +75,7 @@ void Loader::stop_workers() {
 Loader::Result Loader::produce(int64_t step) const {
   // Thread-local: keeps autograd out of the worker's ops without touching other threads.
   torch::NoGradGuard no_grad;
+  const auto t0 = std::chrono::steady_clock::now();
   try {
     Batch batch;
     batch.epoch = epoch_;
@@ -91,6 +92,7 @@ Loader::Result Loader::produce(int64_t step) const {
           mix_seed(options_.seed, epoch_, step + kTransformSeedOffset));
       transform_(batch, gen);
     }
+    batch.prepare_seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
     return batch;
   } catch (...) {
     return std::current_exception();

@@ -23,6 +23,7 @@ struct Batch {
   torch::Tensor indices;             // B int64, dataset indices
   std::vector<torch::Tensor> views;  // filled by the transform (augmented float views)
   int64_t epoch = 0, step = 0;       // step = batch index within the epoch
+  double prepare_seconds = 0;        // worker time spent gathering and transforming this batch
 };
 
 // Runs on a worker thread; must be deterministic given the generator.

@@ -14,7 +14,9 @@ EvalResult evaluate(models::Backbone* backbone, const Recipe& recipe, const data
   const auto start = std::chrono::steady_clock::now();
   if (train.num_classes() == 0 || train.labels.lt(0).any().item<bool>())
     throw Error(train.source + ": evaluation needs labelled training images");
-  const auto& view = recipe.augment.views.at(0);
+  // The first view's normalisation, without its randomness, at the evaluation resolution.
+  auto view = recipe.augment.views.at(0);
+  view.crop.size = recipe.eval.image_size;
   const auto features = [&](const data::ImageDataset& ds) {
     return backbone ? extract_features(*backbone, ds, view, device, recipe.eval.batch_size) : pixel_features(ds, view);
   };

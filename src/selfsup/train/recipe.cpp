@@ -67,6 +67,7 @@ void EvalConfig::visit(config::Visitor& v) {
   v("at_end", at_end, "evaluate (kNN + linear) when training ends");
   v("baselines", baselines, "at the end, also evaluate raw pixels and the randomly initialised network");
   v("batch_size", batch_size, "images per forward pass when extracting features");
+  v("image_size", image_size, "evaluate at this square size (0 = the dataset's own size, whatever the training crops were)");
 }
 
 void Recipe::visit(config::Visitor& v) {

@@ -79,6 +79,7 @@ struct EvalConfig {
   bool at_end = true;
   bool baselines = false;
   int64_t batch_size = 512;
+  int64_t image_size = 0;
   void visit(config::Visitor& v);
 };
 

@@ -4,6 +4,7 @@
 
 #include <cstdint>
 #include <string>
+#include <vector>
 
 namespace selfsup::config {
 class Visitor;
@@ -12,9 +13,11 @@ class Visitor;
 namespace selfsup::train {
 
 struct ScheduleConfig {
-  std::string name = "cosine";  // cosine | constant
+  std::string name = "cosine";  // cosine | step | constant
   double warmup_epochs = 0;
-  double final_lr_ratio = 0.0;  // lr at the end, as a fraction of the base lr
+  double final_lr_ratio = 0.0;          // cosine: lr at the end, as a fraction of the base lr
+  std::vector<double> milestones{0.6, 0.8};  // step: fractions of training where lr is multiplied by gamma
+  double gamma = 0.1;
   void visit(config::Visitor& v);
 };
 

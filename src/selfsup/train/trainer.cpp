@@ -107,7 +107,7 @@ class Run {
     int64_t last_epoch = r_.train.epochs;
     if (r_.train.stop_after_epochs > 0) last_epoch = std::min(last_epoch, epochs_done_ + r_.train.stop_after_epochs);
 
-    double train_seconds = 0, wait_seconds = 0;
+    double train_seconds = 0, wait_seconds = 0, loader_seconds = 0;
     int64_t images = 0;
     for (int64_t epoch = epochs_done_; epoch < last_epoch; ++epoch) {
       method_->train();
@@ -117,6 +117,7 @@ class Run {
                         r_.train.log_every);
       EpochStats stats;
       int64_t step = 0;
+      double prepare_seconds = 0;
       while (auto batch = loader.next()) {
         ssl::StepContext ctx;
         ctx.epoch = epoch;
@@ -143,6 +144,7 @@ class Run {
         optimizer_->step();
         method_->after_step(ctx);
         stats.add(loss, out.logs);
+        prepare_seconds += batch->prepare_seconds;
         ++global_step_;
         ++step;
         const double elapsed = progress.elapsed_seconds();
@@ -152,9 +154,11 @@ class Run {
       const double epoch_seconds = progress.elapsed_seconds();
       const double ips = static_cast<double>(step * lo.batch_size) / epoch_seconds;
       progress.finish(step_line(stats, optimizer_->lr(), ips) + " | data wait " +
-                      fixed(100 * loader.wait_seconds() / epoch_seconds, 1) + "%");
+                      fixed(100 * loader.wait_seconds() / epoch_seconds, 1) + "%, loader busy " +
+                      fixed(100 * prepare_seconds / epoch_seconds, 1) + "%");
       train_seconds += epoch_seconds;
       wait_seconds += loader.wait_seconds();
+      loader_seconds += prepare_seconds;
       images += step * lo.batch_size;
       epochs_done_ = epoch + 1;
 
@@ -163,7 +167,8 @@ class Run {
         knn = eval::evaluate(method_->backbone().get(), r_, train_, test(), device_, true, false).knn;
         std::cout << "epoch " << epochs_done_ << " kNN top-1 " << fixed(100 * knn, 2) << "%" << std::endl;
       }
-      append_csv(stats, optimizer_->lr(), ips, loader.wait_seconds() / epoch_seconds, epoch_seconds, knn);
+      append_csv(stats, optimizer_->lr(), ips, loader.wait_seconds() / epoch_seconds,
+                 prepare_seconds / epoch_seconds, epoch_seconds, knn);
       if (epochs_done_ % r_.train.checkpoint_every == 0 || epochs_done_ == last_epoch) save();
     }
 
@@ -180,6 +185,7 @@ class Run {
       metrics["train_seconds_this_invocation"] = train_seconds;
       metrics["images_per_second"] = images / train_seconds;
       metrics["data_wait_share"] = wait_seconds / train_seconds;
+      metrics["loader_busy_share"] = loader_seconds / train_seconds;
     }
     if (r_.eval.at_end && epochs_done_ == r_.train.epochs) evaluate_all(metrics);
     write_text_atomic(dir_ / "metrics.json", metrics.dump(2) + "\n");
@@ -219,18 +225,19 @@ class Run {
               << " (about 1 when healthy): the representation is collapsing toward a constant" << std::endl;
   }
 
-  void append_csv(const EpochStats& s, double lr, double ips, double wait_share, double seconds, double knn) {
+  void append_csv(const EpochStats& s, double lr, double ips, double wait_share, double loader_share, double seconds,
+                  double knn) {
     const fs::path path = dir_ / "metrics.csv";
     const bool fresh = !fs::exists(path);
     std::ofstream out(path, std::ios::app);
     if (fresh) {
       out << "epoch,step,loss,lr";
       for (const auto& kv : s.logs) out << "," << kv.first;
-      out << ",images_per_s,data_wait_share,epoch_seconds,knn_top1\n";
+      out << ",images_per_s,data_wait_share,loader_busy_share,epoch_seconds,knn_top1\n";
     }
     out << epochs_done_ << "," << global_step_ << "," << s.mean_loss() << "," << lr;
     for (const auto& kv : s.logs) out << "," << kv.second / s.steps;
-    out << "," << ips << "," << wait_share << "," << seconds << ",";
+    out << "," << ips << "," << wait_share << "," << loader_share << "," << seconds << ",";
     if (!std::isnan(knn)) out << knn;
     out << "\n";
   }
