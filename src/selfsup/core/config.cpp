@@ -218,8 +218,14 @@ class Describer : public Visitor {
     s << v;
     return s.str();
   }
+  // Markdown table cells: a literal '|' must be escaped.
+  static std::string cell(const std::string& text) {
+    std::string out;
+    for (char c : text) out += c == '|' ? std::string("\\|") : std::string(1, c);
+    return out;
+  }
   void row(const char* key, const std::string& value, const char* doc) {
-    out_ << "| `" << join(path_, key) << "` | `" << value << "` | " << doc << " |\n";
+    out_ << "| `" << join(path_, key) << "` | `" << value << "` | " << cell(doc) << " |\n";
   }
   std::ostringstream& out_;
   std::string path_;
