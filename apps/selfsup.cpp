@@ -123,6 +123,7 @@ int cmd_recipe(const std::string& path, const std::vector<std::string>& override
 }  // namespace
 
 int main(int argc, char** argv) {
+  configure_threads(0);  // all cores until a recipe says otherwise; --version reports it
   CLI::App app{"selfsup: self-supervised representation learning on LibTorch (MoCo v1/v2, kNN and linear evaluation).\n"
                "Start with: selfsup train recipes/moco_v2_fmnist_demo.yaml"};
   app.set_version_flag("--version", [] { return runtime_summary(); });
