@@ -48,7 +48,7 @@ std::shared_ptr<ssl::Method> load_method(const std::string& checkpoint, const st
                                          Recipe& recipe, int64_t in_channels) {
   const auto info = train::read_checkpoint_info(checkpoint);
   recipe = parse_recipe(info.recipe_yaml, checkpoint + " (stored recipe)", overrides);
-  auto method = ssl::make_method(recipe, in_channels);
+  auto method = ssl::make_method(recipe, in_channels, info.train_images);
   train::load_checkpoint(checkpoint, *method, nullptr);
   return method;
 }
@@ -79,7 +79,7 @@ int cmd_eval(const EvalArgs& a) {
   }
   if (method) method->to(device);
   const bool knn = a.protocol != "linear", linear = a.protocol != "knn";
-  const auto r = eval::evaluate(method ? method->backbone().get() : nullptr, recipe, train_set, test_set, device, knn,
+  const auto r = eval::evaluate(method ? method->eval_encoder().get() : nullptr, recipe, train_set, test_set, device, knn,
                                 linear);
   nlohmann::json j;
   j["features"] = !a.checkpoint.empty() ? a.checkpoint : a.baseline == "random" ? "random init" : "raw pixels";

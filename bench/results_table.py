@@ -1,7 +1,17 @@
 #!/usr/bin/env python3
 """Prints the docs/results.md table from run folders (runs/NAME/metrics.json)."""
+import csv
 import json
 import sys
+
+
+def train_time(run):
+    """(seconds, images/s) over all epochs of metrics.csv (right for resumed runs too)."""
+    with open(f"{run}/metrics.csv") as f:
+        rows = list(csv.DictReader(f))
+    seconds = sum(float(r["epoch_seconds"]) for r in rows)
+    images = sum(float(r["images_per_s"]) * float(r["epoch_seconds"]) for r in rows)
+    return seconds, images / seconds
 
 
 def pct(d, key):
@@ -13,9 +23,9 @@ print("|---|---|---|---|---|---|---|---|---|")
 baseline = None
 for run in sys.argv[1:]:
     m = json.load(open(f"{run}/metrics.json"))
-    t = m.get("train_seconds_this_invocation", 0)
+    t, ips = train_time(run)
     print(f"| {m['name']} | {m['method']} | {m['backbone']} | {m['epochs']} | {t / 60:.1f} min "
-          f"| {m.get('images_per_second', 0):.0f} | {100 * m.get('data_wait_share', 0):.1f}% ({100 * m.get('loader_busy_share', 0):.0f}%) "
+          f"| {ips:.0f} | {100 * m.get('data_wait_share', 0):.1f}% ({100 * m.get('loader_busy_share', 0):.0f}%) "
           f"| {pct(m.get('eval'), 'knn_top1')} | {pct(m.get('eval'), 'linear_top1')} |")
     baseline = baseline or m.get("baselines")
 if baseline:

@@ -308,11 +308,45 @@ TEST(MlpHead, ShapesAndNames) {
     EXPECT_EQ(sd.count(key), 0u) << key;
   EXPECT_EQ(sd.size(), 1u + 5u + 1u + 5u + 1u + 3u);
 
-  MlpHead no_bn(MlpHeadOptions(8, 16, 4).batch_norm(false));  // SimCLR-style, biases kept
+  MlpHead no_bn(MlpHeadOptions(8, 16, 4).norm("none"));  // SimCLR-style, biases kept
   auto sd2 = state_dict(*no_bn);
   EXPECT_EQ(sd2.size(), 4u);
   EXPECT_EQ(sd2.at("layers.2.bias").sizes(), torch::IntArrayRef({4}));
   EXPECT_THROW(MlpHead(MlpHeadOptions(8, 16, 4).num_layers(0)), selfsup::Error);
+}
+
+TEST(MlpHead, NormalisationChoices) {
+  const auto x = torch::randn({6, 8}) * 3 + 2;
+  // LayerNorm: per-sample statistics, Linear biases kept; names like torch.nn.LayerNorm's.
+  MlpHead layer(MlpHeadOptions(8, 16, 4).norm("layer"));
+  auto sd = state_dict(*layer);
+  for (const char* key : {"layers.0.bias", "layers.1.weight", "layers.1.bias", "layers.3.weight"})
+    EXPECT_EQ(sd.count(key), 1u) << key;
+  EXPECT_EQ(sd.count("layers.1.running_mean"), 0u);
+  // Batch statistics never enter: one sample's output does not depend on the rest of the batch.
+  for (const char* norm : {"layer", "group_ws", "none"}) {
+    MlpHead head(MlpHeadOptions(8, 64, 4).norm(norm));
+    EXPECT_TRUE(torch::allclose(head(x).narrow(0, 0, 1), head(x.narrow(0, 0, 1)), 1e-5, 1e-6)) << norm;
+  }
+  MlpHead batch(MlpHeadOptions(8, 64, 4).norm("batch"));
+  EXPECT_FALSE(torch::allclose(batch(x).narrow(0, 0, 2), batch(x.narrow(0, 0, 2)), 1e-3, 1e-4));
+  EXPECT_THROW(MlpHead(MlpHeadOptions(8, 16, 4).norm("instance")), selfsup::Error);
+}
+
+TEST(WsLinear, UsesStandardisedWeightRows) {
+  torch::manual_seed(0);
+  WsLinear ws(5, 3, true);
+  const auto x = torch::randn({4, 5});
+  const auto w = ws->weight;
+  const auto standardised = (w - w.mean(1, true)) / torch::sqrt(w.var(1, false, true) + 1e-5);
+  EXPECT_TRUE(torch::allclose(ws(x), torch::addmm(ws->bias, x, standardised.t()), 1e-5, 1e-6));
+  // Scaling the raw weights changes nothing (up to the eps in the variance): the forward sees
+  // standardised rows.
+  {
+    torch::NoGradGuard g;
+    ws->weight.mul_(7);
+  }
+  EXPECT_TRUE(torch::allclose(ws(x), torch::addmm(ws->bias, x, standardised.t()), 1e-3, 1e-3));
 }
 
 TEST(MlpHead, LastBnStandardisesOutputs) {

@@ -91,6 +91,22 @@ TEST(Optimizer, LarsTrustRatioOnWeightsOnly) {
   EXPECT_NEAR(p.b[0].item<double>(), 1.0 - 0.5, 1e-6);  // bias: plain SGD
 }
 
+TEST(Optimizer, FixedLrIgnoresTheSchedule) {
+  auto a = torch::ones({2, 2}, torch::requires_grad());
+  auto b = torch::ones({2, 2}, torch::requires_grad());
+  train::OptimizerConfig c;
+  c.lr = 0.5;
+  c.momentum = 0;
+  c.weight_decay = 0;
+  train::Optimizer opt({{"scheduled", a}, {"fixed", b, 1.0, true}}, c);
+  a.mutable_grad() = torch::ones({2, 2});
+  b.mutable_grad() = torch::ones({2, 2});
+  opt.set_lr(0.1);  // e.g. late in a cosine schedule
+  opt.step();
+  EXPECT_NEAR(a[0][0].item<double>(), 1 - 0.1, 1e-6);
+  EXPECT_NEAR(b[0][0].item<double>(), 1 - 0.5, 1e-6);
+}
+
 TEST(Optimizer, StateRoundTrip) {
   Params p;
   OptimizerConfig c;

@@ -1,6 +1,7 @@
 #include "selfsup/ssl/losses.h"
 
 #include <cmath>
+#include <limits>
 
 namespace selfsup::ssl {
 
@@ -23,6 +24,89 @@ double embedding_spread(const torch::Tensor& z) {
   const auto n = torch::nn::functional::normalize(z.detach().to(torch::kFloat32),
                                                   torch::nn::functional::NormalizeFuncOptions().dim(1));
   return n.std(0).mean().item<double>() * std::sqrt(static_cast<double>(z.size(1)));
+}
+
+}  // namespace selfsup::ssl
+
+namespace selfsup::ssl {
+
+namespace {
+namespace F = torch::nn::functional;
+
+torch::Tensor standardize_over_batch(const torch::Tensor& z) {
+  const auto mean = z.mean(0, /*keepdim=*/true);
+  const auto var = z.var(0, /*unbiased=*/false, /*keepdim=*/true);
+  return (z - mean) / torch::sqrt(var + 1e-5);
+}
+
+// 2N x 2N cosine similarities / tau of cat(z1, z2), in fp32 (half-precision masks overflow).
+torch::Tensor similarities(const torch::Tensor& z1, const torch::Tensor& z2, double temperature) {
+  const auto z = torch::cat({z1, z2}).to(torch::kFloat32);
+  return torch::mm(z, z.t()) / temperature;
+}
+
+torch::Tensor self_mask(int64_t n2, torch::Device device) {
+  return torch::eye(n2, torch::TensorOptions().dtype(torch::kBool).device(device));
+}
+
+}  // namespace
+
+torch::Tensor nt_xent_targets(int64_t n, torch::Device device) {
+  // Row r < n (view 1 of image r) has its positive at n + r; row n + r at r.
+  const auto idx = torch::arange(n, torch::TensorOptions().dtype(torch::kLong).device(device));
+  return torch::cat({idx + n, idx});
+}
+
+torch::Tensor nt_xent_logits(const torch::Tensor& z1, const torch::Tensor& z2, double temperature) {
+  const auto sim = similarities(z1, z2, temperature);
+  return sim.masked_fill(self_mask(sim.size(0), sim.device()), -std::numeric_limits<float>::infinity());
+}
+
+torch::Tensor nt_xent(const torch::Tensor& z1, const torch::Tensor& z2, double temperature) {
+  return F::cross_entropy(nt_xent_logits(z1, z2, temperature), nt_xent_targets(z1.size(0), z1.device()));
+}
+
+torch::Tensor invariance_spread(const torch::Tensor& z1, const torch::Tensor& z2, double temperature) {
+  const int64_t n2 = 2 * z1.size(0);
+  const auto log_p = F::log_softmax(nt_xent_logits(z1, z2, temperature), 1);  // log P(j | r)
+  const auto targets = nt_xent_targets(z1.size(0), z1.device());
+  const auto positive = log_p.gather(1, targets.unsqueeze(1)).squeeze(1);
+  // log(1 - P) = log1p(-exp(log P)), over the columns that are neither r itself nor its positive.
+  auto negative_mask = ~self_mask(n2, z1.device());
+  negative_mask.scatter_(1, targets.unsqueeze(1), false);
+  const auto log_not = torch::log1p(-log_p.exp().clamp_max(1 - 1e-6)).masked_fill(~negative_mask, 0);
+  return -(positive + log_not.sum(1)).mean();
+}
+
+torch::Tensor nce_loss(const torch::Tensor& positive, const torch::Tensor& noise, double log_z, int64_t n) {
+  const double log_k_pn = std::log(static_cast<double>(noise.size(1)) / static_cast<double>(n));
+  // log h = log Pm - log(Pm + K Pn);  log(1 - h) = log(K Pn) - log(Pm + K Pn)
+  auto log_denominator = [&](const torch::Tensor& log_pm) {
+    return torch::logaddexp(log_pm, torch::full_like(log_pm, log_k_pn));
+  };
+  const auto log_pm_pos = positive.to(torch::kFloat32) - log_z;
+  const auto log_pm_noise = noise.to(torch::kFloat32) - log_z;
+  const auto log_h = log_pm_pos - log_denominator(log_pm_pos);
+  const auto log_not_h = (log_k_pn - log_denominator(log_pm_noise)).sum(1);
+  return -(log_h + log_not_h).mean();
+}
+
+torch::Tensor normalized_mse(const torch::Tensor& p, const torch::Tensor& z) {
+  return 2 - 2 * F::cosine_similarity(p, z, F::CosineSimilarityFuncOptions().dim(1)).mean();
+}
+
+torch::Tensor negative_cosine(const torch::Tensor& p, const torch::Tensor& z) {
+  return -F::cosine_similarity(p, z, F::CosineSimilarityFuncOptions().dim(1)).mean();
+}
+
+torch::Tensor barlow_twins(const torch::Tensor& z1, const torch::Tensor& z2, double lambda) {
+  const auto a = standardize_over_batch(z1.to(torch::kFloat32));
+  const auto b = standardize_over_batch(z2.to(torch::kFloat32));
+  const auto c = torch::mm(a.t(), b) / static_cast<double>(z1.size(0));
+  const auto diagonal = c.diagonal();
+  const auto on = (1 - diagonal).pow(2).sum();
+  const auto off = c.pow(2).sum() - diagonal.pow(2).sum();
+  return on + lambda * off;
 }
 
 }  // namespace selfsup::ssl

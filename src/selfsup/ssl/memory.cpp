@@ -23,3 +23,24 @@ void KeyQueueImpl::enqueue(const torch::Tensor& keys) {
 }
 
 }  // namespace selfsup::ssl
+
+namespace selfsup::ssl {
+
+MemoryBankImpl::MemoryBankImpl(int64_t size, int64_t dim) {
+  if (size <= 0 || dim <= 0) throw Error("memory bank: size and dim must be positive");
+  features_ = register_buffer("features", torch::nn::functional::normalize(
+                                              torch::randn({size, dim}), torch::nn::functional::NormalizeFuncOptions().dim(1)));
+}
+
+void MemoryBankImpl::update(const torch::Tensor& indices, const torch::Tensor& features, double momentum) {
+  torch::NoGradGuard no_grad;
+  const auto idx = indices.to(features_.device());
+  const auto mixed = features_.index_select(0, idx) * momentum + features.detach().to(features_.dtype()) * (1 - momentum);
+  features_.index_copy_(0, idx, torch::nn::functional::normalize(mixed, torch::nn::functional::NormalizeFuncOptions().dim(1)));
+}
+
+torch::Tensor MemoryBankImpl::sample(int64_t n, int64_t count, at::Generator& gen) const {
+  return torch::randint(size(), {n, count}, gen, torch::TensorOptions().dtype(torch::kLong)).to(features_.device());
+}
+
+}  // namespace selfsup::ssl

@@ -1,3 +1,5 @@
+// Memories of past embeddings: MoCo's FIFO key queue and InstDisc's per-image memory bank.
+//
 // A FIFO queue of L2-normalised keys (MoCo's dictionary). Registered as buffers so it travels with
 // the model's state (checkpoints, device moves).
 #pragma once
@@ -20,5 +22,25 @@ class KeyQueueImpl : public torch::nn::Module {
   torch::Tensor keys_, pointer_;
 };
 TORCH_MODULE(KeyQueue);
+
+// InstDisc's memory bank: one L2-normalised feature per training image, indexed by the image's
+// position in the dataset. A buffer, so it is checkpointed with the model.
+class MemoryBankImpl : public torch::nn::Module {
+ public:
+  // size rows of dimension dim, initialised to random unit vectors from the global generator.
+  MemoryBankImpl(int64_t size, int64_t dim);
+
+  // v_i <- normalise(m * v_i + (1 - m) * f_i) for each row i = indices[b], f_i = features[b]
+  // (m = 0: replace). features: N x dim, no gradient is kept.
+  void update(const torch::Tensor& indices, const torch::Tensor& features, double momentum);
+  // N x count indices drawn uniformly from [0, size) (the noise distribution of NCE).
+  torch::Tensor sample(int64_t n, int64_t count, at::Generator& gen) const;
+  const torch::Tensor& features() const { return features_; }  // size x dim
+  int64_t size() const { return features_.size(0); }
+
+ private:
+  torch::Tensor features_;
+};
+TORCH_MODULE(MemoryBank);
 
 }  // namespace selfsup::ssl

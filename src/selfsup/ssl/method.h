@@ -11,6 +11,7 @@
 
 #include "selfsup/data/loader.h"
 #include "selfsup/models/backbone.h"
+#include "selfsup/train/optimizer.h"
 
 namespace selfsup {
 struct Recipe;
@@ -37,9 +38,15 @@ class Method : public torch::nn::Module {
   // After optimizer.step(): momentum encoders, queues that must see the updated weights, ...
   virtual void after_step(StepContext& ctx) {}
   virtual std::shared_ptr<models::Backbone> backbone() = 0;
+  // The network kNN / linear / fine-tune evaluation uses (SimCLR v2: backbone + first projector
+  // layer). backbone() stays the plain encoder that `selfsup export` writes.
+  virtual std::shared_ptr<models::Backbone> eval_encoder() { return backbone(); }
+  // What the optimiser updates (default: every parameter that requires grad).
+  virtual std::vector<train::NamedParameter> optimizer_parameters() { return train::trainable_parameters(*this); }
 };
 
-// Builds the method named in the recipe for images with `in_channels` channels.
-std::shared_ptr<Method> make_method(const Recipe& recipe, int64_t in_channels);
+// Builds the method named in the recipe for images with `in_channels` channels; `train_images` is
+// the size of the training set (InstDisc keeps one memory-bank row per image; others ignore it).
+std::shared_ptr<Method> make_method(const Recipe& recipe, int64_t in_channels, int64_t train_images = 0);
 
 }  // namespace selfsup::ssl

@@ -1,15 +1,28 @@
-// Maps recipe method names to implementations; a new method adds one line here.
+// Maps recipe method names to implementations; a new method adds one line here (and its checks
+// in validate(), train/recipe.cpp).
 #include "selfsup/core/error.h"
 #include "selfsup/ssl/method.h"
+#include "selfsup/ssl/methods/barlow_twins.h"
+#include "selfsup/ssl/methods/byol.h"
+#include "selfsup/ssl/methods/instdisc.h"
+#include "selfsup/ssl/methods/invaspread.h"
 #include "selfsup/ssl/methods/moco.h"
+#include "selfsup/ssl/methods/simclr.h"
+#include "selfsup/ssl/methods/simsiam.h"
 #include "selfsup/train/recipe.h"
 
 namespace selfsup::ssl {
 
-std::shared_ptr<Method> make_method(const Recipe& recipe, int64_t in_channels) {
+std::shared_ptr<Method> make_method(const Recipe& recipe, int64_t in_channels, int64_t train_images) {
   const auto& name = recipe.method.name;
   if (name == "moco") return std::make_shared<Moco>(recipe, in_channels);
-  throw Error("method.name: unknown method '" + name + "' (expected moco)");
+  if (name == "instdisc") return std::make_shared<InstDisc>(recipe, in_channels, train_images);
+  if (name == "invaspread") return std::make_shared<InvaSpread>(recipe, in_channels);
+  if (name == "simclr") return std::make_shared<SimClr>(recipe, in_channels);
+  if (name == "byol") return std::make_shared<Byol>(recipe, in_channels);
+  if (name == "simsiam") return std::make_shared<SimSiam>(recipe, in_channels);
+  if (name == "barlow_twins") return std::make_shared<BarlowTwins>(recipe, in_channels);
+  throw Error("method.name: unknown method '" + name + "' (expected one of " + kMethodNames + ")");
 }
 
 }  // namespace selfsup::ssl

@@ -29,6 +29,7 @@ void save_checkpoint(const std::string& path, const torch::nn::Module& model, co
   archive.write("recipe", c10::IValue(info.recipe_yaml));
   archive.write("epochs_done", torch::tensor(info.epochs_done));
   archive.write("global_step", torch::tensor(info.global_step));
+  archive.write("train_images", torch::tensor(info.train_images));
   torch::serialize::OutputArchive weights;
   for (const auto& [name, tensor] : models::state_dict(model)) weights.write(name, tensor.cpu(), /*is_buffer=*/true);
   archive.write("model", weights);
@@ -56,6 +57,8 @@ CheckpointInfo read_checkpoint_info(const std::string& path) {
   t = torch::Tensor();
   archive.read("global_step", t);
   info.global_step = t.item<int64_t>();
+  t = torch::Tensor();
+  if (archive.try_read("train_images", t)) info.train_images = t.item<int64_t>();
   return info;
 }
 

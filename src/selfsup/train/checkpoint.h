@@ -13,6 +13,7 @@ struct CheckpointInfo {
   std::string recipe_yaml;  // the resolved recipe that built the model
   int64_t epochs_done = 0;  // completed epochs
   int64_t global_step = 0;  // optimiser steps taken
+  int64_t train_images = 0;  // size of the training set (InstDisc's memory bank has one row per image)
 };
 
 void save_checkpoint(const std::string& path, const torch::nn::Module& model, const Optimizer* optimizer,

@@ -55,7 +55,7 @@ void Optimizer::step() {
 
 void Optimizer::sgd_like(NamedParameter& p, State& s, const torch::Tensor& grad, bool lars) {
   const bool is_weight = p.tensor.dim() > 1;  // biases and norm parameters: no decay, no adaptation
-  const double lr = lr_ * p.lr_scale;
+  const double lr = lr_for(p);
   torch::Tensor d = grad;
   if (is_weight && config_.weight_decay != 0) d = d.add(p.tensor, config_.weight_decay);
   if (lars && is_weight) {
@@ -78,7 +78,7 @@ void Optimizer::sgd_like(NamedParameter& p, State& s, const torch::Tensor& grad,
 }
 
 void Optimizer::adamw(NamedParameter& p, State& s, const torch::Tensor& grad) {
-  const double lr = lr_ * p.lr_scale;
+  const double lr = lr_for(p);
   const double b1 = config_.betas[0], b2 = config_.betas[1];
   if (p.tensor.dim() > 1 && config_.weight_decay != 0) p.tensor.mul_(1.0 - lr * config_.weight_decay);
   if (!s.buf1.defined()) {

@@ -31,7 +31,8 @@ struct OptimizerConfig {
 struct NamedParameter {
   std::string name;
   torch::Tensor tensor;
-  double lr_scale = 1.0;  // e.g. a predictor with a fixed lr (SimSiam) can opt out of the schedule later
+  double lr_scale = 1.0;
+  bool fixed_lr = false;  // ignore the schedule: always the configured base lr (SimSiam's predictor)
 };
 
 class Optimizer {
@@ -55,6 +56,7 @@ class Optimizer {
   void sgd_like(NamedParameter& p, State& s, const torch::Tensor& grad, bool lars);
   void adamw(NamedParameter& p, State& s, const torch::Tensor& grad);
   static std::string state_key(size_t index, int which);
+  double lr_for(const NamedParameter& p) const { return (p.fixed_lr ? config_.lr : lr_) * p.lr_scale; }
 
   std::vector<NamedParameter> params_;
   std::vector<State> state_;

@@ -7,6 +7,7 @@
 
 #include "selfsup/core/config.h"
 #include "selfsup/core/error.h"
+#include "selfsup/models/heads.h"
 
 namespace selfsup {
 
@@ -14,7 +15,8 @@ void HeadConfig::visit(config::Visitor& v) {
   v("layers", layers, "Linear layers: 1 = a single Linear (MoCo v1), 2 = Linear-ReLU-Linear (MoCo v2 / SimCLR)");
   v("hidden_dim", hidden_dim, "width of the hidden layers");
   v("out_dim", out_dim, "embedding dimension the loss sees");
-  v("batch_norm", batch_norm, "BatchNorm after each hidden Linear");
+  v("norm", norm, "normalisation after each hidden Linear: batch, layer, group_ws (GroupNorm + weight-standardised Linears) or none");
+  v("last_bn", last_bn, "BatchNorm without affine after the last Linear (SimSiam projector)");
 }
 
 void MocoConfig::visit(config::Visitor& v) {
@@ -27,10 +29,50 @@ void MocoConfig::visit(config::Visitor& v) {
   v("bn_splits", bn_splits, "BatchNorm sub-batches simulating that many GPUs (1 = ordinary BN)");
 }
 
+void InstDiscConfig::visit(config::Visitor& v) {
+  v("negatives", negatives, "NCE noise samples drawn from the memory bank per image (0 = full softmax over the bank)");
+  v("temperature", temperature, "tau of the bank scores v.f/tau (paper: 0.07)");
+  v("bank_momentum", bank_momentum, "m of the bank update v <- norm(m v + (1-m) f) (authors' code: 0.5)");
+  v("proximal", proximal, "lambda of the proximal term lambda ||f - v||^2 (0 = off)");
+  v("z_momentum", z_momentum, "NCE normalisation constant Z: 0 = estimated on the first batch and fixed (authors' code), m > 0 = moving average with momentum m of the per-batch estimate");
+}
+
+void InvaSpreadConfig::visit(config::Visitor& v) {
+  v("temperature", temperature, "tau of the instance softmax (paper: 0.1)");
+}
+
+void SimClrConfig::visit(config::Visitor& v) {
+  v("temperature", temperature, "tau of NT-Xent (SimCLR: 0.1-0.5; solo-learn CIFAR: 0.2)");
+  v("queue_size", queue_size, "SimCLR v2 memory: > 0 adds a momentum encoder whose keys are queued as extra negatives");
+  v("momentum", momentum, "EMA momentum of that encoder");
+  v("eval_head_layers", eval_head_layers, "evaluate / fine-tune from this many projector layers on top of the backbone (SimCLR v2: 1)");
+}
+
+void ByolConfig::visit(config::Visitor& v) {
+  v("momentum", momentum, "target EMA momentum at the start (BYOL: 0.996; small data: 0.99)");
+  v("momentum_final", momentum_final, "momentum at the end, reached on a cosine ramp (BYOL: 1.0)");
+}
+
+void SimSiamConfig::visit(config::Visitor& v) {
+  v("fix_predictor_lr", fix_predictor_lr, "keep the predictor at the base lr instead of the schedule (official --fix-pred-lr)");
+}
+
+void BarlowConfig::visit(config::Visitor& v) {
+  v("lambda", lambda, "weight of the off-diagonal terms (paper: 0.0051)");
+  v("scale_loss", scale_loss, "multiplies the whole loss (solo-learn: 0.1 at 2048 dims)");
+}
+
 void MethodConfig::visit(config::Visitor& v) {
-  v("name", name, "self-supervised method: moco");
+  v("name", name, "self-supervised method: moco, instdisc, invaspread, simclr, byol, simsiam, barlow_twins");
   v.section("projector", projector, "projection head on top of the backbone (used for the loss only)");
+  v.section("predictor", predictor, "prediction head on top of the projector (byol, simsiam)");
   v.section("moco", moco, "MoCo v1/v2 settings");
+  v.section("instdisc", instdisc, "InstDisc settings");
+  v.section("invaspread", invaspread, "InvaSpread settings");
+  v.section("simclr", simclr, "SimCLR v1/v2 settings");
+  v.section("byol", byol, "BYOL settings");
+  v.section("simsiam", simsiam, "SimSiam settings");
+  v.section("barlow", barlow, "Barlow Twins settings");
 }
 
 void AugmentConfig::visit(config::Visitor& v) {
@@ -92,21 +134,72 @@ void validate(const Recipe& r, const std::string& origin) {
   if (r.augment.views.empty()) fail("augment.views", "expected at least one view");
   for (size_t i = 0; i < r.augment.views.size(); ++i)
     augment::validate(r.augment.views[i], "augment.views." + std::to_string(i));
-  if (r.method.name == "moco") {
+  const auto& name = r.method.name;
+  auto need_views = [&](size_t n) {
+    if (r.augment.views.size() != n)
+      fail("augment.views", name + " needs exactly " + std::to_string(n) + (n == 1 ? " view" : " views"));
+  };
+  auto check_momentum = [&](const std::string& key, double m) {
+    if (m < 0 || m > 1) fail(key, "expected a value in [0, 1]");
+  };
+  auto check_temperature = [&](const std::string& key, double t) {
+    if (t <= 0) fail(key, "expected a positive temperature");
+  };
+  if (name == "moco") {
     const auto& m = r.method.moco;
-    if (r.augment.views.size() != 2) fail("augment.views", "moco needs exactly two views");
+    need_views(2);
     if (m.queue_size <= 0 || m.queue_size % r.train.batch_size != 0)
       fail("method.moco.queue_size", "expected a positive multiple of train.batch_size (" +
                                           std::to_string(r.train.batch_size) + ")");
     if (m.bn_splits <= 0 || r.train.batch_size % m.bn_splits != 0)
       fail("method.moco.bn_splits", "expected a divisor of train.batch_size");
-    if (m.momentum < 0 || m.momentum > 1 || m.momentum_final < 0 || m.momentum_final > 1)
-      fail("method.moco.momentum", "expected values in [0, 1]");
-    if (m.temperature <= 0) fail("method.moco.temperature", "expected a positive temperature");
+    check_momentum("method.moco.momentum", m.momentum);
+    check_momentum("method.moco.momentum_final", m.momentum_final);
+    check_temperature("method.moco.temperature", m.temperature);
+  } else if (name == "instdisc") {
+    const auto& m = r.method.instdisc;
+    need_views(1);
+    if (m.negatives < 0) fail("method.instdisc.negatives", "expected 0 (full softmax) or a positive count");
+    check_temperature("method.instdisc.temperature", m.temperature);
+    check_momentum("method.instdisc.bank_momentum", m.bank_momentum);
+    if (m.proximal < 0) fail("method.instdisc.proximal", "expected a value >= 0");
+    if (m.z_momentum < 0 || m.z_momentum >= 1) fail("method.instdisc.z_momentum", "expected a value in [0, 1)");
+  } else if (name == "invaspread") {
+    need_views(2);
+    check_temperature("method.invaspread.temperature", r.method.invaspread.temperature);
+  } else if (name == "simclr") {
+    const auto& m = r.method.simclr;
+    need_views(2);
+    check_temperature("method.simclr.temperature", m.temperature);
+    if (m.queue_size < 0 || (m.queue_size > 0 && m.queue_size < 2 * r.train.batch_size))
+      fail("method.simclr.queue_size", "expected 0 (no memory) or at least two batches (" +
+                                            std::to_string(2 * r.train.batch_size) + ")");
+    check_momentum("method.simclr.momentum", m.momentum);
+    if (m.eval_head_layers < 0 || m.eval_head_layers >= r.method.projector.layers)
+      fail("method.simclr.eval_head_layers", "expected 0 to projector.layers - 1 (" +
+                                                  std::to_string(r.method.projector.layers - 1) + ")");
+  } else if (name == "byol") {
+    need_views(2);
+    check_momentum("method.byol.momentum", r.method.byol.momentum);
+    check_momentum("method.byol.momentum_final", r.method.byol.momentum_final);
+  } else if (name == "simsiam") {
+    need_views(2);
+  } else if (name == "barlow_twins") {
+    need_views(2);
+    if (r.method.barlow.lambda < 0) fail("method.barlow.lambda", "expected a value >= 0");
   } else {
-    fail("method.name", "unknown method '" + r.method.name + "' (expected moco)");
+    fail("method.name", "unknown method '" + name + "' (expected one of " + kMethodNames + ")");
   }
-  if (r.method.projector.layers < 1) fail("method.projector.layers", "expected at least 1");
+  if ((name == "byol" || name == "simsiam") && r.method.predictor.out_dim != r.method.projector.out_dim)
+    fail("method.predictor.out_dim", "expected the projector's out_dim (" + std::to_string(r.method.projector.out_dim) +
+                                         "): the predictor maps a projection onto the other view's projection");
+  for (const char* head : {"projector", "predictor"}) {
+    const auto& h = std::string(head) == "projector" ? r.method.projector : r.method.predictor;
+    const std::string key = std::string("method.") + head;
+    if (h.layers < 1) fail(key + ".layers", "expected at least 1");
+    if (h.out_dim < 1 || (h.layers > 1 && h.hidden_dim < 1)) fail(key, "expected positive hidden_dim and out_dim");
+    models::check_head_norm(h.norm, origin + ": " + key + ".norm");
+  }
   if (r.eval.knn.k <= 0) fail("eval.knn.k", "expected a positive k");
 }
 

@@ -19,7 +19,8 @@ struct HeadConfig {
   int64_t layers = 2;  // 1 = a single Linear (MoCo v1)
   int64_t hidden_dim = 512;
   int64_t out_dim = 128;
-  bool batch_norm = false;
+  std::string norm = "none";  // batch | layer | group_ws | none, after each hidden Linear
+  bool last_bn = false;       // BatchNorm without affine after the last Linear
   void visit(config::Visitor& v);
 };
 
@@ -34,10 +35,59 @@ struct MocoConfig {
   void visit(config::Visitor& v);
 };
 
+struct InstDiscConfig {
+  int64_t negatives = 4096;  // NCE noise samples from the bank; 0 = full non-parametric softmax
+  double temperature = 0.07;
+  double bank_momentum = 0.5;
+  double proximal = 0;
+  double z_momentum = 0;  // 0: NCE's Z fixed after the first batch; > 0: moving average
+  void visit(config::Visitor& v);
+};
+
+struct InvaSpreadConfig {
+  double temperature = 0.1;
+  void visit(config::Visitor& v);
+};
+
+struct SimClrConfig {
+  double temperature = 0.2;
+  int64_t queue_size = 0;  // > 0: SimCLR v2's momentum encoder with a queue of its keys
+  double momentum = 0.99;
+  int64_t eval_head_layers = 0;  // SimCLR v2: evaluate/fine-tune from this many projector layers
+  void visit(config::Visitor& v);
+};
+
+struct ByolConfig {
+  double momentum = 0.99;
+  double momentum_final = 1.0;
+  void visit(config::Visitor& v);
+};
+
+struct SimSiamConfig {
+  bool fix_predictor_lr = true;
+  void visit(config::Visitor& v);
+};
+
+struct BarlowConfig {
+  double lambda = 0.0051;
+  double scale_loss = 1.0;
+  void visit(config::Visitor& v);
+};
+
+// The values of method.name, for messages and docs.
+inline constexpr const char* kMethodNames = "moco, instdisc, invaspread, simclr, byol, simsiam, barlow_twins";
+
 struct MethodConfig {
   std::string name = "moco";
   HeadConfig projector;
+  HeadConfig predictor;  // BYOL, SimSiam
   MocoConfig moco;
+  InstDiscConfig instdisc;
+  InvaSpreadConfig invaspread;
+  SimClrConfig simclr;
+  ByolConfig byol;
+  SimSiamConfig simsiam;
+  BarlowConfig barlow;
   void visit(config::Visitor& v);
 };
 

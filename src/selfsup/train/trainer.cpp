@@ -69,9 +69,9 @@ class Run {
     std::cout << "data: " << train_.size() << " training images " << train_.channels() << "x" << train_.height()
               << "x" << train_.width() << " from " << train_.source << std::endl;
     torch::manual_seed(static_cast<uint64_t>(r_.seed));
-    method_ = ssl::make_method(r_, train_.channels());
+    method_ = ssl::make_method(r_, train_.channels(), train_.size());
     method_->to(device_);
-    optimizer_ = std::make_unique<Optimizer>(trainable_parameters(*method_), r_.train.optimizer);
+    optimizer_ = std::make_unique<Optimizer>(method_->optimizer_parameters(), r_.train.optimizer);
     fs::create_directories(dir_);
     checkpoint_ = (dir_ / "checkpoint.pt").string();
     if (resume) {
@@ -164,7 +164,7 @@ class Run {
 
       double knn = std::nan("");
       if (r_.train.knn_every > 0 && epochs_done_ % r_.train.knn_every == 0) {
-        knn = eval::evaluate(method_->backbone().get(), r_, train_, test(), device_, true, false).knn;
+        knn = eval::evaluate(method_->eval_encoder().get(), r_, train_, test(), device_, true, false).knn;
         std::cout << "epoch " << epochs_done_ << " kNN top-1 " << fixed(100 * knn, 2) << "%" << std::endl;
       }
       append_csv(stats, optimizer_->lr(), ips, loader.wait_seconds() / epoch_seconds,
@@ -201,14 +201,14 @@ class Run {
   void evaluate_all(nlohmann::json& metrics) {
     std::cout << "evaluating (kNN k=" << r_.eval.knn.k << ", linear probe " << r_.eval.linear.epochs
               << " epochs) on " << test().size() << " test images..." << std::endl;
-    metrics["eval"] = eval_json(eval::evaluate(method_->backbone().get(), r_, train_, test(), device_, true, true));
+    metrics["eval"] = eval_json(eval::evaluate(method_->eval_encoder().get(), r_, train_, test(), device_, true, true));
     if (!r_.eval.baselines) return;
     metrics["baselines"]["raw_pixels"] = eval_json(eval::evaluate(nullptr, r_, train_, test(), device_, true, true));
     torch::manual_seed(static_cast<uint64_t>(r_.seed));  // the same initial weights this run started from
-    auto random_init = ssl::make_method(r_, train_.channels());
+    auto random_init = ssl::make_method(r_, train_.channels(), train_.size());
     random_init->to(device_);
     metrics["baselines"]["random_init"] =
-        eval_json(eval::evaluate(random_init->backbone().get(), r_, train_, test(), device_, true, true));
+        eval_json(eval::evaluate(random_init->eval_encoder().get(), r_, train_, test(), device_, true, true));
   }
 
   static std::string step_line(const EpochStats& s, double lr, double ips) {
@@ -243,7 +243,7 @@ class Run {
   }
 
   void save() {
-    CheckpointInfo info{recipe_to_yaml(r_), epochs_done_, global_step_};
+    CheckpointInfo info{recipe_to_yaml(r_), epochs_done_, global_step_, train_.size()};
     save_checkpoint(checkpoint_, *method_, optimizer_.get(), info);
   }
 

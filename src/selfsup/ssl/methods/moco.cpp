@@ -7,6 +7,7 @@
 #include "selfsup/ssl/methods/moco.h"
 
 #include "selfsup/models/batch_norm.h"
+#include "selfsup/ssl/common.h"
 #include "selfsup/ssl/losses.h"
 #include "selfsup/ssl/momentum.h"
 #include "selfsup/train/recipe.h"
@@ -14,19 +15,12 @@
 
 namespace selfsup::ssl {
 
-namespace F = torch::nn::functional;
-
-models::MlpHead make_projector(const HeadConfig& c, int64_t in_dim) {
-  return models::MlpHead(models::MlpHeadOptions(in_dim, c.hidden_dim, c.out_dim)
-                             .num_layers(c.layers)
-                             .batch_norm(c.batch_norm));
-}
 
 Moco::Moco(const Recipe& recipe, int64_t in_channels) : config_(recipe.method.moco) {
   encoder_ = register_module("encoder", models::make_backbone(recipe.model, in_channels));
-  projector_ = register_module("projector", make_projector(recipe.method.projector, encoder_->output_dim()));
+  projector_ = register_module("projector", make_head(recipe.method.projector, encoder_->output_dim()));
   key_encoder_ = register_module("key_encoder", models::make_backbone(recipe.model, in_channels));
-  key_projector_ = register_module("key_projector", make_projector(recipe.method.projector, encoder_->output_dim()));
+  key_projector_ = register_module("key_projector", make_head(recipe.method.projector, encoder_->output_dim()));
   init_momentum_copy(*key_encoder_, *encoder_);
   init_momentum_copy(*key_projector_, *projector_);
   queue_ = register_module("queue", KeyQueue(config_.queue_size, recipe.method.projector.out_dim));
@@ -34,15 +28,15 @@ Moco::Moco(const Recipe& recipe, int64_t in_channels) : config_(recipe.method.mo
 }
 
 torch::Tensor Moco::query(const torch::Tensor& x) {
-  return F::normalize(projector_->forward(encoder_->forward(x)), F::NormalizeFuncOptions().dim(1));
+  return l2_normalize(projector_->forward(encoder_->forward(x)));
 }
 
 torch::Tensor Moco::key(const torch::Tensor& x, at::Generator& gen) {
   torch::NoGradGuard no_grad;
-  if (!config_.shuffle_bn) return F::normalize(key_projector_->forward(key_encoder_->forward(x)), F::NormalizeFuncOptions().dim(1));
+  if (!config_.shuffle_bn) return l2_normalize(key_projector_->forward(key_encoder_->forward(x)));
   const auto perm = torch::randperm(x.size(0), gen, torch::kLong).to(x.device());
   const auto k = key_projector_->forward(key_encoder_->forward(x.index_select(0, perm)));
-  return F::normalize(k, F::NormalizeFuncOptions().dim(1)).index_select(0, torch::argsort(perm));
+  return l2_normalize(k).index_select(0, torch::argsort(perm));
 }
 
 StepOutput Moco::training_step(const data::Batch& batch, StepContext& ctx) {

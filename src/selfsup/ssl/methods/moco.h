@@ -8,9 +8,6 @@
 
 namespace selfsup::ssl {
 
-// The projection head a recipe describes, on top of `in_dim` backbone features.
-models::MlpHead make_projector(const HeadConfig& config, int64_t in_dim);
-
 class Moco : public Method {
  public:
   Moco(const Recipe& recipe, int64_t in_channels);

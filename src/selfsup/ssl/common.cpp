@@ -1,0 +1,40 @@
+#include "selfsup/ssl/common.h"
+
+#include "selfsup/core/error.h"
+
+namespace selfsup::ssl {
+
+models::MlpHead make_head(const HeadConfig& c, int64_t in_dim) {
+  return models::MlpHead(models::MlpHeadOptions(in_dim, c.hidden_dim, c.out_dim)
+                             .num_layers(c.layers)
+                             .norm(c.norm)
+                             .last_bn(c.last_bn));
+}
+
+torch::Tensor l2_normalize(const torch::Tensor& x) {
+  return torch::nn::functional::normalize(x, torch::nn::functional::NormalizeFuncOptions().dim(1));
+}
+
+HeadPrefixEncoder::HeadPrefixEncoder(std::shared_ptr<models::Backbone> backbone, models::MlpHead head, int64_t layers)
+    : backbone_(register_module("backbone", std::move(backbone))), output_dim_(head->options.hidden_dim()) {
+  if (layers < 0 || layers >= head->options.num_layers())
+    throw Error("evaluation from projector layer " + std::to_string(layers) + ": the projector has " +
+                std::to_string(head->options.num_layers()) + " layers (expected 0 to " +
+                std::to_string(head->options.num_layers() - 1) + ")");
+  register_module("head", head);
+  int64_t relus = 0;
+  for (const auto& m : *head->layers) {
+    if (relus == layers) break;
+    blocks_.push_back(m);
+    if (std::dynamic_pointer_cast<torch::nn::ReLUImpl>(m.ptr())) ++relus;
+  }
+  if (layers == 0) output_dim_ = backbone_->output_dim();
+}
+
+torch::Tensor HeadPrefixEncoder::forward(torch::Tensor x) {
+  x = backbone_->forward(x);
+  for (auto& block : blocks_) x = block.forward(x);
+  return x;
+}
+
+}  // namespace selfsup::ssl

@@ -1,0 +1,36 @@
+// Small pieces every method file uses: heads built from the recipe, L2 normalisation, and the
+// evaluation encoder that keeps the first projector layers (SimCLR v2).
+#pragma once
+
+#include <torch/torch.h>
+
+#include <memory>
+
+#include "selfsup/models/backbone.h"
+#include "selfsup/models/heads.h"
+#include "selfsup/train/recipe.h"
+
+namespace selfsup::ssl {
+
+// The MLP a recipe head section describes, on top of `in_dim` features.
+models::MlpHead make_head(const HeadConfig& config, int64_t in_dim);
+
+// Rows scaled to unit length.
+torch::Tensor l2_normalize(const torch::Tensor& x);
+
+// backbone followed by the first `layers` hidden blocks (Linear [+ norm] + ReLU) of `head`: the
+// network SimCLR v2 evaluates and fine-tunes ("from the middle layer of the projection head").
+// Shares the weights of both; output_dim is the head's hidden width.
+class HeadPrefixEncoder : public models::Backbone {
+ public:
+  HeadPrefixEncoder(std::shared_ptr<models::Backbone> backbone, models::MlpHead head, int64_t layers);
+  torch::Tensor forward(torch::Tensor x) override;
+  int64_t output_dim() const override { return output_dim_; }
+
+ private:
+  std::shared_ptr<models::Backbone> backbone_;
+  std::vector<torch::nn::AnyModule> blocks_;
+  int64_t output_dim_;
+};
+
+}  // namespace selfsup::ssl

@@ -1,0 +1,90 @@
+// InstDisc (Wu et al. 2018, "Unsupervised Feature Learning via Non-Parametric Instance
+// Discrimination"): every training image is its own class. One augmented view per image is
+// embedded (backbone + linear projection to 128-d, L2-normalised); the classifier weights are the
+// memory bank's entries, one per image, so the "class" of image i is scored by v_i.f/tau.
+// - negatives > 0: NCE with that many noise entries drawn uniformly from the bank; the partition
+//   function Z is estimated from the first batch (n * mean exp(score)) and then kept fixed, as in
+//   the authors' code (lemniscate.pytorch NCEAverage), or, with z_momentum > 0, tracked as a
+//   moving average of the per-batch estimate.
+// - negatives = 0: the plain non-parametric softmax over all n entries.
+// - proximal > 0: + lambda * ||f_i - v_i||^2, the paper's proximal regularisation (section 3.3).
+// After each step the batch's entries move toward the new features: v_i <- norm(m v_i + (1-m) f_i).
+#include "selfsup/ssl/methods/instdisc.h"
+
+#include <cmath>
+#include <limits>
+
+#include "selfsup/core/error.h"
+#include "selfsup/ssl/common.h"
+#include "selfsup/ssl/losses.h"
+
+namespace selfsup::ssl {
+
+InstDisc::InstDisc(const Recipe& recipe, int64_t in_channels, int64_t train_images)
+    : config_(recipe.method.instdisc) {
+  if (train_images <= 0) throw Error("instdisc: the memory bank needs the number of training images");
+  if (config_.negatives >= train_images)
+    throw Error("method.instdisc.negatives: " + std::to_string(config_.negatives) +
+                " noise samples need more than that many training images (have " + std::to_string(train_images) + ")");
+  encoder_ = register_module("encoder", models::make_backbone(recipe.model, in_channels));
+  projector_ = register_module("projector", make_head(recipe.method.projector, encoder_->output_dim()));
+  bank_ = register_module("bank", MemoryBank(train_images, recipe.method.projector.out_dim));
+  visited_ = register_buffer("visited", torch::zeros({train_images}, torch::kBool));
+  log_z_ = register_buffer("log_z", torch::full({}, std::numeric_limits<double>::quiet_NaN(), torch::kFloat64));
+}
+
+torch::Tensor InstDisc::embed(const torch::Tensor& x) { return l2_normalize(projector_->forward(encoder_->forward(x))); }
+
+StepOutput InstDisc::training_step(const data::Batch& batch, StepContext& ctx) {
+  const auto f = embed(batch.views.at(0));  // N x D
+  const auto idx = batch.indices.to(f.device());
+  {
+    // An image seen for the first time gets its current feature as its entry, rather than
+    // keeping a random vector as the target it must learn to match.
+    torch::NoGradGuard no_grad;
+    const auto fresh = visited_.index_select(0, idx).logical_not();
+    if (fresh.any().item<bool>()) {
+      bank_->update(idx.masked_select(fresh), f.detach().index({fresh}), 0.0);
+      visited_.index_fill_(0, idx, true);
+    }
+  }
+  const auto& memory = bank_->features();  // no gradient: a buffer
+  const auto own = memory.index_select(0, idx);
+  const double tau = config_.temperature;
+  StepOutput out;
+  if (config_.negatives == 0) {
+    const auto logits = torch::mm(f, memory.t()) / tau;  // N x n
+    out.loss = torch::nn::functional::cross_entropy(logits, idx);
+    out.logs["acc"] = logits.detach().argmax(1).eq(idx).to(torch::kFloat32).mean().item<double>();
+  } else {
+    // One set of K noise entries shared by the batch: a (K x D) gather and one matrix product
+    // instead of N x K x D, with every sample's noise still drawn uniformly from the bank.
+    const auto noise = memory.index_select(0, bank_->sample(1, config_.negatives, ctx.generator).flatten());
+    const auto positive = (f * own).sum(1) / tau;             // N
+    const auto negative = torch::mm(f, noise.t()) / tau;      // N x K
+    {
+      torch::NoGradGuard no_grad;
+      // Z = n * mean exp(score) over this batch's scores; the first batch sets it and
+      // z_momentum > 0 lets it follow the bank as the features change.
+      const auto scores = torch::cat({positive.unsqueeze(1), negative}, 1).detach();
+      const double batch_log_z = std::log(static_cast<double>(bank_->size())) +
+                                 (torch::logsumexp(scores.flatten(), 0) - std::log(static_cast<double>(scores.numel()))).item<double>();
+      const double zm = config_.z_momentum;
+      log_z_.fill_(std::isnan(log_z()) ? batch_log_z : (zm > 0 ? std::log(zm * std::exp(log_z()) + (1 - zm) * std::exp(batch_log_z)) : log_z()));
+    }
+    out.loss = nce_loss(positive, negative, log_z(), bank_->size());
+    out.logs["acc"] = (positive.detach().unsqueeze(1) > negative.detach()).all(1).to(torch::kFloat32).mean().item<double>();
+  }
+  if (config_.proximal > 0) out.loss = out.loss + config_.proximal * (f - own).pow(2).sum(1).mean();
+  out.logs["spread"] = embedding_spread(f);
+  pending_indices_ = idx;
+  pending_features_ = f.detach();
+  return out;
+}
+
+void InstDisc::after_step(StepContext&) {
+  if (pending_indices_.defined()) bank_->update(pending_indices_, pending_features_, config_.bank_momentum);
+  pending_indices_ = pending_features_ = torch::Tensor();
+}
+
+}  // namespace selfsup::ssl

@@ -1,0 +1,34 @@
+// InvaSpread (Ye et al. 2019, "Unsupervised Embedding Learning via Invariant and Spreading
+// Instance Feature"): the end-to-end predecessor of SimCLR. One encoder (backbone + a linear layer
+// to a 128-d unit sphere) embeds two augmentations of each image of the batch; an image's other
+// view is its positive and the other 2N-2 embeddings of the batch are its negatives. The loss is
+// the paper's: the probability that an anchor is recognised as its positive instance (invariance)
+// and not as any other instance (spreading) — see invariance_spread() in losses.h.
+#include "selfsup/ssl/methods/invaspread.h"
+
+#include "selfsup/ssl/common.h"
+#include "selfsup/ssl/losses.h"
+
+namespace selfsup::ssl {
+
+InvaSpread::InvaSpread(const Recipe& recipe, int64_t in_channels) : config_(recipe.method.invaspread) {
+  encoder_ = register_module("encoder", models::make_backbone(recipe.model, in_channels));
+  projector_ = register_module("projector", make_head(recipe.method.projector, encoder_->output_dim()));
+}
+
+StepOutput InvaSpread::training_step(const data::Batch& batch, StepContext&) {
+  const int64_t n = batch.views.at(0).size(0);
+  // Both views in one forward pass: BatchNorm sees the whole 2N batch, as in the paper.
+  const auto z = l2_normalize(projector_->forward(encoder_->forward(torch::cat({batch.views.at(0), batch.views.at(1)}))));
+  const auto z1 = z.narrow(0, 0, n), z2 = z.narrow(0, n, n);
+  StepOutput out{invariance_spread(z1, z2, config_.temperature), {}};
+  out.logs["spread"] = embedding_spread(z1);
+  {
+    torch::NoGradGuard no_grad;
+    const auto logits = nt_xent_logits(z1, z2, config_.temperature);
+    out.logs["acc"] = logits.argmax(1).eq(nt_xent_targets(n, z.device())).to(torch::kFloat32).mean().item<double>();
+  }
+  return out;
+}
+
+}  // namespace selfsup::ssl
