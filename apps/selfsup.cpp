@@ -78,19 +78,28 @@ int cmd_eval(const EvalArgs& a) {
     method = ssl::make_method(recipe, train_set.channels());
   }
   if (method) method->to(device);
-  const bool knn = a.protocol != "linear", linear = a.protocol != "knn";
+  const bool knn = a.protocol == "knn" || a.protocol == "all", linear = a.protocol == "linear" || a.protocol == "all";
+  const bool finetune = a.protocol == "finetune";
+  if (finetune && !method) throw Error("eval finetune: raw pixels cannot be fine-tuned (use --checkpoint or --baseline random)");
   const auto r = eval::evaluate(method ? method->eval_encoder().get() : nullptr, recipe, train_set, test_set, device, knn,
-                                linear);
+                                linear, finetune);
   nlohmann::json j;
   j["features"] = !a.checkpoint.empty() ? a.checkpoint : a.baseline == "random" ? "random init" : "raw pixels";
   if (knn) j["knn_top1"] = r.knn;
   if (linear) j["linear_top1"] = r.linear;
+  if (finetune) {
+    j["finetune_top1"] = r.finetune;
+    j["finetune"] = {{"label_fraction", recipe.eval.finetune.label_fraction}, {"epochs", recipe.eval.finetune.epochs}};
+  }
   j["knn"] = {{"k", recipe.eval.knn.k}, {"temperature", recipe.eval.knn.temperature}};
   j["test_images"] = test_set.size();
   j["seconds"] = r.seconds;
   if (knn) std::cout << "kNN top-1 (k=" << recipe.eval.knn.k << ", T=" << recipe.eval.knn.temperature
                      << "): " << 100 * r.knn << "%" << std::endl;
   if (linear) std::cout << "linear probe top-1: " << 100 * r.linear << "%" << std::endl;
+  if (finetune)
+    std::cout << "fine-tuned top-1 (" << 100 * recipe.eval.finetune.label_fraction << "% of the labels, "
+              << recipe.eval.finetune.epochs << " epochs): " << 100 * r.finetune << "%" << std::endl;
   if (!a.json_out.empty()) {
     std::ofstream out(a.json_out);
     if (!out) throw Error(a.json_out + ": cannot write");
@@ -137,9 +146,10 @@ int main(int argc, char** argv) {
   train_cmd->add_flag("--resume", train_args.resume, "continue from runs/NAME/checkpoint.pt");
 
   EvalArgs eval_args;
-  auto* eval_cmd = app.add_subcommand("eval", "Evaluate frozen features: kNN (k=200, T=0.1) and/or a linear probe");
-  eval_cmd->add_option("protocol", eval_args.protocol, "knn | linear | all (default all)")
-      ->check(CLI::IsMember({"knn", "linear", "all"}));
+  auto* eval_cmd = app.add_subcommand("eval", "Evaluate an encoder: kNN (k=200, T=0.1) and a linear probe on frozen features,\n"
+                                               "or fine-tuning on a fraction of the labels (eval.finetune.*)");
+  eval_cmd->add_option("protocol", eval_args.protocol, "knn | linear | all (kNN + linear, the default) | finetune")
+      ->check(CLI::IsMember({"knn", "linear", "all", "finetune"}));
   eval_cmd->add_option("--checkpoint", eval_args.checkpoint, "checkpoint.pt written by selfsup train");
   eval_cmd->add_option("--baseline", eval_args.baseline, "random (randomly initialised network) or pixels (raw pixels)");
   eval_cmd->add_option("--recipe", eval_args.recipe, "recipe for --baseline: data, model and evaluation settings");

@@ -98,6 +98,12 @@ TEST(Cli, TrainEvalExportRoundTrip) {
   EXPECT_TRUE(std::filesystem::exists(dir / "e.json"));
   r = run("eval knn --baseline pixels --recipe " + kTiny);
   ASSERT_EQ(r.code, 0) << r.output;
+  r = run("eval finetune --checkpoint " + ckpt + " eval.finetune.epochs=1 eval.finetune.label_fraction=0.02");
+  ASSERT_EQ(r.code, 0) << r.output;
+  EXPECT_NE(r.output.find("fine-tuned top-1 (2% of the labels, 1 epochs)"), std::string::npos) << r.output;
+  r = run("eval finetune --baseline pixels --recipe " + kTiny);
+  EXPECT_EQ(r.code, 2);
+  EXPECT_NE(r.output.find("raw pixels cannot be fine-tuned"), std::string::npos) << r.output;
   r = run("export --checkpoint " + ckpt + " --out " + (dir / "backbone.pt").string());
   ASSERT_EQ(r.code, 0) << r.output;
   EXPECT_TRUE(std::filesystem::exists(dir / "backbone.pt"));

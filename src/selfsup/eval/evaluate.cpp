@@ -4,13 +4,15 @@
 
 #include "selfsup/core/error.h"
 #include "selfsup/eval/features.h"
+#include "selfsup/eval/finetune.h"
+#include "selfsup/models/state_dict.h"
 #include "selfsup/eval/knn.h"
 #include "selfsup/eval/linear_probe.h"
 
 namespace selfsup::eval {
 
 EvalResult evaluate(models::Backbone* backbone, const Recipe& recipe, const data::ImageDataset& train,
-                    const data::ImageDataset& test, torch::Device device, bool knn, bool linear) {
+                    const data::ImageDataset& test, torch::Device device, bool knn, bool linear, bool finetune) {
   const auto start = std::chrono::steady_clock::now();
   if (train.num_classes() == 0 || train.labels.lt(0).any().item<bool>())
     throw Error(train.source + ": evaluation needs labelled training images");
@@ -20,8 +22,20 @@ EvalResult evaluate(models::Backbone* backbone, const Recipe& recipe, const data
   const auto features = [&](const data::ImageDataset& ds) {
     return backbone ? extract_features(*backbone, ds, view, device, recipe.eval.batch_size) : pixel_features(ds, view);
   };
-  const auto f_train = features(train), f_test = features(test);
   EvalResult r;
+  if (finetune && backbone) {
+    const auto& c = recipe.eval.finetune;
+    FinetuneOptions o{c.label_fraction, c.epochs, c.batch_size, c.lr, c.weight_decay, static_cast<uint64_t>(recipe.seed)};
+    models::StateDict saved;
+    for (const auto& [name, t] : models::state_dict(*backbone)) saved[name] = t.clone();
+    r.finetune = finetune_accuracy(*backbone, train, test, view, device, o);
+    models::load_state_dict(*backbone, saved, /*strict=*/true, "fine-tuning");
+  }
+  if (!knn && !linear) {
+    r.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+    return r;
+  }
+  const auto f_train = features(train), f_test = features(test);
   const int64_t classes = train.num_classes();
   if (knn)
     r.knn = knn_accuracy(f_train, train.labels, f_test, test.labels, classes, recipe.eval.knn.k,

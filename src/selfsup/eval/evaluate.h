@@ -14,11 +14,14 @@ namespace selfsup::eval {
 struct EvalResult {
   double knn = std::numeric_limits<double>::quiet_NaN();     // top-1 in [0, 1]; NaN = not run
   double linear = std::numeric_limits<double>::quiet_NaN();  // top-1 in [0, 1]; NaN = not run
+  double finetune = std::numeric_limits<double>::quiet_NaN();  // top-1 in [0, 1]; NaN = not run
   double seconds = 0;
 };
 
-// backbone == nullptr evaluates the raw-pixel baseline.
+// backbone == nullptr evaluates the raw-pixel baseline (no fine-tuning). Fine-tuning trains a
+// copy of the weights: the backbone is unchanged afterwards.
 EvalResult evaluate(models::Backbone* backbone, const Recipe& recipe, const data::ImageDataset& train,
-                    const data::ImageDataset& test, torch::Device device, bool knn, bool linear);
+                    const data::ImageDataset& test, torch::Device device, bool knn, bool linear,
+                    bool finetune = false);
 
 }  // namespace selfsup::eval

@@ -103,9 +103,19 @@ void LinearConfig::visit(config::Visitor& v) {
   v("weight_decay", weight_decay, "L2 penalty on the classifier weights");
 }
 
+void FinetuneConfig::visit(config::Visitor& v) {
+  v("at_end", at_end, "also fine-tune when training ends (and the random-init baseline: supervised training from scratch on the same labels)");
+  v("label_fraction", label_fraction, "fraction of each class's training labels used (SimCLR: 0.01 and 0.1)");
+  v("epochs", epochs, "epochs over the labelled subset");
+  v("batch_size", batch_size, "images per step");
+  v("lr", lr, "SGD (momentum 0.9, Nesterov) learning rate, cosine-decayed to 0");
+  v("weight_decay", weight_decay, "weight decay on weights (not biases / norms)");
+}
+
 void EvalConfig::visit(config::Visitor& v) {
   v.section("knn", knn, "weighted kNN on L2-normalised backbone features");
   v.section("linear", linear, "linear probe on frozen backbone features");
+  v.section("finetune", finetune, "fine-tuning of the whole encoder + a linear classifier on a fraction of the labels (selfsup eval finetune)");
   v("at_end", at_end, "evaluate (kNN + linear) when training ends");
   v("baselines", baselines, "at the end, also evaluate raw pixels and the randomly initialised network");
   v("batch_size", batch_size, "images per forward pass when extracting features");
@@ -201,6 +211,9 @@ void validate(const Recipe& r, const std::string& origin) {
     models::check_head_norm(h.norm, origin + ": " + key + ".norm");
   }
   if (r.eval.knn.k <= 0) fail("eval.knn.k", "expected a positive k");
+  const auto& ft = r.eval.finetune;
+  if (ft.label_fraction <= 0 || ft.label_fraction > 1) fail("eval.finetune.label_fraction", "expected a value in (0, 1]");
+  if (ft.epochs <= 0 || ft.batch_size <= 1) fail("eval.finetune", "expected positive epochs and batch_size > 1");
 }
 
 Recipe parse_recipe(const std::string& text, const std::string& origin, const std::vector<std::string>& overrides) {

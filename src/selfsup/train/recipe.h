@@ -123,9 +123,20 @@ struct LinearConfig {
   void visit(config::Visitor& v);
 };
 
+struct FinetuneConfig {
+  bool at_end = false;
+  double label_fraction = 0.1;
+  int64_t epochs = 10;
+  int64_t batch_size = 256;
+  double lr = 0.05;
+  double weight_decay = 5e-4;
+  void visit(config::Visitor& v);
+};
+
 struct EvalConfig {
   KnnConfig knn;
   LinearConfig linear;
+  FinetuneConfig finetune;
   bool at_end = true;
   bool baselines = false;
   int64_t batch_size = 512;

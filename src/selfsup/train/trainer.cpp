@@ -41,6 +41,7 @@ nlohmann::json eval_json(const eval::EvalResult& r) {
   nlohmann::json j;
   if (!std::isnan(r.knn)) j["knn_top1"] = r.knn;
   if (!std::isnan(r.linear)) j["linear_top1"] = r.linear;
+  if (!std::isnan(r.finetune)) j["finetune_top1"] = r.finetune;
   j["seconds"] = r.seconds;
   return j;
 }
@@ -199,16 +200,17 @@ class Run {
   }
 
   void evaluate_all(nlohmann::json& metrics) {
-    std::cout << "evaluating (kNN k=" << r_.eval.knn.k << ", linear probe " << r_.eval.linear.epochs
-              << " epochs) on " << test().size() << " test images..." << std::endl;
-    metrics["eval"] = eval_json(eval::evaluate(method_->eval_encoder().get(), r_, train_, test(), device_, true, true));
+    const bool finetune = r_.eval.finetune.at_end;
+    std::cout << "evaluating (kNN k=" << r_.eval.knn.k << ", linear probe " << r_.eval.linear.epochs << " epochs"
+              << (finetune ? ", fine-tuning" : "") << ") on " << test().size() << " test images..." << std::endl;
+    metrics["eval"] = eval_json(eval::evaluate(method_->eval_encoder().get(), r_, train_, test(), device_, true, true, finetune));
     if (!r_.eval.baselines) return;
     metrics["baselines"]["raw_pixels"] = eval_json(eval::evaluate(nullptr, r_, train_, test(), device_, true, true));
     torch::manual_seed(static_cast<uint64_t>(r_.seed));  // the same initial weights this run started from
     auto random_init = ssl::make_method(r_, train_.channels(), train_.size());
     random_init->to(device_);
     metrics["baselines"]["random_init"] =
-        eval_json(eval::evaluate(random_init->eval_encoder().get(), r_, train_, test(), device_, true, true));
+        eval_json(eval::evaluate(random_init->eval_encoder().get(), r_, train_, test(), device_, true, true, finetune));
   }
 
   static std::string step_line(const EpochStats& s, double lr, double ips) {
@@ -268,9 +270,11 @@ nlohmann::json run_training(const Recipe& recipe, bool resume) { return Run(reci
 
 std::string format_results(const nlohmann::json& m) {
   std::ostringstream out;
-  out << std::left << std::setw(28) << "features" << std::setw(12) << "kNN top-1" << "linear top-1\n";
+  out << std::left << std::setw(28) << "features" << std::setw(12) << "kNN top-1" << std::setw(14) << "linear top-1"
+      << "fine-tune top-1\n";
   auto row = [&](const std::string& name, const nlohmann::json& j) {
-    out << std::setw(28) << name << std::setw(12) << percent(j, "knn_top1") << percent(j, "linear_top1") << "\n";
+    out << std::setw(28) << name << std::setw(12) << percent(j, "knn_top1") << std::setw(14) << percent(j, "linear_top1")
+        << percent(j, "finetune_top1") << "\n";
   };
   if (m.contains("eval")) row(m.value("name", "trained") + " (" + m.value("method", "") + ")", m["eval"]);
   if (m.contains("baselines")) {
