@@ -8,7 +8,9 @@
 //   moving average of the per-batch estimate.
 // - negatives = 0: the plain non-parametric softmax over all n entries.
 // - proximal > 0: + lambda * ||f_i - v_i||^2, the paper's proximal regularisation (section 3.3).
-// After each step the batch's entries move toward the new features: v_i <- norm(m v_i + (1-m) f_i).
+// After each step the batch's entries move toward the new features: v_i <- norm(m v_i + (1-m) f_i);
+// an image's first visit writes its feature into the bank (instead of leaving a random vector as
+// the target). docs/methods.md explains both departures from the authors' code.
 #include "selfsup/ssl/methods/instdisc.h"
 
 #include <cmath>
@@ -62,16 +64,7 @@ StepOutput InstDisc::training_step(const data::Batch& batch, StepContext& ctx) {
     const auto noise = memory.index_select(0, bank_->sample(1, config_.negatives, ctx.generator).flatten());
     const auto positive = (f * own).sum(1) / tau;             // N
     const auto negative = torch::mm(f, noise.t()) / tau;      // N x K
-    {
-      torch::NoGradGuard no_grad;
-      // Z = n * mean exp(score) over this batch's scores; the first batch sets it and
-      // z_momentum > 0 lets it follow the bank as the features change.
-      const auto scores = torch::cat({positive.unsqueeze(1), negative}, 1).detach();
-      const double batch_log_z = std::log(static_cast<double>(bank_->size())) +
-                                 (torch::logsumexp(scores.flatten(), 0) - std::log(static_cast<double>(scores.numel()))).item<double>();
-      const double zm = config_.z_momentum;
-      log_z_.fill_(std::isnan(log_z()) ? batch_log_z : (zm > 0 ? std::log(zm * std::exp(log_z()) + (1 - zm) * std::exp(batch_log_z)) : log_z()));
-    }
+    update_log_z(torch::cat({positive.unsqueeze(1), negative}, 1).detach());
     out.loss = nce_loss(positive, negative, log_z(), bank_->size());
     out.logs["acc"] = (positive.detach().unsqueeze(1) > negative.detach()).all(1).to(torch::kFloat32).mean().item<double>();
   }
@@ -80,6 +73,18 @@ StepOutput InstDisc::training_step(const data::Batch& batch, StepContext& ctx) {
   pending_indices_ = idx;
   pending_features_ = f.detach();
   return out;
+}
+
+void InstDisc::update_log_z(const torch::Tensor& scores) {
+  // This batch's estimate: Z = n * mean exp(score).
+  const double n = static_cast<double>(bank_->size()), count = static_cast<double>(scores.numel());
+  const double batch_log_z = std::log(n) + torch::logsumexp(scores.flatten(), 0).item<double>() - std::log(count);
+  if (std::isnan(log_z())) {
+    log_z_.fill_(batch_log_z);  // the first batch sets Z
+  } else if (config_.z_momentum > 0) {
+    const double m = config_.z_momentum;
+    log_z_.fill_(std::log(m * std::exp(log_z()) + (1 - m) * std::exp(batch_log_z)));
+  }
 }
 
 void InstDisc::after_step(StepContext&) {

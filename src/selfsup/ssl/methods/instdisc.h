@@ -27,6 +27,8 @@ class InstDisc : public Method {
   torch::Tensor visited_;  // buffer: bank rows written at least once
   torch::Tensor log_z_;  // buffer: NCE normalisation constant, estimated once on the first batch
   torch::Tensor pending_indices_, pending_features_;
+
+  void update_log_z(const torch::Tensor& scores);  // N x (1+K) scores of this batch, no gradient
 };
 
 }  // namespace selfsup::ssl
