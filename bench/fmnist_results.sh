@@ -2,18 +2,19 @@
 # Trains each Fashion-MNIST recipe given (default: every method's), each with the same evaluation,
 # and prints the docs/results.md table rows from their runs/NAME/metrics.json.
 # Usage: bench/fmnist_results.sh [recipes/a.yaml ...]   (extra key=value overrides via OVERRIDES="...")
-# A run interrupted after a checkpoint continues where it stopped with RESUME=1.
+# SELFSUP=path picks the binary. A run interrupted after a checkpoint continues where it stopped with RESUME=1.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 recipes=("$@")
 [ ${#recipes[@]} -gt 0 ] || recipes=(recipes/moco_v2_fmnist.yaml recipes/moco_v1_fmnist.yaml recipes/instdisc_fmnist.yaml
   recipes/invaspread_fmnist.yaml recipes/simclr_fmnist.yaml recipes/simclr_v2_fmnist.yaml recipes/byol_fmnist.yaml
   recipes/simsiam_fmnist.yaml recipes/barlow_twins_fmnist.yaml)
+selfsup=${SELFSUP:-./build/selfsup}   # a copy keeps a long chain on one binary while build/ changes
 names=()
 for r in "${recipes[@]}"; do
-  name=$(./build/selfsup recipe "$r" ${OVERRIDES:-} | sed -n 's/^name: "\(.*\)"$/\1/p')
+  name=$("$selfsup" recipe "$r" ${OVERRIDES:-} | sed -n 's/^name: "\(.*\)"$/\1/p')
   names+=("$name")
   echo "== $r ($name)"
-  ./build/selfsup train "$r" ${OVERRIDES:-} ${RESUME:+--resume} | tee -a "runs/$name.log"
+  "$selfsup" train "$r" ${OVERRIDES:-} ${RESUME:+--resume} | tee -a "runs/$name.log"
 done
 bench/results_table.py "${names[@]/#/runs/}"
