@@ -240,6 +240,26 @@ TEST(AugmentPipeline, SameSeedSameViewDifferentSeedDifferentView) {
   EXPECT_FALSE(close(a, aug::apply_view(images, view, g1, torch::kCPU)));  // stream advances
 }
 
+TEST(AugmentPipeline, RepeatedViewsForMultiCrop) {
+  auto images = random_u8(4, 1, 28, 28);
+  aug::ViewConfig global = moco_v2_view(), local = moco_v2_view();
+  global.crop.size = 20;
+  global.repeat = 2;
+  local.crop.size = 12;
+  local.crop.scale = {0.05, 0.4};
+  local.repeat = 3;
+  const std::vector<aug::ViewConfig> views{global, local};
+  EXPECT_EQ(aug::count_views(views), 5);
+  auto g1 = make_gen(3), g2 = make_gen(3);
+  const auto out = aug::apply_views(images, views, g1, torch::kCPU);
+  ASSERT_EQ(out.size(), 5u);
+  for (size_t i = 0; i < 5; ++i) EXPECT_EQ(out[i].size(2), i < 2 ? 20 : 12) << i;
+  EXPECT_FALSE(close(out[0], out[1]));  // each repeat draws its own crop
+  EXPECT_TRUE(torch::equal(out[3], aug::apply_views(images, views, g2, torch::kCPU)[3]));  // deterministic
+  local.repeat = 0;
+  EXPECT_THROW(aug::validate(local, "augment.views.1"), selfsup::Error);
+}
+
 TEST(AugmentPipeline, EmptyBatch) {
   auto view = moco_v2_view();
   auto gen = make_gen(14);
@@ -313,7 +333,7 @@ TEST(AugmentPipeline, VisitListsEveryField) {
   aug::ViewConfig view;
   KeyLister lister;
   view.visit(lister);
-  EXPECT_EQ(lister.keys.size(), 21u);
+  EXPECT_EQ(lister.keys.size(), 22u);
   std::set<std::string> keys(lister.keys.begin(), lister.keys.end());
   for (const char* k : {"crop.scale", "jitter.hue", "blur.kernel_size", "solarize.threshold",
                         "mean", "std", "flip", "grayscale"})

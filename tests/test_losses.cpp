@@ -1,4 +1,4 @@
-// The methods-I losses against values computed by hand, and the memory bank.
+// The contrastive losses against values computed by hand, and the memory bank.
 #include <gtest/gtest.h>
 
 #include <cmath>
@@ -32,6 +32,16 @@ TEST(NtXent, IdenticalViewsHandComputed) {
   const auto logits = nt_xent_logits(z, z, 0.5);
   EXPECT_TRUE(std::isinf(logits[0][0].item<float>()));  // self-similarity masked
   EXPECT_TRUE(torch::equal(nt_xent_targets(2, torch::kCPU), torch::tensor({2, 3, 0, 1}, torch::kLong)));
+}
+
+TEST(InfoNceInBatch, UniformSimilarityGivesLnNAndHandValue) {
+  // q orthogonal to every key: all logits 0, each row picks 1 of N.
+  EXPECT_NEAR(info_nce_in_batch(basis({0, 1, 2}, 6), basis({3, 4, 5}, 6), 0.2).item<double>(), std::log(3.0), 1e-6);
+  // q = k = [e0, e1], tau 0.5: the own key has logit 2, the other 0.
+  const auto z = basis({0, 1}, 2);
+  EXPECT_NEAR(info_nce_in_batch(z, z, 0.5).item<double>(), std::log(1 + std::exp(-2.0)), 1e-6);
+  // Keys swapped: each row's own key is the one with logit 0.
+  EXPECT_NEAR(info_nce_in_batch(z, basis({1, 0}, 2), 0.5).item<double>(), std::log(1 + std::exp(2.0)), 1e-6);
 }
 
 TEST(InvarianceSpread, UniformSimilarityHandComputed) {

@@ -1,4 +1,4 @@
-// Methods I (InstDisc, InvaSpread, SimCLR v1/v2, BYOL, SimSiam, Barlow Twins): the mechanics of each
+// Methods I (InstDisc, InvaSpread, SimCLR v1/v2, BYOL, SimSiam, Barlow Twins) and MoCo v3: the mechanics of each
 // step, and a short training run per method that must lower the loss, keep the embeddings spread
 // (no collapse) and beat the randomly initialised network on kNN.
 #include <gtest/gtest.h>
@@ -38,6 +38,9 @@ std::vector<std::string> method_overrides(const std::string& name) {
   if (name == "simsiam")
     add({"method.projector.norm=batch", "method.projector.last_bn=true", "method.projector.out_dim=64",
          "method.predictor.norm=batch", "method.predictor.hidden_dim=16", "method.predictor.out_dim=64"});
+  if (name == "moco_v3")
+    add({"method.projector.norm=batch", "method.projector.last_bn=true", "method.predictor.norm=batch",
+         "method.predictor.hidden_dim=64", "method.predictor.out_dim=32"});
   if (name == "barlow_twins")
     add({"method.projector.layers=3", "method.projector.norm=batch", "method.projector.hidden_dim=128",
          "method.projector.out_dim=128", "method.barlow.lambda=0.02", "method.barlow.scale_loss=0.1"});
@@ -235,5 +238,6 @@ TEST_P(MethodLearns, LossFallsNoCollapseBeatsRandomInit) {
   }
 }
 
-INSTANTIATE_TEST_SUITE_P(MethodsI, MethodLearns,
-                         ::testing::Values("instdisc", "invaspread", "simclr", "byol", "simsiam", "barlow_twins"));
+INSTANTIATE_TEST_SUITE_P(Methods, MethodLearns,
+                         ::testing::Values("instdisc", "invaspread", "simclr", "byol", "simsiam", "barlow_twins",
+                                           "moco_v3"));

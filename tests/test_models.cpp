@@ -4,6 +4,7 @@
 #include "selfsup/models/batch_norm.h"
 #include "selfsup/models/convnet.h"
 #include "selfsup/models/heads.h"
+#include "selfsup/models/registry.h"
 #include "selfsup/models/resnet.h"
 #include "selfsup/models/state_dict.h"
 
@@ -182,8 +183,8 @@ TEST(MakeBackbone, ErrorsNameTheKey) {
   BackboneConfig config;
   config.name = "vgg";
   EXPECT_EQ(error_message([&] { make_backbone(config, 3); }),
-            "model.backbone.name: unknown backbone 'vgg' (expected resnet18, resnet34, resnet50 "
-            "or convnet)");
+            "model.backbone.name: unknown backbone 'vgg' (expected resnet18, resnet34, resnet50, "
+            "vit or convnet)");
   config = BackboneConfig();
   config.stem = "tiny";
   EXPECT_NE(error_message([&] { make_backbone(config, 3); }).find("model.backbone.stem"),

@@ -9,6 +9,7 @@
 #include "selfsup/models/state_dict.h"
 #include "selfsup/ssl/method.h"
 #include "selfsup/train/checkpoint.h"
+#include "selfsup/train/grad_norms.h"
 #include "selfsup/train/optimizer.h"
 #include "selfsup/train/recipe.h"
 #include "selfsup/train/schedule.h"
@@ -130,6 +131,32 @@ TEST(Optimizer, StateRoundTrip) {
   b.step();
   EXPECT_TRUE(torch::equal(p.w, q.w)) << p.w << q.w;
   EXPECT_TRUE(torch::equal(p.b, q.b)) << p.b << q.b;
+}
+
+TEST(GradNorms, GroupsByFirstTwoNamePartsAndWritesCsv) {
+  EXPECT_EQ(grad_norm_group("encoder.blocks.3.attn.qkv.weight"), "encoder.blocks");
+  EXPECT_EQ(grad_norm_group("encoder.cls_token"), "encoder.cls_token");
+  EXPECT_EQ(grad_norm_group("queue"), "queue");
+  auto a = torch::zeros({2}).set_requires_grad(true), b = torch::zeros({1}).set_requires_grad(true),
+       c = torch::zeros({1}).set_requires_grad(true);
+  a.mutable_grad() = torch::tensor({3.0f, 0.0f});
+  b.mutable_grad() = torch::tensor({4.0f});  // same group as a: sqrt(9 + 16) = 5
+  const auto dir = tmp_dir("grad_norms");
+  {
+    GradNormLog log({{"enc.conv1.weight", a}, {"enc.conv1.bias", b}, {"head.fc.weight", c}}, dir + "/g.csv");
+    EXPECT_EQ(log.groups(), (std::vector<std::string>{"enc.conv1", "head.fc"}));
+    const auto n = log.norms();
+    EXPECT_DOUBLE_EQ(n[0], 5.0);
+    EXPECT_DOUBLE_EQ(n[1], 0.0);  // no gradient yet
+    log.record(7);
+  }
+  std::ifstream in(dir + "/g.csv");
+  std::string header, row;
+  std::getline(in, header);
+  std::getline(in, row);
+  EXPECT_EQ(header, "step,enc.conv1,head.fc");
+  EXPECT_EQ(row, "7,5,0");
+  fs::remove_all(dir);
 }
 
 TEST(Schedule, WarmupThenCosine) {

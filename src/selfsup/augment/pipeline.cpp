@@ -65,6 +65,9 @@ void ViewConfig::visit(config::Visitor& v) {
   v("std", std,
     "per-channel standard deviation divided by last, on the [0, 1] scale; one value applies to "
     "every channel");
+  v("repeat", repeat,
+    "number of views drawn from this pipeline (multi-crop: list the global crops first, then one "
+    "entry for the local crops with repeat: 6)");
 }
 
 namespace {
@@ -126,6 +129,21 @@ void validate(const ViewConfig& view, const std::string& path) {
   check(view.mean.size() == 1 || view.mean.size() == 3, path + ".mean", "1 or 3 numbers");
   check((view.std.size() == 1 || view.std.size() == 3) && all_positive(view.std), path + ".std",
         "1 or 3 numbers > 0");
+  check(view.repeat >= 1, path + ".repeat", "a count >= 1");
+}
+
+std::vector<torch::Tensor> apply_views(const torch::Tensor& images_u8, const std::vector<ViewConfig>& views,
+                                       at::Generator& gen, torch::Device device) {
+  std::vector<torch::Tensor> out;
+  for (const auto& view : views)
+    for (int64_t i = 0; i < view.repeat; ++i) out.push_back(apply_view(images_u8, view, gen, device));
+  return out;
+}
+
+int64_t count_views(const std::vector<ViewConfig>& views) {
+  int64_t n = 0;
+  for (const auto& view : views) n += view.repeat;
+  return n;
 }
 
 torch::Tensor apply_view(const torch::Tensor& images_u8, const ViewConfig& view,

@@ -44,6 +44,7 @@ struct ViewConfig {
   BlurConfig blur;
   SolarizeConfig solarize;
   std::vector<double> mean{0.5}, std{0.5};
+  int64_t repeat = 1;  // views drawn from this pipeline (multi-crop: e.g. 6 local crops)
   void visit(config::Visitor& v);
 };
 
@@ -56,6 +57,14 @@ void validate(const ViewConfig& view, const std::string& path);
 // (a CPU generator), so the same generator state gives the same view on any device.
 torch::Tensor apply_view(const torch::Tensor& images_u8, const ViewConfig& view,
                          at::Generator& gen, torch::Device device);
+
+// Every view of a recipe's list, each pipeline `repeat` times, in order (multi-crop: the global
+// crops first, then the local ones).
+std::vector<torch::Tensor> apply_views(const torch::Tensor& images_u8, const std::vector<ViewConfig>& views,
+                                       at::Generator& gen, torch::Device device);
+
+// Number of views apply_views produces.
+int64_t count_views(const std::vector<ViewConfig>& views);
 
 // Evaluation: no randomness. To float in [0, 1], bilinear resize to crop.size x crop.size when
 // crop.size > 0 and differs from the input, then normalise with view.mean / view.std.

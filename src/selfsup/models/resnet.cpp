@@ -1,9 +1,8 @@
 // ResNet as torchvision builds it (v1.5: stride on the bottleneck's 3x3), modules registered under
-// torchvision's names so that state dicts map 1:1; make_backbone turns a recipe into a backbone.
+// torchvision's names so that state dicts map 1:1.
 #include "selfsup/models/resnet.h"
 
 #include "selfsup/core/error.h"
-#include "selfsup/models/convnet.h"
 
 #include <string>
 
@@ -159,44 +158,6 @@ torch::Tensor ResNet::forward(torch::Tensor x) {
 
 int64_t ResNet::output_dim() const {
   return options.num_classes() > 0 ? options.num_classes() : feature_dim_;
-}
-
-void BackboneConfig::visit(config::Visitor& v) {
-  v("name", name, "backbone: resnet18 | resnet34 | resnet50 | convnet (tiny, for tests)");
-  v("stem", stem,
-    "imagenet: 7x7 stride-2 conv + max-pool (large images); small: 3x3 stride-1 conv, no "
-    "max-pool (CIFAR/MNIST-sized images)");
-  v("width", width,
-    "multiplier on the channel widths (64,128,256,512 at 1.0; convnet 16,32,64); rounded, at "
-    "least 1");
-  v("in_channels", in_channels, "input channels; 0 = take it from the dataset");
-  v("zero_init_residual", zero_init_residual,
-    "ResNet: start the last BN of each residual block at weight 0 (each block = identity)");
-}
-
-std::shared_ptr<Backbone> make_backbone(const BackboneConfig& config, int64_t in_channels) {
-  const int64_t channels = config.in_channels > 0 ? config.in_channels : in_channels;
-  if (channels < 1)
-    throw Error("model.backbone.in_channels: must be >= 1 (or 0 with a dataset that knows its "
-                "channel count), got " + std::to_string(channels));
-  is_imagenet_stem(config.stem);  // validate even for convnet, so a typo never passes silently
-  if (!(config.width > 0))
-    throw Error("model.backbone.width: must be > 0, got " + std::to_string(config.width));
-  if (config.name == "convnet")
-    return std::make_shared<ConvNet>(ConvNetOptions().width(config.width).in_channels(channels));
-  int64_t depth = 0;
-  if (config.name == "resnet18") depth = 18;
-  else if (config.name == "resnet34") depth = 34;
-  else if (config.name == "resnet50") depth = 50;
-  else
-    throw Error("model.backbone.name: unknown backbone '" + config.name +
-                "' (expected resnet18, resnet34, resnet50 or convnet)");
-  return std::make_shared<ResNet>(ResNetOptions()
-                                      .depth(depth)
-                                      .stem(config.stem)
-                                      .width(config.width)
-                                      .in_channels(channels)
-                                      .zero_init_residual(config.zero_init_residual));
 }
 
 }  // namespace selfsup::models

@@ -1,8 +1,7 @@
 // ResNet-18/34/50 with torchvision's exact parameter names (state dicts exchange with Python), an
-// optional small-image stem and a width multiplier; plus the backbone factory for recipes.
+// optional small-image stem and a width multiplier.
 #pragma once
 
-#include "selfsup/core/config.h"
 #include "selfsup/models/backbone.h"
 #include "selfsup/models/batch_norm.h"
 
@@ -13,19 +12,6 @@
 #include <string>
 
 namespace selfsup::models {
-
-struct BackboneConfig {
-  std::string name = "resnet18";  // resnet18 | resnet34 | resnet50 | convnet
-  std::string stem = "small";     // imagenet | small
-  double width = 1.0;
-  int64_t in_channels = 0;
-  bool zero_init_residual = false;
-  void visit(config::Visitor& v);
-};
-
-// Unknown name/stem or width <= 0 throws selfsup::Error naming the model.backbone.* key.
-// config.in_channels > 0 overrides `in_channels` (the dataset's channel count).
-std::shared_ptr<Backbone> make_backbone(const BackboneConfig& config, int64_t in_channels);
 
 struct ResNetOptions {
   TORCH_ARG(int64_t, depth) = 18;          // 18 | 34 | 50

@@ -11,6 +11,18 @@ models::MlpHead make_head(const HeadConfig& c, int64_t in_dim) {
                              .last_bn(c.last_bn));
 }
 
+torch::Tensor forward_multicrop(const std::function<torch::Tensor(const torch::Tensor&)>& net,
+                                const std::vector<torch::Tensor>& views) {
+  std::vector<torch::Tensor> outputs;
+  for (size_t start = 0; start < views.size();) {
+    size_t end = start + 1;
+    while (end < views.size() && views[end].sizes().slice(2) == views[start].sizes().slice(2)) ++end;
+    outputs.push_back(net(torch::cat(std::vector<torch::Tensor>(views.begin() + start, views.begin() + end))));
+    start = end;
+  }
+  return torch::cat(outputs);
+}
+
 torch::Tensor l2_normalize(const torch::Tensor& x) {
   return torch::nn::functional::normalize(x, torch::nn::functional::NormalizeFuncOptions().dim(1));
 }

@@ -4,7 +4,9 @@
 
 #include <torch/torch.h>
 
+#include <functional>
 #include <memory>
+#include <vector>
 
 #include "selfsup/models/backbone.h"
 #include "selfsup/models/heads.h"
@@ -14,6 +16,12 @@ namespace selfsup::ssl {
 
 // The MLP a recipe head section describes, on top of `in_dim` features.
 models::MlpHead make_head(const HeadConfig& config, int64_t in_dim);
+
+// Multi-crop batching (DINO's MultiCropWrapper): runs `net` once per run of consecutive views with
+// the same resolution (the global crops together, then the local crops together) and returns the
+// outputs in view order, concatenated: (V*N) x D for V views of N images.
+torch::Tensor forward_multicrop(const std::function<torch::Tensor(const torch::Tensor&)>& net,
+                                const std::vector<torch::Tensor>& views);
 
 // Rows scaled to unit length.
 torch::Tensor l2_normalize(const torch::Tensor& x);

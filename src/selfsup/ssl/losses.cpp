@@ -19,6 +19,12 @@ torch::Tensor info_nce_queue(const torch::Tensor& q, const torch::Tensor& k, con
   return torch::nn::functional::cross_entropy(logits, target);
 }
 
+torch::Tensor info_nce_in_batch(const torch::Tensor& q, const torch::Tensor& k, double temperature) {
+  const auto logits = (torch::mm(q, k.t()) / temperature).to(torch::kFloat32);  // N x N
+  const auto target = torch::arange(q.size(0), torch::TensorOptions().dtype(torch::kLong).device(q.device()));
+  return torch::nn::functional::cross_entropy(logits, target);
+}
+
 double embedding_spread(const torch::Tensor& z) {
   torch::NoGradGuard no_grad;
   const auto n = torch::nn::functional::normalize(z.detach().to(torch::kFloat32),

@@ -16,6 +16,11 @@ torch::Tensor info_nce_queue(const torch::Tensor& q, const torch::Tensor& k, con
 torch::Tensor info_nce_queue_logits(const torch::Tensor& q, const torch::Tensor& k, const torch::Tensor& queue,
                                     double temperature);
 
+// InfoNCE with in-batch keys (MoCo v3, CMC, CPC): row i of q must pick its own key k_i among all
+// N keys of the batch: cross-entropy of the N x N logits q k^T / tau with target i.
+//   q, k: N x D (L2-normalised). At uniform similarity: ln N.
+torch::Tensor info_nce_in_batch(const torch::Tensor& q, const torch::Tensor& k, double temperature);
+
 // NT-Xent (SimCLR): the 2N embeddings of two views; each is an anchor whose positive is its other
 // view and whose negatives are the 2N-2 other embeddings. Mean (2N-way) cross-entropy with the
 // self-similarity masked out. z1, z2: N x D, L2-normalised. At uniform similarity: ln(2N-1).

@@ -7,6 +7,7 @@
 #include "selfsup/ssl/methods/instdisc.h"
 #include "selfsup/ssl/methods/invaspread.h"
 #include "selfsup/ssl/methods/moco.h"
+#include "selfsup/ssl/methods/moco_v3.h"
 #include "selfsup/ssl/methods/simclr.h"
 #include "selfsup/ssl/methods/simsiam.h"
 #include "selfsup/train/recipe.h"
@@ -16,6 +17,7 @@ namespace selfsup::ssl {
 std::shared_ptr<Method> make_method(const Recipe& recipe, int64_t in_channels, int64_t train_images) {
   const auto& name = recipe.method.name;
   if (name == "moco") return std::make_shared<Moco>(recipe, in_channels);
+  if (name == "moco_v3") return std::make_shared<MocoV3>(recipe, in_channels);
   if (name == "instdisc") return std::make_shared<InstDisc>(recipe, in_channels, train_images);
   if (name == "invaspread") return std::make_shared<InvaSpread>(recipe, in_channels);
   if (name == "simclr") return std::make_shared<SimClr>(recipe, in_channels);

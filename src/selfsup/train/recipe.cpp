@@ -53,6 +53,12 @@ void ByolConfig::visit(config::Visitor& v) {
   v("momentum_final", momentum_final, "momentum at the end, reached on a cosine ramp (BYOL: 1.0)");
 }
 
+void MocoV3Config::visit(config::Visitor& v) {
+  v("temperature", temperature, "softmax temperature; the loss is scaled by 2*temperature (official: 0.2 ViT, 1.0 ResNet-50)");
+  v("momentum", momentum, "key-encoder momentum at the start of training (official: 0.99)");
+  v("momentum_final", momentum_final, "momentum at the end, reached on a cosine ramp (official --moco-m-cos: 1)");
+}
+
 void SimSiamConfig::visit(config::Visitor& v) {
   v("fix_predictor_lr", fix_predictor_lr, "keep the predictor at the base lr instead of the schedule (official --fix-pred-lr)");
 }
@@ -63,10 +69,11 @@ void BarlowConfig::visit(config::Visitor& v) {
 }
 
 void MethodConfig::visit(config::Visitor& v) {
-  v("name", name, "self-supervised method: moco, instdisc, invaspread, simclr, byol, simsiam, barlow_twins");
+  v("name", name, "self-supervised method: moco, moco_v3, instdisc, invaspread, simclr, byol, simsiam, barlow_twins");
   v.section("projector", projector, "projection head on top of the backbone (used for the loss only)");
-  v.section("predictor", predictor, "prediction head on top of the projector (byol, simsiam)");
+  v.section("predictor", predictor, "prediction head on top of the projector (byol, simsiam, moco_v3)");
   v.section("moco", moco, "MoCo v1/v2 settings");
+  v.section("moco_v3", moco_v3, "MoCo v3 settings");
   v.section("instdisc", instdisc, "InstDisc settings");
   v.section("invaspread", invaspread, "InvaSpread settings");
   v.section("simclr", simclr, "SimCLR v1/v2 settings");
@@ -85,6 +92,7 @@ void TrainConfig::visit(config::Visitor& v) {
   v.section("optimizer", optimizer, "optimiser");
   v.section("schedule", schedule, "learning-rate schedule");
   v("grad_clip", grad_clip, "clip the global gradient norm to this value (0 = off)");
+  v("grad_norms", grad_norms, "write each step's gradient norm per layer group (before clipping) to runs/NAME/grad_norms.csv");
   v("checkpoint_every", checkpoint_every, "write runs/NAME/checkpoint.pt every N epochs (and always at the end)");
   v("knn_every", knn_every, "run the kNN evaluation every N epochs and log it (0 = only at the end)");
   v("log_every", log_every, "steps between progress lines when the output is not a terminal");
@@ -145,8 +153,9 @@ void validate(const Recipe& r, const std::string& origin) {
   for (size_t i = 0; i < r.augment.views.size(); ++i)
     augment::validate(r.augment.views[i], "augment.views." + std::to_string(i));
   const auto& name = r.method.name;
-  auto need_views = [&](size_t n) {
-    if (r.augment.views.size() != n)
+  const int64_t views = augment::count_views(r.augment.views);
+  auto need_views = [&](int64_t n) {
+    if (views != n)
       fail("augment.views", name + " needs exactly " + std::to_string(n) + (n == 1 ? " view" : " views"));
   };
   auto check_momentum = [&](const std::string& key, double m) {
@@ -166,6 +175,11 @@ void validate(const Recipe& r, const std::string& origin) {
     check_momentum("method.moco.momentum", m.momentum);
     check_momentum("method.moco.momentum_final", m.momentum_final);
     check_temperature("method.moco.temperature", m.temperature);
+  } else if (name == "moco_v3") {
+    need_views(2);
+    check_momentum("method.moco_v3.momentum", r.method.moco_v3.momentum);
+    check_momentum("method.moco_v3.momentum_final", r.method.moco_v3.momentum_final);
+    check_temperature("method.moco_v3.temperature", r.method.moco_v3.temperature);
   } else if (name == "instdisc") {
     const auto& m = r.method.instdisc;
     need_views(1);
@@ -200,7 +214,7 @@ void validate(const Recipe& r, const std::string& origin) {
   } else {
     fail("method.name", "unknown method '" + name + "' (expected one of " + kMethodNames + ")");
   }
-  if ((name == "byol" || name == "simsiam") && r.method.predictor.out_dim != r.method.projector.out_dim)
+  if ((name == "byol" || name == "simsiam" || name == "moco_v3") && r.method.predictor.out_dim != r.method.projector.out_dim)
     fail("method.predictor.out_dim", "expected the projector's out_dim (" + std::to_string(r.method.projector.out_dim) +
                                          "): the predictor maps a projection onto the other view's projection");
   for (const char* head : {"projector", "predictor"}) {

@@ -8,7 +8,7 @@
 
 #include "selfsup/augment/pipeline.h"
 #include "selfsup/data/source.h"
-#include "selfsup/models/resnet.h"
+#include "selfsup/models/registry.h"
 #include "selfsup/train/optimizer.h"
 #include "selfsup/train/schedule.h"
 
@@ -32,6 +32,13 @@ struct MocoConfig {
   bool symmetric = false;
   bool shuffle_bn = true;
   int64_t bn_splits = 8;
+  void visit(config::Visitor& v);
+};
+
+struct MocoV3Config {
+  double temperature = 0.2;
+  double momentum = 0.99;
+  double momentum_final = 1.0;
   void visit(config::Visitor& v);
 };
 
@@ -75,13 +82,15 @@ struct BarlowConfig {
 };
 
 // The values of method.name, for messages and docs.
-inline constexpr const char* kMethodNames = "moco, instdisc, invaspread, simclr, byol, simsiam, barlow_twins";
+inline constexpr const char* kMethodNames =
+    "moco, moco_v3, instdisc, invaspread, simclr, byol, simsiam, barlow_twins";
 
 struct MethodConfig {
   std::string name = "moco";
   HeadConfig projector;
-  HeadConfig predictor;  // BYOL, SimSiam
+  HeadConfig predictor;  // BYOL, SimSiam, MoCo v3
   MocoConfig moco;
+  MocoV3Config moco_v3;
   InstDiscConfig instdisc;
   InvaSpreadConfig invaspread;
   SimClrConfig simclr;
@@ -102,6 +111,7 @@ struct TrainConfig {
   train::OptimizerConfig optimizer;
   train::ScheduleConfig schedule;
   double grad_clip = 0;
+  bool grad_norms = false;
   int64_t checkpoint_every = 10;
   int64_t knn_every = 0;
   int64_t log_every = 50;

@@ -14,6 +14,7 @@
 #include "selfsup/eval/evaluate.h"
 #include "selfsup/ssl/method.h"
 #include "selfsup/train/checkpoint.h"
+#include "selfsup/train/grad_norms.h"
 #include "selfsup/train/schedule.h"
 
 namespace selfsup::train {
@@ -84,8 +85,11 @@ class Run {
     } else {
       std::error_code ec;
       fs::remove(dir_ / "metrics.csv", ec);
+      fs::remove(dir_ / "grad_norms.csv", ec);
     }
     write_text_atomic(dir_ / "recipe.yaml", recipe_to_yaml(r_));
+    if (r_.train.grad_norms)
+      grad_norms_ = std::make_unique<GradNormLog>(optimizer_->parameters(), (dir_ / "grad_norms.csv").string());
   }
 
   nlohmann::json run() {
@@ -97,7 +101,7 @@ class Run {
     const auto views = r_.augment.views;
     const auto device = device_;
     data::Loader loader(train_, lo, [views, device](data::Batch& b, at::Generator& gen) {
-      for (const auto& v : views) b.views.push_back(augment::apply_view(b.images, v, gen, device));
+      b.views = augment::apply_views(b.images, views, gen, device);
     });
     const int64_t steps_per_epoch = loader.batches_per_epoch();
     if (steps_per_epoch == 0)
@@ -137,6 +141,7 @@ class Run {
                          (fs::exists(checkpoint_) ? checkpoint_ : std::string("none written yet")));
         optimizer_->zero_grad();
         out.loss.backward();
+        if (grad_norms_) grad_norms_->record(global_step_ + 1);
         if (r_.train.grad_clip > 0) {
           std::vector<torch::Tensor> params;
           for (const auto& p : optimizer_->parameters()) params.push_back(p.tensor);
@@ -255,6 +260,7 @@ class Run {
   data::ImageDataset train_, test_;
   std::shared_ptr<ssl::Method> method_;
   std::unique_ptr<Optimizer> optimizer_;
+  std::unique_ptr<GradNormLog> grad_norms_;
   std::string checkpoint_;
   int64_t epochs_done_ = 0, global_step_ = 0;
   bool warned_collapse_ = false;
