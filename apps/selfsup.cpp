@@ -9,7 +9,9 @@
 #include "selfsup/core/error.h"
 #include "selfsup/core/runtime.h"
 #include "selfsup/data/source.h"
+#include "selfsup/eval/attention.h"
 #include "selfsup/eval/evaluate.h"
+#include "selfsup/io/png.h"
 #include "selfsup/models/state_dict.h"
 #include "selfsup/ssl/method.h"
 #include "selfsup/train/checkpoint.h"
@@ -33,6 +35,12 @@ struct EvalArgs {
 
 struct ExportArgs {
   std::string checkpoint, out;
+};
+
+struct AttentionArgs {
+  std::string checkpoint, out = "attention.png";
+  int64_t images = 8, scale = 4;
+  std::vector<std::string> overrides;
 };
 
 int cmd_train(const TrainArgs& a) {
@@ -113,8 +121,30 @@ int cmd_export(const ExportArgs& a) {
   const auto train_set = data::load_dataset(recipe.data, true).head(1);
   auto method = load_method(a.checkpoint, {}, recipe, train_set.channels());
   models::save_state_dict_pt(a.out, models::state_dict(*method->backbone()));
-  std::cout << "wrote " << a.out << " (" << recipe.model.name
-            << " backbone, torchvision parameter names; Python: torch.load(path))" << std::endl;
+  std::cout << "wrote " << a.out << " (" << recipe.model.name << " backbone, "
+            << (recipe.model.name == "vit" ? "timm" : "torchvision") << " parameter names; Python: torch.load(path))"
+            << std::endl;
+  return 0;
+}
+
+int cmd_attention(const AttentionArgs& a) {
+  if (a.images < 1 || a.scale < 1) throw Error("attention: -n and --scale must be >= 1");
+  Recipe recipe = parse_recipe(train::read_checkpoint_info(a.checkpoint).recipe_yaml, a.checkpoint, a.overrides);
+  configure_threads(recipe.threads);
+  const auto test_set = data::load_dataset(recipe.data, false);
+  auto method = load_method(a.checkpoint, a.overrides, recipe, test_set.channels());
+  auto vit = std::dynamic_pointer_cast<models::Vit>(method->backbone());
+  if (!vit)
+    throw Error(a.checkpoint + ": the backbone is " + recipe.model.name +
+                "; attention maps need a Vision Transformer (model.backbone.name: vit)");
+  const auto device = parse_device(recipe.device);
+  method->to(device);
+  auto view = recipe.augment.views.at(0);
+  view.crop.size = recipe.eval.image_size;
+  const auto images = test_set.head(std::min<int64_t>(a.images, test_set.size())).images;
+  io::write_png(a.out, eval::attention_figure(*vit, images, view, a.scale, device));
+  std::cout << "wrote " << a.out << ": one row per test image: input, attention averaged over heads, then each of "
+            << vit->options.heads() << " heads (last block, class token)" << std::endl;
   return 0;
 }
 
@@ -133,7 +163,8 @@ int cmd_recipe(const std::string& path, const std::vector<std::string>& override
 
 int main(int argc, char** argv) {
   configure_threads(0);  // all cores until a recipe says otherwise; --version reports it
-  CLI::App app{"selfsup: self-supervised representation learning on LibTorch (MoCo v1/v2, kNN and linear evaluation).\n"
+  CLI::App app{"selfsup: self-supervised representation learning on LibTorch (MoCo v1/v2/v3, InstDisc, InvaSpread, SimCLR,\n"
+               "BYOL, SimSiam, Barlow Twins; ResNet and ViT backbones; kNN, linear and fine-tune evaluation).\n"
                "Start with: selfsup train recipes/moco_v2_fmnist_demo.yaml"};
   app.set_version_flag("--version", [] { return runtime_summary(); });
   app.require_subcommand(1);
@@ -161,6 +192,15 @@ int main(int argc, char** argv) {
   export_cmd->add_option("--checkpoint", export_args.checkpoint, "checkpoint.pt written by selfsup train")->required();
   export_cmd->add_option("--out", export_args.out, "output .pt file (Python: torch.load, then load_state_dict)")->required();
 
+  AttentionArgs attention_args;
+  auto* attention_cmd = app.add_subcommand(
+      "attention", "Draw a ViT checkpoint's last-block class-token attention over test images (DINO's picture) as a PNG");
+  attention_cmd->add_option("--checkpoint", attention_args.checkpoint, "checkpoint.pt of a run with a vit backbone")->required();
+  attention_cmd->add_option("-n,--images", attention_args.images, "number of test images (rows)")->capture_default_str();
+  attention_cmd->add_option("--scale", attention_args.scale, "enlarge every tile this many times")->capture_default_str();
+  attention_cmd->add_option("--out", attention_args.out, "output PNG")->capture_default_str();
+  attention_cmd->add_option("overrides", attention_args.overrides, "key=value overrides, e.g. eval.image_size=56");
+
   std::string recipe_path;
   std::vector<std::string> recipe_overrides;
   bool describe = false;
@@ -179,6 +219,7 @@ int main(int argc, char** argv) {
     if (*train_cmd) return cmd_train(train_args);
     if (*eval_cmd) return cmd_eval(eval_args);
     if (*export_cmd) return cmd_export(export_args);
+    if (*attention_cmd) return cmd_attention(attention_args);
     if (*recipe_cmd) return cmd_recipe(recipe_path, recipe_overrides, describe);
   } catch (const Error& e) {
     std::cerr << "error: " << e.what() << std::endl;

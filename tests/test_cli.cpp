@@ -107,4 +107,35 @@ TEST(Cli, TrainEvalExportRoundTrip) {
   r = run("export --checkpoint " + ckpt + " --out " + (dir / "backbone.pt").string());
   ASSERT_EQ(r.code, 0) << r.output;
   EXPECT_TRUE(std::filesystem::exists(dir / "backbone.pt"));
+  r = run("attention --checkpoint " + ckpt + " --out " + (dir / "a.png").string());  // a ConvNet has no attention
+  EXPECT_EQ(r.code, 2);
+  EXPECT_EQ(lines(r.output), 1) << r.output;
+  EXPECT_NE(r.output.find("model.backbone.name: vit"), std::string::npos) << r.output;
+  std::filesystem::remove_all(dir);
+}
+
+// A ViT checkpoint's attention picture: 3 rows (images) x (input + mean + 2 heads) tiles of
+// 28 px x 2, with 2-pixel gaps, as a PNG.
+TEST(Cli, AttentionMapsOfAVitCheckpoint) {
+  const auto dir = std::filesystem::temp_directory_path() / ("selfsup_cli_vit_" + std::to_string(::getpid()));
+  std::filesystem::remove_all(dir);
+  auto r = run("train " + kTiny + " run_dir=" + dir.string() +
+               " name=v train.epochs=1 data.subset=128 eval.at_end=false model.name=vit model.vit.image_size=28"
+               " model.vit.patch_size=7 model.vit.dim=16 model.vit.depth=1 model.vit.heads=2");
+  ASSERT_EQ(r.code, 0) << r.output;
+  const auto png = (dir / "a.png").string();
+  r = run("attention --checkpoint " + (dir / "v" / "checkpoint.pt").string() + " -n 3 --scale 2 --out " + png);
+  ASSERT_EQ(r.code, 0) << r.output;
+  std::ifstream in(png, std::ios::binary);
+  std::string head(24, '\0');
+  in.read(head.data(), 24);
+  ASSERT_EQ(head.substr(1, 3), "PNG");
+  auto be32 = [&](int at) {
+    return (static_cast<unsigned char>(head[at]) << 24) | (static_cast<unsigned char>(head[at + 1]) << 16) |
+           (static_cast<unsigned char>(head[at + 2]) << 8) | static_cast<unsigned char>(head[at + 3]);
+  };
+  EXPECT_EQ(be32(16), 4 * (56 + 2) + 2);  // width
+  EXPECT_EQ(be32(20), 3 * (56 + 2) + 2);  // height
+  EXPECT_FALSE(std::filesystem::exists(png + ".tmp"));
+  std::filesystem::remove_all(dir);
 }

@@ -203,6 +203,21 @@ TEST(HeadPrefixEncoder, ZeroLayersIsTheBackbone) {
   EXPECT_THROW(HeadPrefixEncoder(backbone, head, 2), Error);
 }
 
+TEST(MultiCrop, OneForwardPerResolutionInViewOrder) {
+  const std::vector<torch::Tensor> views{torch::full({2, 1, 4, 4}, 1.0), torch::full({2, 1, 4, 4}, 2.0),
+                                         torch::full({2, 1, 2, 2}, 3.0), torch::full({2, 1, 2, 2}, 4.0),
+                                         torch::full({2, 1, 2, 2}, 5.0)};
+  std::vector<int64_t> batch_sizes;
+  const auto out = forward_multicrop(
+      [&](const torch::Tensor& x) {
+        batch_sizes.push_back(x.size(0));
+        return x.mean({1, 2, 3}).unsqueeze(1);  // N x 1
+      },
+      views);
+  EXPECT_EQ(batch_sizes, (std::vector<int64_t>{4, 6}));  // the two global crops, then the three local ones
+  EXPECT_TRUE(torch::equal(out.squeeze(1), torch::tensor({1.0, 1.0, 2.0, 2.0, 3.0, 3.0, 4.0, 4.0, 5.0, 5.0}).to(torch::kFloat)));
+}
+
 // ---------------------------------------------------------------- short training runs
 
 class MethodLearns : public ::testing::TestWithParam<std::string> {};
