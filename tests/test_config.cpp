@@ -64,6 +64,13 @@ TEST(Config, OverridesWithDottedPaths) {
   EXPECT_NE(error_of([] { parse_recipe("", "t.yaml", {"noequals"}); }).find("expected key=value"), std::string::npos);
 }
 
+TEST(Config, OverrideOfAnAliasedViewChangesOnlyThatView) {
+  const auto r = parse_recipe("augment:\n  views:\n    - &v {crop: {size: 20}}\n    - *v\n", "t.yaml",
+                              {"augment.views.1.crop.size=12"});
+  EXPECT_EQ(r.augment.views[0].crop.size, 20);
+  EXPECT_EQ(r.augment.views[1].crop.size, 12);
+}
+
 TEST(Config, CrossFieldValidation) {
   const auto msg = error_of([] { parse_recipe("train: {batch_size: 100}\nmethod: {moco: {queue_size: 4096}}\n", "t.yaml"); });
   EXPECT_NE(msg.find("method.moco.queue_size"), std::string::npos) << msg;

@@ -256,6 +256,21 @@ std::string describe_section(SectionRef& section) {
   return out.str();
 }
 
+YAML::Node expand_aliases(const YAML::Node& node) {
+  if (node.IsSequence()) {
+    YAML::Node out(YAML::NodeType::Sequence);
+    for (const auto& item : node) out.push_back(expand_aliases(item));
+    return out;
+  }
+  if (node.IsMap()) {
+    YAML::Node out(YAML::NodeType::Map);
+    for (const auto& kv : node) out[kv.first.Scalar()] = expand_aliases(kv.second);
+    return out;
+  }
+  if (node.IsScalar()) return YAML::Node(node.Scalar());
+  return YAML::Node(node.Type());
+}
+
 void apply_override(YAML::Node& root, const std::string& assignment) {
   const auto eq = assignment.find('=');
   if (eq == std::string::npos || eq == 0)

@@ -85,6 +85,10 @@ std::string describe(T& target);
 // augment.views.0.crop.scale=[0.2,1]). Validation of the key happens when the tree is read.
 void apply_override(YAML::Node& root, const std::string& assignment);
 
+// A copy of the tree in which every YAML alias (*name) is its own node. Without it an override of
+// augment.views.1 would also change views.0 when the recipe wrote `- *view` (yaml-cpp shares the node).
+YAML::Node expand_aliases(const YAML::Node& node);
+
 // Non-template cores of the functions above.
 void read_section(const YAML::Node& node, SectionRef& section, const std::string& origin);
 std::string write_section(SectionRef& section);

@@ -25,6 +25,25 @@ torch::Tensor info_nce_in_batch(const torch::Tensor& q, const torch::Tensor& k, 
   return torch::nn::functional::cross_entropy(logits, target);
 }
 
+torch::Tensor dino_loss(const torch::Tensor& student_logits, const torch::Tensor& teacher_probs, int64_t views,
+                        double student_temperature) {
+  const auto student = torch::log_softmax(student_logits.to(torch::kFloat32) / student_temperature, 1).chunk(views);
+  const auto teacher = teacher_probs.to(torch::kFloat32).chunk(teacher_probs.size(0) / (student_logits.size(0) / views));
+  torch::Tensor total;
+  int64_t terms = 0;
+  for (size_t g = 0; g < teacher.size(); ++g)
+    for (size_t v = 0; v < student.size(); ++v) {
+      if (v == g) continue;
+      const auto term = -(teacher[g] * student[v]).sum(1).mean();
+      total = terms++ ? total + term : term;
+    }
+  return total / static_cast<double>(terms);
+}
+
+torch::Tensor dino_teacher_probs(const torch::Tensor& teacher_logits, const torch::Tensor& center, double temperature) {
+  return torch::softmax((teacher_logits.to(torch::kFloat32) - center) / temperature, 1);
+}
+
 double embedding_spread(const torch::Tensor& z) {
   torch::NoGradGuard no_grad;
   const auto n = torch::nn::functional::normalize(z.detach().to(torch::kFloat32),

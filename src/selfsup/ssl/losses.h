@@ -59,6 +59,19 @@ torch::Tensor negative_cosine(const torch::Tensor& p, const torch::Tensor& z);
 // 0 when the two views agree and the dimensions are decorrelated (c = I).
 torch::Tensor barlow_twins(const torch::Tensor& z1, const torch::Tensor& z2, double lambda);
 
+// DINO (Caron et al. 2021): the teacher's distributions over K prototypes for the G global views
+// are targets for the student's distributions of every *other* view:
+//   L = mean over pairs (g, v), v != g, of mean_n [ -sum_k P_g(k) log softmax(s_v / tau_s)(k) ]
+// student_logits: (V*N) x K for V views in view order (the G global views first);
+// teacher_probs: (G*N) x K, no gradient (see dino_teacher_probs). Both uniform: ln K, the value
+// a collapsed DINO run stalls at.
+torch::Tensor dino_loss(const torch::Tensor& student_logits, const torch::Tensor& teacher_probs, int64_t views,
+                        double student_temperature);
+
+// The teacher's targets: softmax((t - center) / tau_t), centred (against one prototype dominating)
+// and sharpened by tau_t < tau_s (against the uniform output).
+torch::Tensor dino_teacher_probs(const torch::Tensor& teacher_logits, const torch::Tensor& center, double temperature);
+
 // Collapse signal: mean per-dimension std of the L2-normalised embeddings times sqrt(D).
 // About 1 for embeddings spread over the sphere, 0 when every sample maps to the same point.
 double embedding_spread(const torch::Tensor& z);

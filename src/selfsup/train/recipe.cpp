@@ -59,6 +59,23 @@ void MocoV3Config::visit(config::Visitor& v) {
   v("momentum_final", momentum_final, "momentum at the end, reached on a cosine ramp (official --moco-m-cos: 1)");
 }
 
+void DinoConfig::visit(config::Visitor& v) {
+  v("out_dim", out_dim, "K, the number of prototypes the head outputs logits for (official: 65536 ViT, lightly CIFAR: 2048)");
+  v("hidden_dim", hidden_dim, "hidden width of the head's MLP");
+  v("bottleneck_dim", bottleneck_dim, "width of the L2-normalised bottleneck before the prototypes");
+  v("head_layers", head_layers, "Linear layers of the head's MLP (GELU between)");
+  v("head_batch_norm", head_batch_norm, "BatchNorm after each hidden Linear of the head (official: off)");
+  v("norm_last_layer", norm_last_layer, "keep the prototypes at unit norm (official default; more stable)");
+  v("freeze_last_layer_epochs", freeze_last_layer_epochs, "the prototypes get no update during the first N epochs");
+  v("student_temperature", student_temperature, "student softmax temperature (0.1)");
+  v("teacher_temperature_start", teacher_temperature_start, "teacher temperature at epoch 0 (0.04)");
+  v("teacher_temperature", teacher_temperature, "teacher temperature after the warm-up (<= 0.07; sharpening)");
+  v("teacher_warmup_epochs", teacher_warmup_epochs, "epochs of the linear teacher-temperature warm-up (official ViT-S: 30)");
+  v("center_momentum", center_momentum, "EMA momentum of the centre subtracted from the teacher's logits (0.9)");
+  v("momentum", momentum, "teacher EMA momentum at the start (official 0.996; 0.9995 at batch 256 on ImageNet)");
+  v("momentum_final", momentum_final, "teacher momentum at the end, reached on a cosine ramp (1)");
+}
+
 void SimSiamConfig::visit(config::Visitor& v) {
   v("fix_predictor_lr", fix_predictor_lr, "keep the predictor at the base lr instead of the schedule (official --fix-pred-lr)");
 }
@@ -69,11 +86,12 @@ void BarlowConfig::visit(config::Visitor& v) {
 }
 
 void MethodConfig::visit(config::Visitor& v) {
-  v("name", name, "self-supervised method: moco, moco_v3, instdisc, invaspread, simclr, byol, simsiam, barlow_twins");
+  v("name", name, "self-supervised method: moco, moco_v3, dino, instdisc, invaspread, simclr, byol, simsiam, barlow_twins");
   v.section("projector", projector, "projection head on top of the backbone (used for the loss only)");
   v.section("predictor", predictor, "prediction head on top of the projector (byol, simsiam, moco_v3)");
   v.section("moco", moco, "MoCo v1/v2 settings");
   v.section("moco_v3", moco_v3, "MoCo v3 settings");
+  v.section("dino", dino, "DINO settings (its head is configured here, not in method.projector)");
   v.section("instdisc", instdisc, "InstDisc settings");
   v.section("invaspread", invaspread, "InvaSpread settings");
   v.section("simclr", simclr, "SimCLR v1/v2 settings");
@@ -180,6 +198,23 @@ void validate(const Recipe& r, const std::string& origin) {
     check_momentum("method.moco_v3.momentum", r.method.moco_v3.momentum);
     check_momentum("method.moco_v3.momentum_final", r.method.moco_v3.momentum_final);
     check_temperature("method.moco_v3.temperature", r.method.moco_v3.temperature);
+  } else if (name == "dino") {
+    const auto& d = r.method.dino;
+    if (views < 2) fail("augment.views", "dino needs at least the two global crops (then any local crops)");
+    std::vector<int64_t> sizes;  // crop size of each view, repeats expanded
+    for (const auto& view : r.augment.views) sizes.insert(sizes.end(), view.repeat, view.crop.size);
+    if (sizes.size() >= 2 && sizes[0] != sizes[1])
+      fail("augment.views", "dino: the two global crops (the first two views) must have the same size");
+    if (d.out_dim < 1 || d.hidden_dim < 1 || d.bottleneck_dim < 1 || d.head_layers < 1)
+      fail("method.dino", "expected positive out_dim, hidden_dim, bottleneck_dim and head_layers");
+    check_temperature("method.dino.student_temperature", d.student_temperature);
+    check_temperature("method.dino.teacher_temperature", d.teacher_temperature);
+    check_temperature("method.dino.teacher_temperature_start", d.teacher_temperature_start);
+    if (d.teacher_warmup_epochs < 0 || d.freeze_last_layer_epochs < 0)
+      fail("method.dino", "expected teacher_warmup_epochs and freeze_last_layer_epochs >= 0");
+    if (d.center_momentum < 0 || d.center_momentum >= 1) fail("method.dino.center_momentum", "expected a value in [0, 1)");
+    check_momentum("method.dino.momentum", d.momentum);
+    check_momentum("method.dino.momentum_final", d.momentum_final);
   } else if (name == "instdisc") {
     const auto& m = r.method.instdisc;
     need_views(1);
@@ -238,6 +273,7 @@ Recipe parse_recipe(const std::string& text, const std::string& origin, const st
     throw Error(origin + ": line " + std::to_string(e.mark.line + 1) + ": invalid YAML: " + e.msg);
   }
   if (!root || root.IsNull()) root = YAML::Node(YAML::NodeType::Map);
+  if (!overrides.empty()) root = config::expand_aliases(root);
   for (const auto& o : overrides) config::apply_override(root, o);
   Recipe recipe;
   config::from_yaml(root, recipe, origin);

@@ -42,6 +42,24 @@ struct MocoV3Config {
   void visit(config::Visitor& v);
 };
 
+struct DinoConfig {
+  int64_t out_dim = 4096;  // K prototypes
+  int64_t hidden_dim = 2048;
+  int64_t bottleneck_dim = 256;
+  int64_t head_layers = 3;
+  bool head_batch_norm = false;
+  bool norm_last_layer = true;
+  int64_t freeze_last_layer_epochs = 1;
+  double student_temperature = 0.1;
+  double teacher_temperature_start = 0.04;
+  double teacher_temperature = 0.04;
+  int64_t teacher_warmup_epochs = 0;
+  double center_momentum = 0.9;
+  double momentum = 0.996;
+  double momentum_final = 1.0;
+  void visit(config::Visitor& v);
+};
+
 struct InstDiscConfig {
   int64_t negatives = 4096;  // NCE noise samples from the bank; 0 = full non-parametric softmax
   double temperature = 0.07;
@@ -83,7 +101,7 @@ struct BarlowConfig {
 
 // The values of method.name, for messages and docs.
 inline constexpr const char* kMethodNames =
-    "moco, moco_v3, instdisc, invaspread, simclr, byol, simsiam, barlow_twins";
+    "moco, moco_v3, dino, instdisc, invaspread, simclr, byol, simsiam, barlow_twins";
 
 struct MethodConfig {
   std::string name = "moco";
@@ -91,6 +109,7 @@ struct MethodConfig {
   HeadConfig predictor;  // BYOL, SimSiam, MoCo v3
   MocoConfig moco;
   MocoV3Config moco_v3;
+  DinoConfig dino;
   InstDiscConfig instdisc;
   InvaSpreadConfig invaspread;
   SimClrConfig simclr;

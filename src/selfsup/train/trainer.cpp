@@ -225,11 +225,18 @@ class Run {
   }
 
   void warn_on_collapse(const std::map<std::string, double>& logs) {
-    const auto it = logs.find("spread");
-    if (it == logs.end() || warned_collapse_ || it->second > 0.05) return;
-    warned_collapse_ = true;
-    std::cerr << "\nwarning: embedding spread " << fixed(it->second, 4)
-              << " (about 1 when healthy): the representation is collapsing toward a constant" << std::endl;
+    if (warned_collapse_) return;
+    const auto spread = logs.find("spread"), uniformity = logs.find("uniformity");
+    if (spread != logs.end() && spread->second < 0.05) {
+      warned_collapse_ = true;
+      std::cerr << "\nwarning: embedding spread " << fixed(spread->second, 4)
+                << " (about 1 when healthy): the representation is collapsing toward a constant" << std::endl;
+    } else if (uniformity != logs.end() && uniformity->second > 0.97) {
+      warned_collapse_ = true;
+      std::cerr << "\nwarning: the targets' entropy is " << fixed(100 * uniformity->second, 1)
+                << "% of ln K: uniform collapse (every image gets the same flat distribution over the prototypes)"
+                << std::endl;
+    }
   }
 
   void append_csv(const EpochStats& s, double lr, double ips, double wait_share, double loader_share, double seconds,
