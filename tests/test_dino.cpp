@@ -50,26 +50,26 @@ StepContext context(int64_t epoch) {
 
 }  // namespace
 
-TEST(DinoLoss, UniformGivesLnK) {
+TEST(CrossViewCrossEntropy, UniformGivesLnK) {
   const int64_t k = 16, n = 3;
   const auto teacher = torch::full({2 * n, k}, 1.0 / k);
-  EXPECT_NEAR(dino_loss(torch::zeros({4 * n, k}), teacher, 4, 0.1).item<double>(), std::log(16.0), 1e-5);
+  EXPECT_NEAR(cross_view_cross_entropy(torch::zeros({4 * n, k}), teacher, 4, 0.1).item<double>(), std::log(16.0), 1e-5);
 }
 
-TEST(DinoLoss, HandComputedPairs) {
+TEST(CrossViewCrossEntropy, HandComputedPairs) {
   // K = 2, N = 1, tau_s = 1. Teacher: both global views say prototype 0.
   // Student view probabilities: v0 [.5 .5], v1 [.75 .25], local v2 [.25 .75].
   const auto teacher = rows({{1, 0}, {1, 0}});
   const auto student = rows({{0, 0}, {std::log(3.0f), 0}, {0, std::log(3.0f)}});
   // Pairs (g, v), v != g: (0,1) (0,2) (1,0) (1,2).
   const double expected = (-std::log(0.75) - std::log(0.25) - std::log(0.5) - std::log(0.25)) / 4;
-  EXPECT_NEAR(dino_loss(student, teacher, 3, 1.0).item<double>(), expected, 1e-5);
+  EXPECT_NEAR(cross_view_cross_entropy(student, teacher, 3, 1.0).item<double>(), expected, 1e-5);
   // Two views only: (0,1) and (1,0).
-  EXPECT_NEAR(dino_loss(student.slice(0, 0, 2), teacher, 2, 1.0).item<double>(),
+  EXPECT_NEAR(cross_view_cross_entropy(student.slice(0, 0, 2), teacher, 2, 1.0).item<double>(),
               (-std::log(0.75) - std::log(0.5)) / 2, 1e-5);
 }
 
-TEST(DinoLoss, TeacherTargetsAreCentredAndSharpened) {
+TEST(CrossViewCrossEntropy, TeacherTargetsAreCentredAndSharpened) {
   // Centring removes the common offset: logits equal to the centre give the uniform distribution.
   EXPECT_TRUE(torch::allclose(dino_teacher_probs(rows({{1, 2}}), rows({{1, 2}}), 0.04), rows({{0.5, 0.5}})));
   // Sharpening: a logit gap of 0.1 at tau 0.05 is a factor e^2 between the two probabilities.

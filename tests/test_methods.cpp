@@ -1,4 +1,4 @@
-// Methods I (InstDisc, InvaSpread, SimCLR v1/v2, BYOL, SimSiam, Barlow Twins), MoCo v3 and DINO: the mechanics of each
+// Methods I (InstDisc, InvaSpread, SimCLR v1/v2, BYOL, SimSiam, Barlow Twins), MoCo v3, DINO and SwAV: the mechanics of each
 // step, and a short training run per method that must lower the loss, keep the embeddings spread
 // (no collapse) and beat the randomly initialised network on kNN.
 #include <gtest/gtest.h>
@@ -44,6 +44,8 @@ std::vector<std::string> method_overrides(const std::string& name) {
   if (name == "dino")
     add({"method.dino.out_dim=256", "method.dino.hidden_dim=128", "method.dino.bottleneck_dim=32",
          "method.dino.momentum=0.99", "method.dino.head_batch_norm=true"});
+  if (name == "swav")
+    add({"method.projector.norm=batch", "method.swav.prototypes=64", "method.swav.freeze_prototypes_steps=20"});
   if (name == "barlow_twins")
     add({"method.projector.layers=3", "method.projector.norm=batch", "method.projector.hidden_dim=128",
          "method.projector.out_dim=128", "method.barlow.lambda=0.02", "method.barlow.scale_loss=0.1"});
@@ -262,4 +264,4 @@ TEST_P(MethodLearns, LossFallsNoCollapseBeatsRandomInit) {
 
 INSTANTIATE_TEST_SUITE_P(Methods, MethodLearns,
                          ::testing::Values("instdisc", "invaspread", "simclr", "byol", "simsiam", "barlow_twins",
-                                           "moco_v3", "dino"));
+                                           "moco_v3", "dino", "swav"));

@@ -25,10 +25,10 @@ torch::Tensor info_nce_in_batch(const torch::Tensor& q, const torch::Tensor& k, 
   return torch::nn::functional::cross_entropy(logits, target);
 }
 
-torch::Tensor dino_loss(const torch::Tensor& student_logits, const torch::Tensor& teacher_probs, int64_t views,
-                        double student_temperature) {
-  const auto student = torch::log_softmax(student_logits.to(torch::kFloat32) / student_temperature, 1).chunk(views);
-  const auto teacher = teacher_probs.to(torch::kFloat32).chunk(teacher_probs.size(0) / (student_logits.size(0) / views));
+torch::Tensor cross_view_cross_entropy(const torch::Tensor& student_logits, const torch::Tensor& targets, int64_t views,
+                                       double temperature) {
+  const auto student = torch::log_softmax(student_logits.to(torch::kFloat32) / temperature, 1).chunk(views);
+  const auto teacher = targets.to(torch::kFloat32).chunk(targets.size(0) / (student_logits.size(0) / views));
   torch::Tensor total;
   int64_t terms = 0;
   for (size_t g = 0; g < teacher.size(); ++g)
@@ -38,6 +38,20 @@ torch::Tensor dino_loss(const torch::Tensor& student_logits, const torch::Tensor
       total = terms++ ? total + term : term;
     }
   return total / static_cast<double>(terms);
+}
+
+torch::Tensor sinkhorn_knopp(const torch::Tensor& scores, double epsilon, int64_t iterations) {
+  torch::NoGradGuard no_grad;
+  const auto s = scores.to(torch::kFloat32);
+  auto q = torch::exp((s - s.max()) / epsilon).t();  // K x B
+  const double k = static_cast<double>(q.size(0)), b = static_cast<double>(q.size(1));
+  q /= q.sum();
+  for (int64_t i = 0; i < iterations; ++i) {
+    // (clamped: at small eps a prototype far from every sample can underflow to an all-zero row)
+    q /= q.sum(1, /*keepdim=*/true).clamp_min(1e-30) * k;  // each prototype gets 1/K of the mass
+    q /= q.sum(0, /*keepdim=*/true).clamp_min(1e-30) * b;  // each sample has 1/B
+  }
+  return (q * b).t();  // B x K, rows sum to 1
 }
 
 torch::Tensor dino_teacher_probs(const torch::Tensor& teacher_logits, const torch::Tensor& center, double temperature) {

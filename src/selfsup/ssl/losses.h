@@ -59,14 +59,21 @@ torch::Tensor negative_cosine(const torch::Tensor& p, const torch::Tensor& z);
 // 0 when the two views agree and the dimensions are decorrelated (c = I).
 torch::Tensor barlow_twins(const torch::Tensor& z1, const torch::Tensor& z2, double lambda);
 
-// DINO (Caron et al. 2021): the teacher's distributions over K prototypes for the G global views
-// are targets for the student's distributions of every *other* view:
-//   L = mean over pairs (g, v), v != g, of mean_n [ -sum_k P_g(k) log softmax(s_v / tau_s)(k) ]
-// student_logits: (V*N) x K for V views in view order (the G global views first);
-// teacher_probs: (G*N) x K, no gradient (see dino_teacher_probs). Both uniform: ln K, the value
-// a collapsed DINO run stalls at.
-torch::Tensor dino_loss(const torch::Tensor& student_logits, const torch::Tensor& teacher_probs, int64_t views,
-                        double student_temperature);
+// The swapped / distilled prediction of DINO and SwAV: target distributions over K prototypes
+// computed for the G first views (DINO: the teacher's, SwAV: Sinkhorn codes) are predicted from
+// every *other* view:
+//   L = mean over pairs (g, v), v != g, of mean_n [ -sum_k P_g(k) log softmax(s_v / tau)(k) ]
+// student_logits: (V*N) x K for V views in view order (the G target views first);
+// targets: (G*N) x K, no gradient. Both uniform: ln K, the value a collapsed run stalls at.
+torch::Tensor cross_view_cross_entropy(const torch::Tensor& student_logits, const torch::Tensor& targets, int64_t views,
+                                       double temperature);
+
+// Sinkhorn-Knopp equal-partition assignment (SwAV): scores B x K (prototype similarities) ->
+// codes Q, B x K, each row a distribution, every prototype receiving about B/K of the batch:
+// Q = diag(u) exp(scores/eps) diag(v) after `iterations` alternating normalisations (columns to
+// 1/K, rows to 1/B), rows rescaled to sum 1. Computed in fp32 with the maximum subtracted first
+// (the same result; no overflow at small eps).
+torch::Tensor sinkhorn_knopp(const torch::Tensor& scores, double epsilon, int64_t iterations);
 
 // The teacher's targets: softmax((t - center) / tau_t), centred (against one prototype dominating)
 // and sharpened by tau_t < tau_s (against the uniform output).

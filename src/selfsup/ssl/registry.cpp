@@ -11,6 +11,7 @@
 #include "selfsup/ssl/methods/moco_v3.h"
 #include "selfsup/ssl/methods/simclr.h"
 #include "selfsup/ssl/methods/simsiam.h"
+#include "selfsup/ssl/methods/swav.h"
 #include "selfsup/train/recipe.h"
 
 namespace selfsup::ssl {
@@ -20,6 +21,7 @@ std::shared_ptr<Method> make_method(const Recipe& recipe, int64_t in_channels, i
   if (name == "moco") return std::make_shared<Moco>(recipe, in_channels);
   if (name == "moco_v3") return std::make_shared<MocoV3>(recipe, in_channels);
   if (name == "dino") return std::make_shared<Dino>(recipe, in_channels);
+  if (name == "swav") return std::make_shared<Swav>(recipe, in_channels);
   if (name == "instdisc") return std::make_shared<InstDisc>(recipe, in_channels, train_images);
   if (name == "invaspread") return std::make_shared<InvaSpread>(recipe, in_channels);
   if (name == "simclr") return std::make_shared<SimClr>(recipe, in_channels);

@@ -76,6 +76,16 @@ void DinoConfig::visit(config::Visitor& v) {
   v("momentum_final", momentum_final, "teacher momentum at the end, reached on a cosine ramp (1)");
 }
 
+void SwavConfig::visit(config::Visitor& v) {
+  v("prototypes", prototypes, "K, the number of prototypes (official: 3000 ImageNet; lightly CIFAR: 512)");
+  v("temperature", temperature, "softmax temperature of the swapped prediction (0.1)");
+  v("epsilon", epsilon, "Sinkhorn entropy regularisation (0.05; lower it, e.g. 0.03, if the loss stalls at ln K)");
+  v("sinkhorn_iterations", sinkhorn_iterations, "Sinkhorn-Knopp normalisation rounds (3)");
+  v("queue_size", queue_size, "embeddings of past batches kept per global crop and added to the assignment batch (0 = none; official: 3840)");
+  v("queue_start_epoch", queue_start_epoch, "epoch (0-based) from which the queue is filled; it is used once full");
+  v("freeze_prototypes_steps", freeze_prototypes_steps, "the prototypes get no update during the first N steps (official: 5005)");
+}
+
 void SimSiamConfig::visit(config::Visitor& v) {
   v("fix_predictor_lr", fix_predictor_lr, "keep the predictor at the base lr instead of the schedule (official --fix-pred-lr)");
 }
@@ -86,12 +96,13 @@ void BarlowConfig::visit(config::Visitor& v) {
 }
 
 void MethodConfig::visit(config::Visitor& v) {
-  v("name", name, "self-supervised method: moco, moco_v3, dino, instdisc, invaspread, simclr, byol, simsiam, barlow_twins");
+  v("name", name, "self-supervised method: moco, moco_v3, dino, swav, instdisc, invaspread, simclr, byol, simsiam, barlow_twins");
   v.section("projector", projector, "projection head on top of the backbone (used for the loss only)");
   v.section("predictor", predictor, "prediction head on top of the projector (byol, simsiam, moco_v3)");
   v.section("moco", moco, "MoCo v1/v2 settings");
   v.section("moco_v3", moco_v3, "MoCo v3 settings");
   v.section("dino", dino, "DINO settings (its head is configured here, not in method.projector)");
+  v.section("swav", swav, "SwAV settings (method.projector is the head before the prototypes)");
   v.section("instdisc", instdisc, "InstDisc settings");
   v.section("invaspread", invaspread, "InvaSpread settings");
   v.section("simclr", simclr, "SimCLR v1/v2 settings");
@@ -215,6 +226,18 @@ void validate(const Recipe& r, const std::string& origin) {
     if (d.center_momentum < 0 || d.center_momentum >= 1) fail("method.dino.center_momentum", "expected a value in [0, 1)");
     check_momentum("method.dino.momentum", d.momentum);
     check_momentum("method.dino.momentum_final", d.momentum_final);
+  } else if (name == "swav") {
+    const auto& w = r.method.swav;
+    if (views < 2) fail("augment.views", "swav needs at least the two global crops (then any local crops)");
+    if (w.prototypes < 2) fail("method.swav.prototypes", "expected at least 2");
+    check_temperature("method.swav.temperature", w.temperature);
+    if (w.epsilon <= 0) fail("method.swav.epsilon", "expected a positive value");
+    if (w.sinkhorn_iterations < 1) fail("method.swav.sinkhorn_iterations", "expected at least 1");
+    if (w.queue_size < 0 || (w.queue_size > 0 && w.queue_size % r.train.batch_size != 0))
+      fail("method.swav.queue_size", "expected 0 or a positive multiple of train.batch_size (" +
+                                          std::to_string(r.train.batch_size) + ")");
+    if (w.queue_start_epoch < 0 || w.freeze_prototypes_steps < 0)
+      fail("method.swav", "expected queue_start_epoch and freeze_prototypes_steps >= 0");
   } else if (name == "instdisc") {
     const auto& m = r.method.instdisc;
     need_views(1);

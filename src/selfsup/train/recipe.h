@@ -60,6 +60,17 @@ struct DinoConfig {
   void visit(config::Visitor& v);
 };
 
+struct SwavConfig {
+  int64_t prototypes = 3000;  // K
+  double temperature = 0.1;
+  double epsilon = 0.05;
+  int64_t sinkhorn_iterations = 3;
+  int64_t queue_size = 0;  // embeddings kept per global crop for the assignments (0 = no queue)
+  int64_t queue_start_epoch = 15;
+  int64_t freeze_prototypes_steps = 5005;
+  void visit(config::Visitor& v);
+};
+
 struct InstDiscConfig {
   int64_t negatives = 4096;  // NCE noise samples from the bank; 0 = full non-parametric softmax
   double temperature = 0.07;
@@ -101,7 +112,7 @@ struct BarlowConfig {
 
 // The values of method.name, for messages and docs.
 inline constexpr const char* kMethodNames =
-    "moco, moco_v3, dino, instdisc, invaspread, simclr, byol, simsiam, barlow_twins";
+    "moco, moco_v3, dino, swav, instdisc, invaspread, simclr, byol, simsiam, barlow_twins";
 
 struct MethodConfig {
   std::string name = "moco";
@@ -110,6 +121,7 @@ struct MethodConfig {
   MocoConfig moco;
   MocoV3Config moco_v3;
   DinoConfig dino;
+  SwavConfig swav;
   InstDiscConfig instdisc;
   InvaSpreadConfig invaspread;
   SimClrConfig simclr;

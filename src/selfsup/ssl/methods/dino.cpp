@@ -3,7 +3,7 @@
 // teacher (an EMA of the student, momentum on a cosine ramp to 1) only the two global crops. The
 // teacher's logits are centred (minus an EMA of their batch mean: no prototype may dominate) and
 // sharpened (temperature 0.04-0.07 below the student's 0.1: the output may not go uniform); the
-// student's distribution of every other crop is trained toward them (ssl::dino_loss). The
+// student's distribution of every other crop is trained toward them (ssl::cross_view_cross_entropy). The
 // prototypes (the head's last layer) are not updated during the first epoch(s).
 // Uniform collapse shows as a loss stuck at ln K and a teacher entropy of ln K: `t_entropy` and
 // `uniformity` (= t_entropy / ln K; the trainer warns above 0.97) are logged.
@@ -68,7 +68,7 @@ StepOutput Dino::training_step(const data::Batch& batch, StepContext& ctx) {
                                        {views.at(0), views.at(1)});  // 2N x K
     teacher = dino_teacher_probs(teacher_logits, center_, t);
   }
-  StepOutput out{dino_loss(student, teacher, static_cast<int64_t>(views.size()), config_.student_temperature), {}};
+  StepOutput out{cross_view_cross_entropy(student, teacher, static_cast<int64_t>(views.size()), config_.student_temperature), {}};
   {
     torch::NoGradGuard no_grad;
     center_.mul_(config_.center_momentum).add_(teacher_logits.mean(0, /*keepdim=*/true), 1 - config_.center_momentum);

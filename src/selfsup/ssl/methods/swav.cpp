@@ -1,0 +1,69 @@
+// SwAV (Caron et al. 2020, "Unsupervised Learning of Visual Features by Contrasting Cluster
+// Assignments"): no pairwise comparison. Every crop's L2-normalised embedding z is scored against K
+// prototypes (unit vectors, renormalised at the start of every step). For each of the two global
+// crops, Sinkhorn-Knopp turns the batch's scores into codes q that spread the batch evenly over
+// the prototypes (sinkhorn_knopp, fp32); each code is then predicted from every *other* crop
+// (swapped prediction, cross_view_cross_entropy with temperature tau):
+//   L = mean_{g in {1,2}} mean_{v != g} mean_n [ -sum_k q_g(k) log softmax(z_v . c / tau)(k) ]
+// Optional queue: from `queue_start_epoch` the embeddings of past batches are kept per global crop
+// and, once the queue is full, added to the batch whose codes Sinkhorn computes (with small batches
+// the equal partition over K is otherwise too coarse). The prototypes get no update during the first
+// `freeze_prototypes_steps` steps. Uniform collapse shows as a loss at ln K and `uniformity` (mean
+// entropy of the predictions / ln K) near 1.
+#include "selfsup/ssl/methods/swav.h"
+
+#include "selfsup/ssl/common.h"
+#include "selfsup/ssl/losses.h"
+
+#include <cmath>
+
+namespace selfsup::ssl {
+
+Swav::Swav(const Recipe& recipe, int64_t in_channels) : config_(recipe.method.swav) {
+  encoder_ = register_module("encoder", models::make_backbone(recipe.model, in_channels));
+  projector_ = register_module("projector", make_head(recipe.method.projector, encoder_->output_dim()));
+  const int64_t d = recipe.method.projector.out_dim;
+  prototypes_ = register_parameter("prototypes", l2_normalize(torch::randn({config_.prototypes, d})));
+  queue_ = register_buffer("queue", torch::zeros({2, config_.queue_size, d}));
+}
+
+StepOutput Swav::training_step(const data::Batch& batch, StepContext& ctx) {
+  {
+    torch::NoGradGuard no_grad;
+    prototypes_.copy_(l2_normalize(prototypes_));
+  }
+  const auto& views = batch.views;
+  const int64_t n = views.at(0).size(0);
+  const auto c = ctx.global_step < config_.freeze_prototypes_steps ? prototypes_.detach() : prototypes_;
+  const auto z = l2_normalize(forward_multicrop([&](const torch::Tensor& x) { return projector_->forward(encoder_->forward(x)); },
+                                                views));  // (V*N) x D
+  const auto scores = torch::mm(z, c.t());              // (V*N) x K
+  std::vector<torch::Tensor> codes;
+  {
+    torch::NoGradGuard no_grad;
+    const bool queue_on = config_.queue_size > 0 && ctx.epoch >= config_.queue_start_epoch;
+    for (int64_t g = 0; g < 2; ++g) {
+      auto s = scores.slice(0, g * n, (g + 1) * n).detach();
+      const bool queue_full = queue_on && queue_[g][-1].abs().sum().item<double>() > 0;
+      if (queue_full) s = torch::cat({torch::mm(queue_[g], prototypes_.t()), s});
+      codes.push_back(sinkhorn_knopp(s, config_.epsilon, config_.sinkhorn_iterations).slice(0, -n));
+      if (queue_on) {  // newest first, as the official code
+        const auto zg = z.slice(0, g * n, (g + 1) * n).detach();
+        const int64_t keep = config_.queue_size - std::min(n, config_.queue_size);
+        queue_[g].slice(0, n, n + keep).copy_(queue_[g].slice(0, 0, keep).clone());
+        queue_[g].slice(0, 0, std::min(n, config_.queue_size)).copy_(zg.slice(0, 0, std::min(n, config_.queue_size)));
+      }
+    }
+  }
+  StepOutput out{cross_view_cross_entropy(scores, torch::cat(codes), static_cast<int64_t>(views.size()), config_.temperature), {}};
+  {
+    torch::NoGradGuard no_grad;
+    const auto p = torch::softmax(scores.slice(0, 0, n) / config_.temperature, 1);
+    out.logs["uniformity"] = -(p * p.clamp_min(1e-12).log()).sum(1).mean().item<double>() /
+                             std::log(static_cast<double>(config_.prototypes));
+  }
+  out.logs["spread"] = embedding_spread(z.slice(0, 0, n));
+  return out;
+}
+
+}  // namespace selfsup::ssl
