@@ -1,4 +1,4 @@
-// Methods I (InstDisc, InvaSpread, SimCLR v1/v2, BYOL, SimSiam, Barlow Twins), MoCo v3, DINO and SwAV: the mechanics of each
+// Methods I (InstDisc, InvaSpread, SimCLR v1/v2, BYOL, SimSiam, Barlow Twins), MoCo v3, DINO, SwAV and CPC: the mechanics of each
 // step, and a short training run per method that must lower the loss, keep the embeddings spread
 // (no collapse) and beat the randomly initialised network on kNN.
 #include <gtest/gtest.h>
@@ -46,16 +46,17 @@ std::vector<std::string> method_overrides(const std::string& name) {
          "method.dino.momentum=0.99", "method.dino.head_batch_norm=true"});
   if (name == "swav")
     add({"method.projector.norm=batch", "method.swav.prototypes=64", "method.swav.freeze_prototypes_steps=20"});
+  if (name == "cpc") add({"method.cpc.predict_steps=2"});
   if (name == "barlow_twins")
     add({"method.projector.layers=3", "method.projector.norm=batch", "method.projector.hidden_dim=128",
          "method.projector.out_dim=128", "method.barlow.lambda=0.02", "method.barlow.scale_loss=0.1"});
   return o;
 }
 
-// tiny_test.yaml turned into a recipe for `name` (InstDisc: one view), plus extra overrides.
+// tiny_test.yaml turned into a recipe for `name` (InstDisc, CPC: one view), plus extra overrides.
 Recipe tiny_method(const std::string& name, std::vector<std::string> extra = {}) {
   YAML::Node root = YAML::LoadFile(kTiny);
-  if (name == "instdisc") {
+  if (name == "instdisc" || name == "cpc") {
     YAML::Node one;
     one.push_back(root["augment"]["views"][0]);
     root["augment"]["views"] = one;
@@ -264,4 +265,4 @@ TEST_P(MethodLearns, LossFallsNoCollapseBeatsRandomInit) {
 
 INSTANTIATE_TEST_SUITE_P(Methods, MethodLearns,
                          ::testing::Values("instdisc", "invaspread", "simclr", "byol", "simsiam", "barlow_twins",
-                                           "moco_v3", "dino", "swav"));
+                                           "moco_v3", "dino", "swav", "cpc"));

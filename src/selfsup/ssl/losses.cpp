@@ -58,6 +58,13 @@ torch::Tensor dino_teacher_probs(const torch::Tensor& teacher_logits, const torc
   return torch::softmax((teacher_logits.to(torch::kFloat32) - center) / temperature, 1);
 }
 
+torch::Tensor info_nce_positions(const torch::Tensor& pred, const torch::Tensor& target, double temperature) {
+  const int64_t b = pred.size(0), n = pred.size(1);
+  const auto logits = (torch::bmm(pred, target.transpose(1, 2)) / temperature).to(torch::kFloat32);  // B x N x N
+  const auto labels = torch::arange(n, torch::TensorOptions().dtype(torch::kLong).device(pred.device())).repeat({b});
+  return torch::nn::functional::cross_entropy(logits.reshape({b * n, n}), labels);
+}
+
 double embedding_spread(const torch::Tensor& z) {
   torch::NoGradGuard no_grad;
   const auto n = torch::nn::functional::normalize(z.detach().to(torch::kFloat32),

@@ -21,6 +21,11 @@ torch::Tensor info_nce_queue_logits(const torch::Tensor& q, const torch::Tensor&
 //   q, k: N x D (L2-normalised). At uniform similarity: ln N.
 torch::Tensor info_nce_in_batch(const torch::Tensor& q, const torch::Tensor& k, double temperature);
 
+// InfoNCE at each of B positions (CPC): at position b, prediction n must pick target n among the
+// N targets at that position (the other images' patches are the negatives).
+//   pred, target: B x N x D (L2-normalised). Mean over positions; at uniform similarity ln N.
+torch::Tensor info_nce_positions(const torch::Tensor& pred, const torch::Tensor& target, double temperature);
+
 // NT-Xent (SimCLR): the 2N embeddings of two views; each is an anchor whose positive is its other
 // view and whose negatives are the 2N-2 other embeddings. Mean (2N-way) cross-entropy with the
 // self-similarity masked out. z1, z2: N x D, L2-normalised. At uniform similarity: ln(2N-1).

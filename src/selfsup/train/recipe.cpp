@@ -86,6 +86,15 @@ void SwavConfig::visit(config::Visitor& v) {
   v("freeze_prototypes_steps", freeze_prototypes_steps, "the prototypes get no update during the first N steps (official: 5005)");
 }
 
+void CpcConfig::visit(config::Visitor& v) {
+  v("patch_size", patch_size, "side of the square patches the image is cut into (CPC v1: 64 of 256 px)");
+  v("patch_stride", patch_stride, "step between patches (CPC v1: half the patch, i.e. 50% overlap)");
+  v("context", context, "autoregressive context network down the grid: gru (per column, top to bottom) | conv (masked convolutions)");
+  v("context_layers", context_layers, "number of masked convolution layers (context: conv)");
+  v("predict_steps", predict_steps, "predict the patches 1..k rows below each context position (CPC v1 images: up to 5)");
+  v("temperature", temperature, "InfoNCE temperature on the L2-normalised predictions and patch embeddings");
+}
+
 void SimSiamConfig::visit(config::Visitor& v) {
   v("fix_predictor_lr", fix_predictor_lr, "keep the predictor at the base lr instead of the schedule (official --fix-pred-lr)");
 }
@@ -96,13 +105,14 @@ void BarlowConfig::visit(config::Visitor& v) {
 }
 
 void MethodConfig::visit(config::Visitor& v) {
-  v("name", name, "self-supervised method: moco, moco_v3, dino, swav, instdisc, invaspread, simclr, byol, simsiam, barlow_twins");
+  v("name", name, "self-supervised method: moco, moco_v3, dino, swav, cpc, instdisc, invaspread, simclr, byol, simsiam, barlow_twins");
   v.section("projector", projector, "projection head on top of the backbone (used for the loss only)");
   v.section("predictor", predictor, "prediction head on top of the projector (byol, simsiam, moco_v3)");
   v.section("moco", moco, "MoCo v1/v2 settings");
   v.section("moco_v3", moco_v3, "MoCo v3 settings");
   v.section("dino", dino, "DINO settings (its head is configured here, not in method.projector)");
   v.section("swav", swav, "SwAV settings (method.projector is the head before the prototypes)");
+  v.section("cpc", cpc, "CPC settings (image patches, context network, prediction)");
   v.section("instdisc", instdisc, "InstDisc settings");
   v.section("invaspread", invaspread, "InvaSpread settings");
   v.section("simclr", simclr, "SimCLR v1/v2 settings");
@@ -238,6 +248,19 @@ void validate(const Recipe& r, const std::string& origin) {
                                           std::to_string(r.train.batch_size) + ")");
     if (w.queue_start_epoch < 0 || w.freeze_prototypes_steps < 0)
       fail("method.swav", "expected queue_start_epoch and freeze_prototypes_steps >= 0");
+  } else if (name == "cpc") {
+    const auto& c = r.method.cpc;
+    need_views(1);
+    if (c.patch_size < 1 || c.patch_stride < 1) fail("method.cpc.patch_size", "expected positive patch_size and patch_stride");
+    if (c.context != "gru" && c.context != "conv") fail("method.cpc.context", "expected gru or conv, got '" + c.context + "'");
+    if (c.context_layers < 1) fail("method.cpc.context_layers", "expected at least 1");
+    if (c.predict_steps < 1) fail("method.cpc.predict_steps", "expected at least 1");
+    check_temperature("method.cpc.temperature", c.temperature);
+    const int64_t size = r.augment.views[0].crop.size;
+    if (size > 0 && (size < c.patch_size || (size - c.patch_size) / c.patch_stride < c.predict_steps))
+      fail("method.cpc.predict_steps", "a " + std::to_string(size) + " px crop gives " +
+                                            std::to_string(size < c.patch_size ? 0 : (size - c.patch_size) / c.patch_stride + 1) +
+                                            " rows of patches: too few to predict " + std::to_string(c.predict_steps) + " rows ahead");
   } else if (name == "instdisc") {
     const auto& m = r.method.instdisc;
     need_views(1);

@@ -71,6 +71,16 @@ struct SwavConfig {
   void visit(config::Visitor& v);
 };
 
+struct CpcConfig {
+  int64_t patch_size = 8;     // pixels; the backbone encodes each patch
+  int64_t patch_stride = 4;   // patches overlap by patch_size - patch_stride
+  std::string context = "gru";  // gru | conv (masked: each row sees only the rows above)
+  int64_t context_layers = 3;   // conv context: causal layers
+  int64_t predict_steps = 3;    // predict the patches 1..k rows below
+  double temperature = 0.1;
+  void visit(config::Visitor& v);
+};
+
 struct InstDiscConfig {
   int64_t negatives = 4096;  // NCE noise samples from the bank; 0 = full non-parametric softmax
   double temperature = 0.07;
@@ -112,7 +122,7 @@ struct BarlowConfig {
 
 // The values of method.name, for messages and docs.
 inline constexpr const char* kMethodNames =
-    "moco, moco_v3, dino, swav, instdisc, invaspread, simclr, byol, simsiam, barlow_twins";
+    "moco, moco_v3, dino, swav, cpc, instdisc, invaspread, simclr, byol, simsiam, barlow_twins";
 
 struct MethodConfig {
   std::string name = "moco";
@@ -122,6 +132,7 @@ struct MethodConfig {
   MocoV3Config moco_v3;
   DinoConfig dino;
   SwavConfig swav;
+  CpcConfig cpc;
   InstDiscConfig instdisc;
   InvaSpreadConfig invaspread;
   SimClrConfig simclr;

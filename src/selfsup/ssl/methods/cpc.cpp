@@ -1,0 +1,89 @@
+// CPC for images (van den Oord et al. 2018; Hénaff et al. 2019, CPC v2): each image is cut into a
+// grid of overlapping patches, the backbone encodes every patch (z), an autoregressive context
+// network runs down the grid (c_ij sees only the patches in rows <= i: a GRU along each column, or
+// masked convolutions), and for k = 1..K a linear map W_k predicts from c_ij the embedding of the
+// patch k rows below, z_{i+k,j}. InfoNCE scores the prediction against the patches at the same
+// position in the other images of the batch:
+//   L = mean_k mean_{i,j} CE( (W_k c_ij)^ . z^_{i+k,j}(all images) / tau,  own image )
+// (^: L2-normalised; the paper uses unnormalised bilinear scores, the normalisation with a
+// temperature trains more stably in the short runs here). Evaluation pools the patch embeddings
+// of the whole image (PatchGridEncoder).
+#include "selfsup/ssl/methods/cpc.h"
+
+#include "selfsup/core/error.h"
+#include "selfsup/ssl/common.h"
+#include "selfsup/ssl/losses.h"
+
+namespace selfsup::ssl {
+
+namespace F = torch::nn::functional;
+
+PatchGridEncoder::PatchGridEncoder(std::shared_ptr<models::Backbone> backbone, int64_t patch_size, int64_t stride)
+    : backbone_(std::move(backbone)), patch_size_(patch_size), stride_(stride) {
+  register_module("backbone", backbone_);
+}
+
+torch::Tensor PatchGridEncoder::grid(const torch::Tensor& x) {
+  if (x.size(2) < patch_size_ || x.size(3) < patch_size_)
+    throw Error("cpc: image " + std::to_string(x.size(2)) + "x" + std::to_string(x.size(3)) +
+                " is smaller than a patch (" + std::to_string(patch_size_) + ")");
+  const int64_t n = x.size(0), c = x.size(1);
+  auto p = x.unfold(2, patch_size_, stride_).unfold(3, patch_size_, stride_);  // N x C x R x Q x p x p
+  const int64_t rows = p.size(2), cols = p.size(3);
+  p = p.permute({0, 2, 3, 1, 4, 5}).reshape({n * rows * cols, c, patch_size_, patch_size_});
+  return backbone_->forward(p).view({n, rows, cols, -1});
+}
+
+Cpc::Cpc(const Recipe& recipe, int64_t in_channels) : config_(recipe.method.cpc) {
+  encoder_ = register_module("encoder", models::make_backbone(recipe.model, in_channels));
+  patches_ = std::make_shared<PatchGridEncoder>(encoder_, config_.patch_size, config_.patch_stride);
+  const int64_t d = encoder_->output_dim();
+  if (config_.context == "gru") {
+    gru_ = register_module("context", torch::nn::GRU(torch::nn::GRUOptions(d, d)));
+  } else {
+    conv_ = register_module("context", torch::nn::ModuleList());
+    for (int64_t i = 0; i < config_.context_layers; ++i)
+      conv_->push_back(torch::nn::Conv2d(torch::nn::Conv2dOptions(d, d, {2, 3})));
+  }
+  predictors_ = register_module("predictors", torch::nn::ModuleList());
+  for (int64_t k = 0; k < config_.predict_steps; ++k) predictors_->push_back(torch::nn::Linear(d, d));
+}
+
+torch::Tensor Cpc::context(const torch::Tensor& z) {
+  const int64_t n = z.size(0), rows = z.size(1), cols = z.size(2), d = z.size(3);
+  if (gru_) {
+    auto seq = z.permute({1, 0, 2, 3}).reshape({rows, n * cols, d});  // rows are the time steps
+    auto out = std::get<0>(gru_->forward(seq));
+    return out.view({rows, n, cols, d}).permute({1, 0, 2, 3});
+  }
+  auto x = z.permute({0, 3, 1, 2});  // N x D x rows x cols
+  for (const auto& layer : *conv_) {
+    // One row of padding on top only: a 2x3 kernel at row i reads rows i-1 and i (masked conv).
+    const auto y = layer->as<torch::nn::Conv2d>()->forward(F::pad(x, F::PadFuncOptions({1, 1, 1, 0})));
+    x = x + torch::relu(y);
+  }
+  return x.permute({0, 2, 3, 1});
+}
+
+StepOutput Cpc::training_step(const data::Batch& batch, StepContext& ctx) {
+  const auto z = patches_->grid(batch.views.at(0));  // N x R x Q x D
+  const auto c = context(z);
+  const int64_t n = z.size(0), rows = z.size(1), cols = z.size(2), d = z.size(3);
+  const int64_t steps = std::min<int64_t>(config_.predict_steps, rows - 1);
+  if (steps < 1) throw Error("cpc: " + std::to_string(rows) + " rows of patches: nothing to predict");
+  torch::Tensor loss;
+  for (int64_t k = 1; k <= steps; ++k) {
+    const auto pred = predictors_[k - 1]->as<torch::nn::Linear>()->forward(c.slice(1, 0, rows - k));  // N x (R-k) x Q x D
+    const auto target = z.slice(1, k, rows);
+    auto by_position = [&](const torch::Tensor& t) {  // (R-k)*Q positions x N images x D
+      return l2_normalize(t.reshape({-1, d})).view({n, (rows - k) * cols, d}).transpose(0, 1);
+    };
+    const auto term = info_nce_positions(by_position(pred), by_position(target), config_.temperature);
+    loss = k == 1 ? term : loss + term;
+  }
+  StepOutput out{loss / static_cast<double>(steps), {}};
+  out.logs["spread"] = embedding_spread(z.reshape({-1, d}));
+  return out;
+}
+
+}  // namespace selfsup::ssl

@@ -1,0 +1,71 @@
+// CPC: the per-position InfoNCE against hand values, the patch grid, and the context network's
+// causality (a row's context never sees the rows below it). Its short training run is in
+// test_methods.cpp (MethodLearns).
+#include <gtest/gtest.h>
+
+#include <cmath>
+
+#include "selfsup/core/error.h"
+#include "selfsup/models/convnet.h"
+#include "selfsup/ssl/losses.h"
+#include "selfsup/ssl/methods/cpc.h"
+
+using namespace selfsup;
+using namespace selfsup::ssl;
+
+namespace {
+
+const std::string kTiny = std::string(SELFSUP_SOURCE_DIR) + "/recipes/tiny_test.yaml";
+
+Recipe cpc_recipe(std::vector<std::string> extra) {
+  std::vector<std::string> o{"method.name=cpc", "augment.views=[{crop: {size: 28}}]"};
+  o.insert(o.end(), extra.begin(), extra.end());
+  return load_recipe(kTiny, o);
+}
+
+}  // namespace
+
+TEST(InfoNcePositions, UniformGivesLnNAndHandValue) {
+  // 2 positions x 3 images, all predictions orthogonal to all targets: ln 3.
+  const auto pred = torch::eye(6).slice(0, 0, 3).unsqueeze(0).repeat({2, 1, 1});
+  const auto target = torch::eye(6).slice(0, 3, 6).unsqueeze(0).repeat({2, 1, 1});
+  EXPECT_NEAR(info_nce_positions(pred, target, 0.1).item<double>(), std::log(3.0), 1e-6);
+  // Predictions equal to their targets (orthogonal to the others), tau 0.5: own logit 2, two at 0.
+  EXPECT_NEAR(info_nce_positions(pred, pred, 0.5).item<double>(), std::log(1 + 2 * std::exp(-2.0)), 1e-6);
+}
+
+TEST(PatchGrid, EachCellIsTheBackboneOnItsPatch) {
+  auto net = std::make_shared<models::ConvNet>(models::ConvNetOptions().width(0.5).in_channels(1));
+  net->eval();
+  PatchGridEncoder grid(net, 8, 4);
+  const auto x = torch::randn({2, 1, 28, 28});
+  torch::NoGradGuard no_grad;
+  const auto g = grid.grid(x);
+  ASSERT_EQ(g.sizes(), (std::vector<int64_t>{2, 6, 6, 32}));
+  const auto patch = x.slice(2, 8, 16).slice(3, 12, 20);  // row 2, column 3
+  EXPECT_TRUE(torch::allclose(g.select(1, 2).select(1, 3), net->forward(patch), 1e-5, 1e-5));
+  EXPECT_TRUE(torch::allclose(grid.forward(x), g.mean({1, 2})));
+  EXPECT_THROW(grid.grid(torch::randn({1, 1, 6, 6})), Error);
+}
+
+class CpcContext : public ::testing::TestWithParam<std::string> {};
+
+TEST_P(CpcContext, RowsNeverSeeTheRowsBelow) {
+  Cpc cpc(cpc_recipe({"method.cpc.context=" + GetParam()}), 1);
+  torch::NoGradGuard no_grad;
+  const auto z = torch::randn({2, 6, 5, 32});
+  auto changed = z.clone();
+  changed.select(1, 3).add_(1.0);  // perturb row 3
+  const auto a = cpc.context(z), b = cpc.context(changed);
+  ASSERT_EQ(a.sizes(), z.sizes());
+  EXPECT_TRUE(torch::allclose(a.slice(1, 0, 3), b.slice(1, 0, 3)));  // rows 0-2 unchanged
+  EXPECT_FALSE(torch::allclose(a.slice(1, 3, 4), b.slice(1, 3, 4)));  // row 3 sees itself
+}
+
+INSTANTIATE_TEST_SUITE_P(Cpc, CpcContext, ::testing::Values("gru", "conv"));
+
+TEST(Cpc, RecipeNeedsEnoughRows) {
+  EXPECT_NO_THROW(cpc_recipe({"method.cpc.predict_steps=5"}));  // 28 px, 8/4: 6 rows
+  EXPECT_THROW(cpc_recipe({"method.cpc.predict_steps=6"}), Error);
+  EXPECT_THROW(cpc_recipe({"method.cpc.context=lstm"}), Error);
+}
