@@ -252,4 +252,18 @@ torch::Tensor normalize(const torch::Tensor& x, const std::vector<double>& mean,
   return (x - as_channels(mean)) / as_channels(std);
 }
 
+torch::Tensor rgb_to_lab(const torch::Tensor& x) {
+  if (x.dim() != 4 || x.size(1) != 3) throw Error("rgb_to_lab: expected N x 3 x H x W");
+  // sRGB -> linear RGB -> XYZ (D65), normalised by the white point.
+  const auto lin = torch::where(x > 0.04045, torch::pow((x + 0.055) / 1.055, 2.4), x / 12.92);
+  const auto m = torch::tensor({{0.412453, 0.357580, 0.180423}, {0.212671, 0.715160, 0.072169}, {0.019334, 0.119193, 0.950227}},
+                               x.options());
+  const auto white = torch::tensor({0.950456, 1.0, 1.088754}, x.options()).view({1, 3, 1, 1});
+  const auto xyz = torch::einsum("ij,njhw->nihw", {m, lin}) / white;
+  const double e = 216.0 / 24389.0, k = 24389.0 / 27.0;
+  const auto f = torch::where(xyz > e, torch::pow(xyz.clamp_min(1e-12), 1.0 / 3.0), (k * xyz + 16.0) / 116.0);
+  const auto fx = f.select(1, 0), fy = f.select(1, 1), fz = f.select(1, 2);
+  return torch::stack({(116.0 * fy - 16.0) / 100.0, 500.0 * (fx - fy) / 110.0, 200.0 * (fy - fz) / 110.0}, 1);
+}
+
 }  // namespace selfsup::augment

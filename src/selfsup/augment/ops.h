@@ -44,6 +44,10 @@ torch::Tensor adjust_contrast(const torch::Tensor& x, const torch::Tensor& facto
 torch::Tensor adjust_saturation(const torch::Tensor& x, const torch::Tensor& factor);
 torch::Tensor adjust_hue(const torch::Tensor& x, const torch::Tensor& shift);
 
+// sRGB in [0, 1] -> CIE L*a*b* (D65 white), scaled to about [0, 1] for L (L*/100) and [-1, 1] for
+// a, b (a*/110, b*/110): N x 3 x H x W -> N x 3 x H x W (CMC's luminance / chrominance views).
+torch::Tensor rgb_to_lab(const torch::Tensor& x);
+
 // ITU-R 601 luma (0.299 R + 0.587 G + 0.114 B): N x 3 x H x W -> N x 1 x H x W; C = 1 passes.
 torch::Tensor to_grayscale(const torch::Tensor& x);
 // N x 3 x H x W RGB <-> HSV, all channels in [0, 1] (hue as a fraction of the circle).

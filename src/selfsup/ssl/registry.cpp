@@ -4,6 +4,7 @@
 #include "selfsup/ssl/method.h"
 #include "selfsup/ssl/methods/barlow_twins.h"
 #include "selfsup/ssl/methods/byol.h"
+#include "selfsup/ssl/methods/cmc.h"
 #include "selfsup/ssl/methods/cpc.h"
 #include "selfsup/ssl/methods/dino.h"
 #include "selfsup/ssl/methods/instdisc.h"
@@ -24,6 +25,7 @@ std::shared_ptr<Method> make_method(const Recipe& recipe, int64_t in_channels, i
   if (name == "dino") return std::make_shared<Dino>(recipe, in_channels);
   if (name == "swav") return std::make_shared<Swav>(recipe, in_channels);
   if (name == "cpc") return std::make_shared<Cpc>(recipe, in_channels);
+  if (name == "cmc") return std::make_shared<Cmc>(recipe, in_channels);
   if (name == "instdisc") return std::make_shared<InstDisc>(recipe, in_channels, train_images);
   if (name == "invaspread") return std::make_shared<InvaSpread>(recipe, in_channels);
   if (name == "simclr") return std::make_shared<SimClr>(recipe, in_channels);

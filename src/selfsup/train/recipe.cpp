@@ -95,6 +95,12 @@ void CpcConfig::visit(config::Visitor& v) {
   v("temperature", temperature, "InfoNCE temperature on the L2-normalised predictions and patch embeddings");
 }
 
+void CmcConfig::visit(config::Visitor& v) {
+  v("color_space", color_space, "lab (CIE L*a*b*, CMC's choice) | rgb: the colour space the channel groups index");
+  v("channel_groups", channel_groups, "one entry per view, listing its channels, e.g. [\"0\", \"1,2\"] = L vs ab; each view has its own encoder and projector");
+  v("temperature", temperature, "softmax temperature of the pairwise InfoNCE (CMC: 0.07)");
+}
+
 void SimSiamConfig::visit(config::Visitor& v) {
   v("fix_predictor_lr", fix_predictor_lr, "keep the predictor at the base lr instead of the schedule (official --fix-pred-lr)");
 }
@@ -105,7 +111,7 @@ void BarlowConfig::visit(config::Visitor& v) {
 }
 
 void MethodConfig::visit(config::Visitor& v) {
-  v("name", name, "self-supervised method: moco, moco_v3, dino, swav, cpc, instdisc, invaspread, simclr, byol, simsiam, barlow_twins");
+  v("name", name, "self-supervised method: moco, moco_v3, dino, swav, cpc, cmc, instdisc, invaspread, simclr, byol, simsiam, barlow_twins");
   v.section("projector", projector, "projection head on top of the backbone (used for the loss only)");
   v.section("predictor", predictor, "prediction head on top of the projector (byol, simsiam, moco_v3)");
   v.section("moco", moco, "MoCo v1/v2 settings");
@@ -113,6 +119,7 @@ void MethodConfig::visit(config::Visitor& v) {
   v.section("dino", dino, "DINO settings (its head is configured here, not in method.projector)");
   v.section("swav", swav, "SwAV settings (method.projector is the head before the prototypes)");
   v.section("cpc", cpc, "CPC settings (image patches, context network, prediction)");
+  v.section("cmc", cmc, "CMC settings (views = channel groups of a colour image, one encoder each)");
   v.section("instdisc", instdisc, "InstDisc settings");
   v.section("invaspread", invaspread, "InvaSpread settings");
   v.section("simclr", simclr, "SimCLR v1/v2 settings");
@@ -261,6 +268,13 @@ void validate(const Recipe& r, const std::string& origin) {
       fail("method.cpc.predict_steps", "a " + std::to_string(size) + " px crop gives " +
                                             std::to_string(size < c.patch_size ? 0 : (size - c.patch_size) / c.patch_stride + 1) +
                                             " rows of patches: too few to predict " + std::to_string(c.predict_steps) + " rows ahead");
+  } else if (name == "cmc") {
+    const auto& c = r.method.cmc;
+    need_views(1);
+    if (c.color_space != "lab" && c.color_space != "rgb")
+      fail("method.cmc.color_space", "expected lab or rgb, got '" + c.color_space + "'");
+    if (c.channel_groups.size() < 2) fail("method.cmc.channel_groups", "expected at least two views");
+    check_temperature("method.cmc.temperature", c.temperature);
   } else if (name == "instdisc") {
     const auto& m = r.method.instdisc;
     need_views(1);

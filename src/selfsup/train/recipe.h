@@ -81,6 +81,13 @@ struct CpcConfig {
   void visit(config::Visitor& v);
 };
 
+struct CmcConfig {
+  std::string color_space = "lab";  // lab | rgb: what the channel groups index
+  std::vector<std::string> channel_groups{"0", "1,2"};  // one view per entry: its channels (L | ab)
+  double temperature = 0.07;
+  void visit(config::Visitor& v);
+};
+
 struct InstDiscConfig {
   int64_t negatives = 4096;  // NCE noise samples from the bank; 0 = full non-parametric softmax
   double temperature = 0.07;
@@ -122,7 +129,7 @@ struct BarlowConfig {
 
 // The values of method.name, for messages and docs.
 inline constexpr const char* kMethodNames =
-    "moco, moco_v3, dino, swav, cpc, instdisc, invaspread, simclr, byol, simsiam, barlow_twins";
+    "moco, moco_v3, dino, swav, cpc, cmc, instdisc, invaspread, simclr, byol, simsiam, barlow_twins";
 
 struct MethodConfig {
   std::string name = "moco";
@@ -133,6 +140,7 @@ struct MethodConfig {
   DinoConfig dino;
   SwavConfig swav;
   CpcConfig cpc;
+  CmcConfig cmc;
   InstDiscConfig instdisc;
   InvaSpreadConfig invaspread;
   SimClrConfig simclr;
