@@ -47,11 +47,9 @@ StepOutput Swav::training_step(const data::Batch& batch, StepContext& ctx) {
       const bool queue_full = queue_on && queue_[g][-1].abs().sum().item<double>() > 0;
       if (queue_full) s = torch::cat({torch::mm(queue_[g], prototypes_.t()), s});
       codes.push_back(sinkhorn_knopp(s, config_.epsilon, config_.sinkhorn_iterations).slice(0, -n));
-      if (queue_on) {  // newest first, as the official code
-        const auto zg = z.slice(0, g * n, (g + 1) * n).detach();
-        const int64_t keep = config_.queue_size - std::min(n, config_.queue_size);
-        queue_[g].slice(0, n, n + keep).copy_(queue_[g].slice(0, 0, keep).clone());
-        queue_[g].slice(0, 0, std::min(n, config_.queue_size)).copy_(zg.slice(0, 0, std::min(n, config_.queue_size)));
+      if (queue_on) {  // newest first, as the official code (the size is a multiple of the batch)
+        queue_[g].slice(0, n).copy_(queue_[g].slice(0, 0, config_.queue_size - n).clone());
+        queue_[g].slice(0, 0, n).copy_(z.slice(0, g * n, (g + 1) * n).detach());
       }
     }
   }
