@@ -317,6 +317,7 @@ TEST(MlpHead, ShapesAndNames) {
 }
 
 TEST(MlpHead, NormalisationChoices) {
+  torch::manual_seed(0);
   const auto x = torch::randn({6, 8}) * 3 + 2;
   // LayerNorm: per-sample statistics, Linear biases kept; names like torch.nn.LayerNorm's.
   MlpHead layer(MlpHeadOptions(8, 16, 4).norm("layer"));
@@ -327,7 +328,8 @@ TEST(MlpHead, NormalisationChoices) {
   // Batch statistics never enter: one sample's output does not depend on the rest of the batch.
   for (const char* norm : {"layer", "group_ws", "none"}) {
     MlpHead head(MlpHeadOptions(8, 64, 4).norm(norm));
-    EXPECT_TRUE(torch::allclose(head(x).narrow(0, 0, 1), head(x.narrow(0, 0, 1)), 1e-5, 1e-6)) << norm;
+    // (float rounding differs between batch sizes in the BLAS kernels: ~1e-6; batch coupling: ~1e-1)
+    EXPECT_TRUE(torch::allclose(head(x).narrow(0, 0, 1), head(x.narrow(0, 0, 1)), 1e-4, 1e-5)) << norm;
   }
   MlpHead batch(MlpHeadOptions(8, 64, 4).norm("batch"));
   EXPECT_FALSE(torch::allclose(batch(x).narrow(0, 0, 2), batch(x.narrow(0, 0, 2)), 1e-3, 1e-4));
