@@ -231,7 +231,7 @@ class Run {
       warned_collapse_ = true;
       std::cerr << "\nwarning: embedding spread " << fixed(spread->second, 4)
                 << " (about 1 when healthy): the representation is collapsing toward a constant" << std::endl;
-    } else if (uniformity != logs.end() && uniformity->second > 0.97) {
+    } else if (uniformity != logs.end() && uniformity->second > 0.985) {
       warned_collapse_ = true;
       std::cerr << "\nwarning: the targets' entropy is " << fixed(100 * uniformity->second, 1)
                 << "% of ln K: uniform collapse (every image gets the same flat distribution over the prototypes)"

@@ -6,7 +6,7 @@
 // student's distribution of every other crop is trained toward them (ssl::cross_view_cross_entropy). The
 // prototypes (the head's last layer) are not updated during the first epoch(s).
 // Uniform collapse shows as a loss stuck at ln K and a teacher entropy of ln K: `t_entropy` and
-// `uniformity` (= t_entropy / ln K; the trainer warns above 0.97) are logged.
+// `uniformity` (= t_entropy / ln K; the trainer warns above 0.985) are logged.
 #include "selfsup/ssl/methods/dino.h"
 
 #include "selfsup/ssl/common.h"
