@@ -5,6 +5,7 @@
 #include <filesystem>
 #include <iostream>
 
+#include "clip_commands.h"
 #include "selfsup/core/config.h"
 #include "selfsup/core/error.h"
 #include "selfsup/core/runtime.h"
@@ -62,6 +63,10 @@ std::shared_ptr<ssl::Method> load_method(const std::string& checkpoint, const st
 }
 
 int cmd_eval(const EvalArgs& a) {
+  if (a.protocol == "retrieval") {
+    if (a.checkpoint.empty()) throw Error("eval retrieval: give --checkpoint PATH of a CLIP run");
+    return cli::ClipCommands::eval_retrieval(a.checkpoint, a.overrides, a.json_out);
+  }
   if (a.checkpoint.empty() == (a.baseline.empty()))
     throw Error("eval: give either --checkpoint PATH or --baseline random|pixels (with --recipe)");
   Recipe recipe;
@@ -164,13 +169,14 @@ int cmd_recipe(const std::string& path, const std::vector<std::string>& override
 int main(int argc, char** argv) {
   configure_threads(0);  // all cores until a recipe says otherwise; --version reports it
   CLI::App app{"selfsup: self-supervised representation learning on LibTorch (MoCo v1/v2/v3, InstDisc, InvaSpread, SimCLR,\n"
-               "BYOL, SimSiam, Barlow Twins; ResNet and ViT backbones; kNN, linear and fine-tune evaluation).\n"
-               "Start with: selfsup train recipes/moco_v2_fmnist_demo.yaml"};
+               "BYOL, SimSiam, Barlow Twins, DINO, SwAV, CPC, CMC; ResNet and ViT backbones; kNN, linear and fine-tune\n"
+               "evaluation) and CLIP (image-text training, embedding a collection, searching it with a sentence).\n"
+               "Start with: selfsup train recipes/moco_v2_fmnist_demo.yaml  or  selfsup train recipes/clip_emoji.yaml"};
   app.set_version_flag("--version", [] { return runtime_summary(); });
   app.require_subcommand(1);
 
   TrainArgs train_args;
-  auto* train_cmd = app.add_subcommand("train", "Pretrain a method from a recipe, then evaluate it (kNN + linear probe).\n"
+  auto* train_cmd = app.add_subcommand("train", "Train from a recipe, then evaluate (SSL: kNN + linear probe; CLIP: recall@K).\n"
                                                  "Outputs: runs/NAME/{recipe.yaml,metrics.csv,metrics.json,checkpoint.pt}");
   train_cmd->add_option("recipe", train_args.recipe, "recipe YAML file (see recipes/ and docs/recipes.md)")->required();
   train_cmd->add_option("overrides", train_args.overrides, "key=value overrides with dotted keys, e.g. train.epochs=5");
@@ -179,8 +185,9 @@ int main(int argc, char** argv) {
   EvalArgs eval_args;
   auto* eval_cmd = app.add_subcommand("eval", "Evaluate an encoder: kNN (k=200, T=0.1) and a linear probe on frozen features,\n"
                                                "or fine-tuning on a fraction of the labels (eval.finetune.*)");
-  eval_cmd->add_option("protocol", eval_args.protocol, "knn | linear | all (kNN + linear, the default) | finetune")
-      ->check(CLI::IsMember({"knn", "linear", "all", "finetune"}));
+  eval_cmd->add_option("protocol", eval_args.protocol,
+                       "knn | linear | all (kNN + linear, the default) | finetune | retrieval (CLIP: recall@K both ways)")
+      ->check(CLI::IsMember({"knn", "linear", "all", "finetune", "retrieval"}));
   eval_cmd->add_option("--checkpoint", eval_args.checkpoint, "checkpoint.pt written by selfsup train");
   eval_cmd->add_option("--baseline", eval_args.baseline, "random (randomly initialised network) or pixels (raw pixels)");
   eval_cmd->add_option("--recipe", eval_args.recipe, "recipe for --baseline: data, model and evaluation settings");
@@ -200,6 +207,8 @@ int main(int argc, char** argv) {
   attention_cmd->add_option("--scale", attention_args.scale, "enlarge every tile this many times")->capture_default_str();
   attention_cmd->add_option("--out", attention_args.out, "output PNG")->capture_default_str();
   attention_cmd->add_option("overrides", attention_args.overrides, "key=value overrides, e.g. eval.image_size=56");
+
+  cli::ClipCommands clip_commands(app);
 
   std::string recipe_path;
   std::vector<std::string> recipe_overrides;
@@ -221,6 +230,7 @@ int main(int argc, char** argv) {
     if (*export_cmd) return cmd_export(export_args);
     if (*attention_cmd) return cmd_attention(attention_args);
     if (*recipe_cmd) return cmd_recipe(recipe_path, recipe_overrides, describe);
+    if (int code = 0; clip_commands.run(code)) return code;
   } catch (const Error& e) {
     std::cerr << "error: " << e.what() << std::endl;
     return 2;

@@ -6,7 +6,7 @@ set -euo pipefail
 packages=(
   build-essential cmake pkg-config ninja-build
   libtorch-dev libopenblas0-openmp
-  libyaml-cpp-dev libcli11-dev nlohmann-json3-dev libstb-dev zlib1g-dev
+  libyaml-cpp-dev libcli11-dev nlohmann-json3-dev libstb-dev zlib1g-dev libsentencepiece-dev
   libgtest-dev libbenchmark-dev
   dataset-fashion-mnist python3 python3-torch python3-torchvision
 )
@@ -24,3 +24,12 @@ if [ ${#missing[@]} -gt 0 ]; then
   $sudo_cmd apt-get update -qq
   $sudo_cmd apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
 fi
+
+# Emoji image-text data (the default CLIP dataset): npm packs of the four artists' 64 px PNGs and
+# their metadata, plus emojibase's English labels and tags. Only img/<artist>/64 and the JSON
+# files are unpacked (the sprite sheets are most of each package). Layout under the data folder
+# ($SELFSUP_DATA_DIR, default /usr/local/share/selfsup) mirrors the packages:
+#   emoji/emoji-datasource-<artist>/{emoji.json,package.json,LICENSE,img/<artist>/64/*.png}
+#   emoji/emojibase-data/{en/data.json,package.json,LICENSE}
+# A stamp file with the versions makes a second run a no-op; bump the versions to refetch.
+"$(dirname "${BASH_SOURCE[0]}")/fetch-emoji.sh"

@@ -2,19 +2,25 @@
 
 #include "selfsup/core/config.h"
 #include "selfsup/core/error.h"
+#include "selfsup/data/emoji.h"
 #include "selfsup/data/idx.h"
 #include "selfsup/data/image_folder.h"
 
 namespace selfsup::data {
 
 void DataConfig::visit(config::Visitor& v) {
-  v("dataset", dataset, "fashion-mnist | mnist (IDX files under root) | image_folder (root/<class>/<image>)");
+  v("dataset", dataset, "fashion-mnist | mnist (IDX files under root) | image_folder (root/<class>/<image>) | emoji | flickr8k (image-caption data for task clip)");
   v("root", root, "dataset folder; for image_folder the training split");
   v("test_root", test_root, "image_folder: folder of the evaluation split (required for evaluation)");
-  v("image_size", image_size, "image_folder: resize every image to this square size (0 = keep; all must match)");
+  v("image_size", image_size, "image_folder, emoji, flickr8k: resize every image to this square size (0 = keep; all must match)");
   v("channels", channels, "image_folder: 1 or 3 channels (0 = from the first image)");
   v("subset", subset, "use only the first N training images (0 = all)");
   v("test_subset", test_subset, "use only the first N test images (0 = all)");
+  v("artists", artists, "emoji: the artists whose images train (apple, google, twitter, facebook)");
+  v("test_artists", test_artists, "emoji: the artists held out for evaluation");
+  v("skin_tones", skin_tones, "emoji: include the skin-tone variants (\"waving hand: medium-dark skin tone\")");
+  v("split", split, "flickr8k: the training split (train, val or test; Karpathy's files when present, else 80/20)");
+  v("test_split", test_split, "flickr8k: the evaluation split");
   v("workers", workers, "loader threads that batch and augment ahead of the training step");
   v("prefetch", prefetch, "batches buffered ahead of the training step");
 }
@@ -33,6 +39,37 @@ ImageDataset load_dataset(const DataConfig& c, bool train) {
     throw Error("data.dataset: unknown dataset '" + c.dataset + "' (expected fashion-mnist, mnist or image_folder)");
   }
   return ds.head(train ? c.subset : c.test_subset);
+}
+
+namespace {
+
+// The first n images and the captions of their content (all when n <= 0 or n >= size).
+CaptionDataset head(CaptionDataset ds, int64_t n) {
+  if (n <= 0 || n >= ds.num_images()) return ds;
+  ds.images = ds.images.head(n);
+  ds.paths.resize(static_cast<size_t>(n));
+  ds.image_group = ds.image_group.slice(0, 0, n);
+  const auto keep = torch::isin(ds.caption_group, ds.image_group).nonzero().view(-1);
+  std::vector<std::string> captions;
+  for (int64_t i = 0; i < keep.size(0); ++i) captions.push_back(ds.captions[keep[i].item<int64_t>()]);
+  ds.captions = std::move(captions);
+  ds.caption_group = ds.caption_group.index_select(0, keep);
+  return ds;
+}
+
+}  // namespace
+
+CaptionDataset load_caption_dataset(const DataConfig& c, bool train) {
+  const int64_t size = c.image_size > 0 ? c.image_size : 64;
+  CaptionDataset ds;
+  if (c.dataset == "emoji") {
+    ds = load_emoji(c.root, train ? c.artists : c.test_artists, size, c.skin_tones);
+  } else if (c.dataset == "flickr8k") {
+    ds = load_flickr8k(c.root, train ? c.split : c.test_split, size);
+  } else {
+    throw Error("data.dataset: '" + c.dataset + "' has no captions (expected emoji or flickr8k)");
+  }
+  return head(std::move(ds), train ? c.subset : c.test_subset);
 }
 
 }  // namespace selfsup::data

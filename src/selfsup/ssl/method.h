@@ -1,6 +1,5 @@
-// The interface every self-supervised method implements. The trainer owns the loop; a method
-// turns a batch of augmented views into a loss (plus numbers worth logging) and updates its
-// momentum networks after the optimiser step. backbone() is what evaluation uses.
+// The interface every self-supervised method implements: a train::Model (a batch of augmented views
+// -> loss and logs; momentum updates after the optimiser step) whose backbone() evaluation uses.
 #pragma once
 
 #include <torch/torch.h>
@@ -11,7 +10,7 @@
 
 #include "selfsup/data/loader.h"
 #include "selfsup/models/backbone.h"
-#include "selfsup/train/optimizer.h"
+#include "selfsup/train/task.h"
 
 namespace selfsup {
 struct Recipe;
@@ -19,30 +18,15 @@ struct Recipe;
 
 namespace selfsup::ssl {
 
-struct StepContext {
-  int64_t epoch = 0;
-  int64_t global_step = 0;
-  int64_t total_steps = 1;
-  at::Generator generator;  // seeded per (seed, epoch, step): method-side randomness (BN shuffle)
-  double progress() const { return static_cast<double>(global_step) / static_cast<double>(total_steps); }
-};
+using StepContext = train::StepContext;
+using StepOutput = train::StepOutput;
 
-struct StepOutput {
-  torch::Tensor loss;
-  std::map<std::string, double> logs;  // e.g. "spread" (collapse signal), "acc" (positive ranked first)
-};
-
-class Method : public torch::nn::Module {
+class Method : public train::Model {
  public:
-  virtual StepOutput training_step(const data::Batch& batch, StepContext& ctx) = 0;
-  // After optimizer.step(): momentum encoders, queues that must see the updated weights, ...
-  virtual void after_step(StepContext& ctx) {}
   virtual std::shared_ptr<models::Backbone> backbone() = 0;
   // The network kNN / linear / fine-tune evaluation uses (SimCLR v2: backbone + first projector
   // layer). backbone() stays the plain encoder that `selfsup export` writes.
   virtual std::shared_ptr<models::Backbone> eval_encoder() { return backbone(); }
-  // What the optimiser updates (default: every parameter that requires grad).
-  virtual std::vector<train::NamedParameter> optimizer_parameters() { return train::trainable_parameters(*this); }
 };
 
 // Builds the method named in the recipe for images with `in_channels` channels; `train_images` is

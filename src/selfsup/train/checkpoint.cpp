@@ -30,6 +30,13 @@ void save_checkpoint(const std::string& path, const torch::nn::Module& model, co
   archive.write("epochs_done", torch::tensor(info.epochs_done));
   archive.write("global_step", torch::tensor(info.global_step));
   archive.write("train_images", torch::tensor(info.train_images));
+  if (!info.extras.empty()) {
+    torch::serialize::OutputArchive extras;
+    for (const auto& [key, bytes] : info.extras)
+      extras.write(key, torch::tensor(std::vector<uint8_t>(bytes.begin(), bytes.end()), torch::kUInt8),
+                   /*is_buffer=*/true);
+    archive.write("extras", extras);
+  }
   torch::serialize::OutputArchive weights;
   for (const auto& [name, tensor] : models::state_dict(model)) weights.write(name, tensor.cpu(), /*is_buffer=*/true);
   archive.write("model", weights);
@@ -59,6 +66,16 @@ CheckpointInfo read_checkpoint_info(const std::string& path) {
   info.global_step = t.item<int64_t>();
   t = torch::Tensor();
   if (archive.try_read("train_images", t)) info.train_images = t.item<int64_t>();
+  torch::serialize::InputArchive extras;
+  if (archive.try_read("extras", extras)) {
+    for (const auto& key : extras.keys()) {
+      torch::Tensor bytes;
+      extras.read(key, bytes, /*is_buffer=*/true);
+      bytes = bytes.contiguous();
+      const auto* data = bytes.data_ptr<uint8_t>();
+      info.extras[key] = std::string(data, data + bytes.numel());
+    }
+  }
   return info;
 }
 

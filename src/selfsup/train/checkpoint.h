@@ -3,6 +3,7 @@
 // file and renamed, so a crash mid-write never destroys the previous checkpoint.
 #pragma once
 
+#include <map>
 #include <string>
 
 #include "selfsup/train/optimizer.h"
@@ -14,6 +15,7 @@ struct CheckpointInfo {
   int64_t epochs_done = 0;  // completed epochs
   int64_t global_step = 0;  // optimiser steps taken
   int64_t train_images = 0;  // size of the training set (InstDisc's memory bank has one row per image)
+  std::map<std::string, std::string> extras;  // bytes besides tensors the model needs (CLIP: tokenizer)
 };
 
 void save_checkpoint(const std::string& path, const torch::nn::Module& model, const Optimizer* optimizer,

@@ -128,6 +128,35 @@ void MethodConfig::visit(config::Visitor& v) {
   v.section("barlow", barlow, "Barlow Twins settings");
 }
 
+void ClipTextConfig::visit(config::Visitor& v) {
+  v("tokenizer", tokenizer, "sentencepiece (a subword vocabulary trained on the training captions) or wordpiece (BERT's vocab.txt)");
+  v("vocab", vocab, "wordpiece: path of BERT's vocab.txt (required); sentencepiece: a trained .model file (empty = train one)");
+  v("vocab_size", vocab_size, "sentencepiece: vocabulary size to train");
+  v("max_length", max_length, "tokens per caption including [CLS] and [SEP]; longer captions are truncated");
+  v("dim", dim, "text Transformer width (DistilBERT-base: 768)");
+  v("layers", layers, "Transformer blocks (DistilBERT: 6)");
+  v("heads", heads, "attention heads (DistilBERT: 12)");
+  v("hidden_dim", hidden_dim, "feed-forward width (DistilBERT: 3072)");
+  v("max_positions", max_positions, "position embeddings (DistilBERT: 512; at least max_length)");
+  v("dropout", dropout, "dropout in the text Transformer (DistilBERT: 0.1)");
+  v("pretrained", pretrained, "DistilBERT weights (.safetensors, Hugging Face names) to start the text encoder from");
+  v("lr_scale", lr_scale, "the text encoder's learning rate relative to train.optimizer.lr (the seed: 1e-5 / 1e-3 for a pretrained one)");
+}
+
+void ClipConfig::visit(config::Visitor& v) {
+  v("embed_dim", embed_dim, "dimension of the shared image-text space (the seed: 256)");
+  v("projection_dropout", projection_dropout, "dropout in both projection heads (the seed: 0.1)");
+  v("loss", loss, "multi_positive (normalised, learnable scale, all captions of an image are positives), soft_target (the seed blog's loss, for comparison) or siglip");
+  v("temperature", temperature, "initial temperature: logit scale = 1 / temperature (CLIP: 0.07; SigLIP: 0.1)");
+  v("learn_temperature", learn_temperature, "learn the logit scale (clamped at max_logit_scale)");
+  v("max_logit_scale", max_logit_scale, "upper clamp of the learnt logit scale (CLIP: 100)");
+  v("siglip_bias", siglip_bias, "siglip: initial logit bias (the paper: -10)");
+  v("soft_target_temperature", soft_target_temperature, "soft_target: the seed's fixed temperature (1.0)");
+  v.section("text", text, "tokenizer and text encoder (DistilBERT architecture, CLS pooling)");
+  v("zeroshot_templates", zeroshot_templates, "prompts for zero-shot classification; {} is replaced by the class name");
+  v("eval_every", eval_every, "epochs between retrieval evaluations on the test split (0 = only at the end)");
+}
+
 void AugmentConfig::visit(config::Visitor& v) {
   v.list("views", views, "one augmentation pipeline per view (MoCo uses two; the first one's mean/std also normalise evaluation images)");
 }
@@ -177,6 +206,7 @@ void EvalConfig::visit(config::Visitor& v) {
 }
 
 void Recipe::visit(config::Visitor& v) {
+  v("task", task, "what to train: ssl (self-supervised image pretraining, method section) or clip (image-text, clip section)");
   v("name", name, "run name: outputs go to run_dir/name/");
   v("seed", seed, "seed of every random choice (init, shuffling, augmentation, BN shuffle)");
   v("threads", threads, "LibTorch intra-op threads (0 = all cores)");
@@ -185,10 +215,42 @@ void Recipe::visit(config::Visitor& v) {
   v.section("data", data, "training and evaluation data");
   v.section("model", model, "backbone network");
   v.section("augment", augment, "augmentation pipelines");
-  v.section("method", method, "self-supervised method and its heads");
+  v.section("method", method, "self-supervised method and its heads (task: ssl)");
+  v.section("clip", clip, "image-text model and loss (task: clip)");
   v.section("train", train, "optimisation");
   v.section("eval", eval, "evaluation protocol");
 }
+
+namespace {
+
+template <class Fail>
+void validate_clip(const Recipe& r, const Fail& fail) {
+  const auto& c = r.clip;
+  const auto& t = c.text;
+  if (r.data.dataset != "emoji" && r.data.dataset != "flickr8k")
+    fail("data.dataset", "task clip needs image-caption data: emoji or flickr8k, got '" + r.data.dataset + "'");
+  if (augment::count_views(r.augment.views) != 1) fail("augment.views", "task clip uses exactly one view");
+  if (c.loss != "multi_positive" && c.loss != "soft_target" && c.loss != "siglip")
+    fail("clip.loss", "expected multi_positive, soft_target or siglip, got '" + c.loss + "'");
+  if (c.embed_dim < 1) fail("clip.embed_dim", "expected a positive dimension");
+  if (c.temperature <= 0 || c.soft_target_temperature <= 0) fail("clip.temperature", "expected a positive temperature");
+  if (c.max_logit_scale < 1) fail("clip.max_logit_scale", "expected a value >= 1");
+  if (c.projection_dropout < 0 || c.projection_dropout >= 1) fail("clip.projection_dropout", "expected a value in [0, 1)");
+  if (c.eval_every < 0) fail("clip.eval_every", "expected 0 (only at the end) or a positive number of epochs");
+  if (t.tokenizer != "sentencepiece" && t.tokenizer != "wordpiece")
+    fail("clip.text.tokenizer", "expected sentencepiece or wordpiece, got '" + t.tokenizer + "'");
+  if (t.tokenizer == "wordpiece" && t.vocab.empty()) fail("clip.text.vocab", "wordpiece needs BERT's vocab.txt");
+  if (t.vocab_size < 16) fail("clip.text.vocab_size", "expected at least 16");
+  if (t.max_length < 3) fail("clip.text.max_length", "expected at least 3 ([CLS], one token, [SEP])");
+  if (t.max_positions < t.max_length) fail("clip.text.max_positions", "expected at least clip.text.max_length");
+  if (t.dim < 1 || t.layers < 1 || t.heads < 1 || t.hidden_dim < 1 || t.dim % t.heads != 0)
+    fail("clip.text", "expected positive dim, layers, heads, hidden_dim with dim divisible by heads");
+  if (t.dropout < 0 || t.dropout >= 1) fail("clip.text.dropout", "expected a value in [0, 1)");
+  for (const auto& tpl : c.zeroshot_templates)
+    if (tpl.find("{}") == std::string::npos) fail("clip.zeroshot_templates", "'" + tpl + "' has no {} for the class name");
+}
+
+}  // namespace
 
 void validate(const Recipe& r, const std::string& origin) {
   auto fail = [&](const std::string& key, const std::string& what) { throw Error(origin + ": " + key + ": " + what); };
@@ -198,6 +260,8 @@ void validate(const Recipe& r, const std::string& origin) {
   if (r.augment.views.empty()) fail("augment.views", "expected at least one view");
   for (size_t i = 0; i < r.augment.views.size(); ++i)
     augment::validate(r.augment.views[i], "augment.views." + std::to_string(i));
+  if (r.task == "clip") return validate_clip(r, fail);
+  if (r.task != "ssl") fail("task", "expected ssl or clip, got '" + r.task + "'");
   const auto& name = r.method.name;
   const int64_t views = augment::count_views(r.augment.views);
   auto need_views = [&](int64_t n) {

@@ -150,6 +150,37 @@ struct MethodConfig {
   void visit(config::Visitor& v);
 };
 
+struct ClipTextConfig {
+  std::string tokenizer = "sentencepiece";  // sentencepiece | wordpiece
+  std::string vocab;  // wordpiece: BERT vocab.txt (required); sentencepiece: empty = trained on the captions
+  int64_t vocab_size = 2000;  // sentencepiece vocabulary trained from the training captions
+  int64_t max_length = 32;    // tokens per caption, [CLS] and [SEP] included
+  int64_t dim = 128;          // DistilBERT-base: 768 / 6 layers / 12 heads / 3072 / 512 positions
+  int64_t layers = 2;
+  int64_t heads = 4;
+  int64_t hidden_dim = 512;
+  int64_t max_positions = 64;
+  double dropout = 0.1;
+  std::string pretrained;  // DistilBERT weights (.safetensors) to start from
+  double lr_scale = 1.0;   // the text encoder's lr relative to train.optimizer.lr
+  void visit(config::Visitor& v);
+};
+
+struct ClipConfig {
+  int64_t embed_dim = 256;  // the shared image-text space
+  double projection_dropout = 0.1;
+  std::string loss = "multi_positive";  // multi_positive | soft_target | siglip
+  double temperature = 0.07;            // initial 1 / logit scale
+  bool learn_temperature = true;
+  double max_logit_scale = 100;
+  double siglip_bias = -10;
+  double soft_target_temperature = 1.0;
+  ClipTextConfig text;
+  std::vector<std::string> zeroshot_templates{"{}", "an emoji of {}", "a picture of {}"};
+  int64_t eval_every = 5;  // epochs between retrieval evaluations on the test split (0 = only at the end)
+  void visit(config::Visitor& v);
+};
+
 struct AugmentConfig {
   std::vector<augment::ViewConfig> views{2};
   void visit(config::Visitor& v);
@@ -205,6 +236,7 @@ struct EvalConfig {
 };
 
 struct Recipe {
+  std::string task = "ssl";  // ssl | clip
   std::string name = "run";
   int64_t seed = 0;
   int64_t threads = 0;
@@ -214,6 +246,7 @@ struct Recipe {
   models::BackboneConfig model;
   AugmentConfig augment;
   MethodConfig method;
+  ClipConfig clip;
   TrainConfig train;
   EvalConfig eval;
   void visit(config::Visitor& v);

@@ -11,11 +11,10 @@
 #include "selfsup/core/progress.h"
 #include "selfsup/core/runtime.h"
 #include "selfsup/data/loader.h"
-#include "selfsup/eval/evaluate.h"
-#include "selfsup/ssl/method.h"
 #include "selfsup/train/checkpoint.h"
 #include "selfsup/train/grad_norms.h"
 #include "selfsup/train/schedule.h"
+#include "selfsup/train/task.h"
 
 namespace selfsup::train {
 namespace fs = std::filesystem;
@@ -38,15 +37,6 @@ std::string fixed(double v, int digits) {
   return s.str();
 }
 
-nlohmann::json eval_json(const eval::EvalResult& r) {
-  nlohmann::json j;
-  if (!std::isnan(r.knn)) j["knn_top1"] = r.knn;
-  if (!std::isnan(r.linear)) j["linear_top1"] = r.linear;
-  if (!std::isnan(r.finetune)) j["finetune_top1"] = r.finetune;
-  j["seconds"] = r.seconds;
-  return j;
-}
-
 // Per-epoch means of the method's logs.
 struct EpochStats {
   double loss = 0;
@@ -67,18 +57,16 @@ class Run {
       : r_(recipe), dir_(fs::path(recipe.run_dir) / recipe.name), device_(parse_device(recipe.device)) {
     configure_threads(r_.threads);
     std::cout << runtime_summary() << std::endl;
-    train_ = data::load_dataset(r_.data, /*train=*/true);
-    std::cout << "data: " << train_.size() << " training images " << train_.channels() << "x" << train_.height()
-              << "x" << train_.width() << " from " << train_.source << std::endl;
-    torch::manual_seed(static_cast<uint64_t>(r_.seed));
-    method_ = ssl::make_method(r_, train_.channels(), train_.size());
-    method_->to(device_);
-    optimizer_ = std::make_unique<Optimizer>(method_->optimizer_parameters(), r_.train.optimizer);
     fs::create_directories(dir_);
     checkpoint_ = (dir_ / "checkpoint.pt").string();
+    CheckpointInfo resumed;
+    if (resume) resumed = read_checkpoint_info(checkpoint_);
+    task_ = make_task(r_, device_, resumed.extras);
+    model_ = task_->model();
+    optimizer_ = std::make_unique<Optimizer>(model_->optimizer_parameters(), r_.train.optimizer);
     if (resume) {
-      const auto info = read_checkpoint_info(checkpoint_);
-      load_checkpoint(checkpoint_, *method_, optimizer_.get());
+      const auto& info = resumed;
+      load_checkpoint(checkpoint_, *model_, optimizer_.get());
       epochs_done_ = info.epochs_done;
       global_step_ = info.global_step;
       std::cout << "resumed " << checkpoint_ << " after epoch " << epochs_done_ << std::endl;
@@ -100,13 +88,14 @@ class Run {
     lo.prefetch = r_.data.prefetch;
     const auto views = r_.augment.views;
     const auto device = device_;
-    data::Loader loader(train_, lo, [views, device](data::Batch& b, at::Generator& gen) {
+    const auto& train_images = task_->train_images();
+    data::Loader loader(train_images, lo, [views, device](data::Batch& b, at::Generator& gen) {
       b.views = augment::apply_views(b.images, views, gen, device);
     });
     const int64_t steps_per_epoch = loader.batches_per_epoch();
     if (steps_per_epoch == 0)
       throw Error("train.batch_size: " + std::to_string(r_.train.batch_size) + " is larger than the " +
-                  std::to_string(train_.size()) + " training images");
+                  std::to_string(train_images.size()) + " training images");
     const int64_t total_steps = steps_per_epoch * r_.train.epochs;
     const int64_t warmup_steps = static_cast<int64_t>(r_.train.schedule.warmup_epochs * steps_per_epoch);
     int64_t last_epoch = r_.train.epochs;
@@ -115,7 +104,7 @@ class Run {
     double train_seconds = 0, wait_seconds = 0, loader_seconds = 0;
     int64_t images = 0;
     for (int64_t epoch = epochs_done_; epoch < last_epoch; ++epoch) {
-      method_->train();
+      model_->train();
       loader.reset_wait_seconds();
       loader.start_epoch(epoch);
       Progress progress("epoch " + std::to_string(epoch + 1) + "/" + std::to_string(r_.train.epochs), steps_per_epoch,
@@ -124,7 +113,7 @@ class Run {
       int64_t step = 0;
       double prepare_seconds = 0;
       while (auto batch = loader.next()) {
-        ssl::StepContext ctx;
+        StepContext ctx;
         ctx.epoch = epoch;
         ctx.global_step = global_step_;
         ctx.total_steps = total_steps;
@@ -132,7 +121,7 @@ class Run {
             data::mix_seed(static_cast<uint64_t>(r_.seed), static_cast<uint64_t>(epoch), step + 2'000'003));
         const double lr = lr_at(r_.train.schedule, r_.train.optimizer.lr, global_step_, warmup_steps, total_steps);
         optimizer_->set_lr(lr);
-        auto out = method_->training_step(*batch, ctx);
+        auto out = model_->training_step(*batch, ctx);
         const double loss = out.loss.item<double>();
         if (!std::isfinite(loss))
           throw Diverged("loss became " + std::to_string(loss) + " at epoch " + std::to_string(epoch + 1) +
@@ -148,7 +137,7 @@ class Run {
           out.logs["grad_norm"] = torch::nn::utils::clip_grad_norm_(params, r_.train.grad_clip);
         }
         optimizer_->step();
-        method_->after_step(ctx);
+        model_->after_step(ctx);
         stats.add(loss, out.logs);
         prepare_seconds += batch->prepare_seconds;
         ++global_step_;
@@ -168,23 +157,19 @@ class Run {
       images += step * lo.batch_size;
       epochs_done_ = epoch + 1;
 
-      double knn = std::nan("");
-      if (r_.train.knn_every > 0 && epochs_done_ % r_.train.knn_every == 0) {
-        knn = eval::evaluate(method_->eval_encoder().get(), r_, train_, test(), device_, true, false).knn;
-        std::cout << "epoch " << epochs_done_ << " kNN top-1 " << fixed(100 * knn, 2) << "%" << std::endl;
-      }
+      const auto evaluation = task_->evaluate_epoch(epochs_done_);
       append_csv(stats, optimizer_->lr(), ips, loader.wait_seconds() / epoch_seconds,
-                 prepare_seconds / epoch_seconds, epoch_seconds, knn);
+                 prepare_seconds / epoch_seconds, epoch_seconds, evaluation);
       if (epochs_done_ % r_.train.checkpoint_every == 0 || epochs_done_ == last_epoch) save();
     }
 
     nlohmann::json metrics;
     metrics["name"] = r_.name;
-    metrics["method"] = r_.method.name;
-    metrics["backbone"] = r_.model.name + " (" + r_.model.stem + " stem, width " + fixed(r_.model.width, 2) + ")";
+    metrics["method"] = r_.task == "ssl" ? r_.method.name : r_.task;
+    metrics["backbone"] = task_->describe_model();
     metrics["epochs_done"] = epochs_done_;
     metrics["epochs"] = r_.train.epochs;
-    metrics["train_images"] = train_.size();
+    metrics["train_images"] = train_images.size();
     metrics["threads"] = at::get_num_threads();
     metrics["runtime"] = runtime_summary();
     if (images > 0) {
@@ -193,31 +178,12 @@ class Run {
       metrics["data_wait_share"] = wait_seconds / train_seconds;
       metrics["loader_busy_share"] = loader_seconds / train_seconds;
     }
-    if (r_.eval.at_end && epochs_done_ == r_.train.epochs) evaluate_all(metrics);
+    if (r_.eval.at_end && epochs_done_ == r_.train.epochs) metrics.update(task_->evaluate_final());
     write_text_atomic(dir_ / "metrics.json", metrics.dump(2) + "\n");
     return metrics;
   }
 
  private:
-  const data::ImageDataset& test() {
-    if (!test_.size()) test_ = data::load_dataset(r_.data, /*train=*/false);
-    return test_;
-  }
-
-  void evaluate_all(nlohmann::json& metrics) {
-    const bool finetune = r_.eval.finetune.at_end;
-    std::cout << "evaluating (kNN k=" << r_.eval.knn.k << ", linear probe " << r_.eval.linear.epochs << " epochs"
-              << (finetune ? ", fine-tuning" : "") << ") on " << test().size() << " test images..." << std::endl;
-    metrics["eval"] = eval_json(eval::evaluate(method_->eval_encoder().get(), r_, train_, test(), device_, true, true, finetune));
-    if (!r_.eval.baselines) return;
-    metrics["baselines"]["raw_pixels"] = eval_json(eval::evaluate(nullptr, r_, train_, test(), device_, true, true));
-    torch::manual_seed(static_cast<uint64_t>(r_.seed));  // the same initial weights this run started from
-    auto random_init = ssl::make_method(r_, train_.channels(), train_.size());
-    random_init->to(device_);
-    metrics["baselines"]["random_init"] =
-        eval_json(eval::evaluate(random_init->eval_encoder().get(), r_, train_, test(), device_, true, true, finetune));
-  }
-
   static std::string step_line(const EpochStats& s, double lr, double ips) {
     std::string line = "loss " + fixed(s.mean_loss(), 4) + " lr " + fixed(lr, 5);
     for (const auto& [k, v] : s.logs) line += " " + k + " " + fixed(v / s.steps, 3);
@@ -240,32 +206,38 @@ class Run {
   }
 
   void append_csv(const EpochStats& s, double lr, double ips, double wait_share, double loader_share, double seconds,
-                  double knn) {
+                  const std::map<std::string, double>& evaluation) {
     const fs::path path = dir_ / "metrics.csv";
     const bool fresh = !fs::exists(path);
     std::ofstream out(path, std::ios::app);
     if (fresh) {
       out << "epoch,step,loss,lr";
       for (const auto& kv : s.logs) out << "," << kv.first;
-      out << ",images_per_s,data_wait_share,loader_busy_share,epoch_seconds,knn_top1\n";
+      out << ",images_per_s,data_wait_share,loader_busy_share,epoch_seconds";
+      for (const auto& name : task_->epoch_metric_names()) out << "," << name;
+      out << "\n";
     }
     out << epochs_done_ << "," << global_step_ << "," << s.mean_loss() << "," << lr;
     for (const auto& kv : s.logs) out << "," << kv.second / s.steps;
-    out << "," << ips << "," << wait_share << "," << loader_share << "," << seconds << ",";
-    if (!std::isnan(knn)) out << knn;
+    out << "," << ips << "," << wait_share << "," << loader_share << "," << seconds;
+    for (const auto& name : task_->epoch_metric_names()) {
+      out << ",";
+      if (const auto it = evaluation.find(name); it != evaluation.end()) out << it->second;
+    }
     out << "\n";
   }
 
   void save() {
-    CheckpointInfo info{recipe_to_yaml(r_), epochs_done_, global_step_, train_.size()};
-    save_checkpoint(checkpoint_, *method_, optimizer_.get(), info);
+    CheckpointInfo info{recipe_to_yaml(r_), epochs_done_, global_step_, task_->train_images().size(),
+                        task_->checkpoint_extras()};
+    save_checkpoint(checkpoint_, *model_, optimizer_.get(), info);
   }
 
   Recipe r_;
   fs::path dir_;
   torch::Device device_;
-  data::ImageDataset train_, test_;
-  std::shared_ptr<ssl::Method> method_;
+  std::unique_ptr<Task> task_;
+  std::shared_ptr<Model> model_;
   std::unique_ptr<Optimizer> optimizer_;
   std::unique_ptr<GradNormLog> grad_norms_;
   std::string checkpoint_;
@@ -283,6 +255,18 @@ nlohmann::json run_training(const Recipe& recipe, bool resume) { return Run(reci
 
 std::string format_results(const nlohmann::json& m) {
   std::ostringstream out;
+  if (m.contains("eval") && m["eval"].contains("retrieval")) {  // CLIP
+    const auto& e = m["eval"];
+    out << "retrieval on " << e.value("test_images", 0) << " test images (chance R@10 " << percent(e, "chance_r10") << ")\n";
+    for (const char* dir : {"text_to_image", "image_to_text"}) {
+      const auto& d = e["retrieval"][dir];
+      out << std::left << std::setw(15) << dir << "R@1 " << percent(d, "r1") << "  R@5 " << percent(d, "r5") << "  R@10 "
+          << percent(d, "r10") << "  median rank " << fixed(d.value("median_rank", 0.0), 1) << "\n";
+    }
+    if (e.contains("zeroshot"))
+      out << "zero-shot      top-1 " << percent(e["zeroshot"], "top1") << "  top-5 " << percent(e["zeroshot"], "top5") << "\n";
+    return out.str();
+  }
   out << std::left << std::setw(28) << "features" << std::setw(12) << "kNN top-1" << std::setw(14) << "linear top-1"
       << "fine-tune top-1\n";
   auto row = [&](const std::string& name, const nlohmann::json& j) {

@@ -1,0 +1,269 @@
+#include "clip_commands.h"
+
+#include <algorithm>
+#include <chrono>
+#include <cmath>
+#include <filesystem>
+#include <fstream>
+#include <iomanip>
+#include <iostream>
+#include <sstream>
+
+#include "selfsup/clip/embed.h"
+#include "selfsup/clip/index.h"
+#include "selfsup/clip/task.h"
+#include "selfsup/clip/zero_shot.h"
+#include "selfsup/core/error.h"
+#include "selfsup/core/runtime.h"
+#include "selfsup/data/decode.h"
+#include "selfsup/data/emoji.h"
+#include "selfsup/data/source.h"
+#include "selfsup/io/png.h"
+
+namespace selfsup::cli {
+namespace fs = std::filesystem;
+
+namespace {
+
+double seconds_since(std::chrono::steady_clock::time_point start) {
+  return std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+}
+
+// Images named on the command line: emoji:ARTIST[,ARTIST] (the emoji packages), flickr8k:SPLIT
+// (the recipe's Flickr8k root) or a folder (every image file below it, sorted).
+struct ImageSet {
+  torch::Tensor images;  // N x 3 x S x S uint8
+  std::vector<std::string> paths;
+  torch::Tensor labels;  // N int64, -1 when unknown
+  std::vector<std::string> class_names;
+};
+
+std::vector<std::string> split_list(const std::string& text, char sep) {
+  std::vector<std::string> out;
+  std::stringstream in(text);
+  for (std::string item; std::getline(in, item, sep);)
+    if (!item.empty()) out.push_back(item);
+  return out;
+}
+
+ImageSet load_image_set(const std::string& spec, const Recipe& recipe) {
+  const int64_t size = recipe.data.image_size > 0 ? recipe.data.image_size : 64;
+  const auto colon = spec.find(':');
+  const std::string kind = colon == std::string::npos ? "" : spec.substr(0, colon);
+  if (kind == "emoji" || kind == "flickr8k") {
+    data::DataConfig c = recipe.data;
+    c.dataset = kind;
+    if (kind == "emoji") {
+      if (recipe.data.dataset != "emoji") c.root = data::default_emoji_root();
+      c.test_artists = split_list(spec.substr(colon + 1), ',');
+    } else {
+      c.test_split = spec.substr(colon + 1);
+    }
+    c.test_subset = 0;
+    auto ds = data::load_caption_dataset(c, /*train=*/false);
+    return {ds.images.images, ds.paths, ds.images.labels, ds.images.class_names};
+  }
+  if (!fs::is_directory(spec))
+    throw Error(spec + ": expected a folder of images, emoji:ARTIST[,ARTIST] or flickr8k:SPLIT");
+  ImageSet set;
+  for (const auto& entry : fs::recursive_directory_iterator(spec))
+    if (entry.is_regular_file() && data::is_image_file(entry.path().string())) set.paths.push_back(entry.path().string());
+  if (set.paths.empty()) throw Error(spec + ": no .png/.jpg/.jpeg/.bmp files below this folder");
+  std::sort(set.paths.begin(), set.paths.end());
+  set.images = data::decode_images(set.paths, size, 3);
+  set.labels = torch::full({static_cast<int64_t>(set.paths.size())}, -1, torch::kLong);
+  return set;
+}
+
+std::vector<std::string> read_lines(const std::string& path) {
+  std::ifstream in(path);
+  if (!in) throw Error(path + ": cannot open");
+  std::vector<std::string> lines;
+  for (std::string line; std::getline(in, line);) {
+    if (!line.empty() && line.back() == '\r') line.pop_back();
+    if (!line.empty()) lines.push_back(line);
+  }
+  if (lines.empty()) throw Error(path + ": empty: expected one caption per line");
+  return lines;
+}
+
+std::string fixed(double v, int digits) {
+  std::ostringstream s;
+  s << std::fixed << std::setprecision(digits) << v;
+  return s.str();
+}
+
+void print_retrieval(const nlohmann::json& j) {
+  for (const char* dir : {"text_to_image", "image_to_text"}) {
+    const auto& d = j["retrieval"][dir];
+    std::cout << std::left << std::setw(15) << dir << "R@1 " << fixed(100 * d["r1"].get<double>(), 2) << "%  R@5 "
+              << fixed(100 * d["r5"].get<double>(), 2) << "%  R@10 " << fixed(100 * d["r10"].get<double>(), 2)
+              << "%  mean rank " << fixed(d["mean_rank"], 1) << "  median rank " << fixed(d["median_rank"], 1) << "  ("
+              << d["queries"] << " queries)\n";
+  }
+  if (j.contains("zeroshot"))
+    std::cout << "zero-shot      top-1 " << fixed(100 * j["zeroshot"]["top1"].get<double>(), 2) << "%  top-5 "
+              << fixed(100 * j["zeroshot"]["top5"].get<double>(), 2) << "%  (" << j["zeroshot"]["classes"] << " classes)\n";
+}
+
+}  // namespace
+
+ClipCommands::ClipCommands(CLI::App& app) {
+  embed_cmd_ = app.add_subcommand("embed", "Embed an image collection with a CLIP checkpoint into one index file for `search`");
+  embed_cmd_->add_option("--checkpoint", checkpoint_, "checkpoint.pt of a CLIP run (selfsup train recipes/clip_emoji.yaml)")->required();
+  embed_cmd_->add_option("--images", images_, "a folder (every image below it), emoji:ARTIST[,ARTIST] or flickr8k:SPLIT")->required();
+  embed_cmd_->add_option("--out", out_, "index file to write")->capture_default_str();
+  embed_cmd_->add_option("--batch-size", batch_size_, "images per forward pass")->capture_default_str();
+
+  search_cmd_ = app.add_subcommand("search", "Find the images of an index that best match a sentence (or, with --image and\n"
+                                             "--captions, the captions that best match an image)");
+  search_cmd_->add_option("query", query_, "the sentence, e.g. \"a red heart\"");
+  search_cmd_->add_option("--index", index_, "index file written by selfsup embed");
+  search_cmd_->add_option("--checkpoint", checkpoint_, "the CLIP checkpoint that built the index")->required();
+  search_cmd_->add_option("-k", k_, "number of matches")->capture_default_str();
+  search_cmd_->add_option("--grid", grid_, "also write the matches as a PNG grid, best first");
+  search_cmd_->add_option("--image", image_, "reverse search: an image file whose best captions to find");
+  search_cmd_->add_option("--captions", captions_, "reverse search: a text file with one candidate caption per line");
+
+  zeroshot_cmd_ = app.add_subcommand("zeroshot", "Classify images from class names alone (prompts averaged per class)");
+  zeroshot_cmd_->add_option("--checkpoint", checkpoint_, "checkpoint.pt of a CLIP run")->required();
+  zeroshot_cmd_->add_option("--images", images_, "a folder, emoji:ARTIST[,ARTIST] or flickr8k:SPLIT (default: the recipe's test split)");
+  zeroshot_cmd_->add_option("--classes", classes_, "comma-separated class names (default: the dataset's categories)");
+  zeroshot_cmd_->add_option("--template", templates_, "prompt with {} for the class name; repeat for several (default: the recipe's)");
+}
+
+bool ClipCommands::run(int& exit_code) {
+  if (*embed_cmd_) exit_code = embed();
+  else if (*search_cmd_) exit_code = search();
+  else if (*zeroshot_cmd_) exit_code = zeroshot();
+  else return false;
+  return true;
+}
+
+int ClipCommands::embed() {
+  if (batch_size_ < 1) throw Error("embed: --batch-size must be >= 1");
+  auto clip = clip::load_trained_clip(checkpoint_, torch::kCPU);
+  configure_threads(clip.recipe.threads);
+  std::cout << runtime_summary() << std::endl;
+  const auto set = load_image_set(images_, clip.recipe);
+  const auto start = std::chrono::steady_clock::now();
+  const auto emb = clip::embed_images(*clip.model, set.images, clip.recipe.augment.views.at(0),
+                                      parse_device(clip.recipe.device), batch_size_, /*progress=*/true);
+  const double secs = seconds_since(start);
+  clip::write_index(out_, emb, set.paths, clip.identity);
+  std::cout << "embedded " << emb.size(0) << " images (" << emb.size(1) << "-d) in " << fixed(secs, 2) << " s, "
+            << fixed(emb.size(0) / std::max(secs, 1e-9), 0) << " images/s -> " << out_ << std::endl;
+  return 0;
+}
+
+int ClipCommands::search() {
+  if (k_ < 1) throw Error("search: -k must be >= 1");
+  auto clip = clip::load_trained_clip(checkpoint_, torch::kCPU);
+  configure_threads(clip.recipe.threads);
+  const auto device = parse_device(clip.recipe.device);
+  const int64_t max_length = clip.recipe.clip.text.max_length;
+  if (!image_.empty()) {  // image -> captions
+    if (captions_.empty()) throw Error("search --image: give --captions FILE (one candidate caption per line)");
+    const auto captions = read_lines(captions_);
+    const int64_t size = clip.recipe.data.image_size > 0 ? clip.recipe.data.image_size : 64;
+    const auto image = data::decode_image(image_, size, 3).unsqueeze(0);
+    const auto img = clip::embed_images(*clip.model, image, clip.recipe.augment.views.at(0), device);
+    const auto txt = clip::embed_texts(*clip.model, *clip.tokenizer, captions, max_length, device);
+    const auto scores = torch::mv(txt, img[0]);
+    const auto top = scores.topk(std::min<int64_t>(k_, scores.size(0)));
+    for (int64_t i = 0; i < std::get<1>(top).size(0); ++i) {
+      const auto row = std::get<1>(top)[i].item<int64_t>();
+      std::cout << i + 1 << "\t" << fixed(std::get<0>(top)[i].item<double>(), 4) << "\t" << captions[row] << "\n";
+    }
+    return 0;
+  }
+  if (index_.empty() || query_.empty()) throw Error("search: give --index FILE and a sentence (or --image with --captions)");
+  const auto index = clip::read_index(index_);
+  const auto fingerprint = index.model.value("fingerprint", std::string());
+  if (fingerprint != clip.identity["fingerprint"].get<std::string>())
+    throw Error(index_ + ": embedded by another model (" + index.model.value("checkpoint", std::string("unknown")) +
+                "); run selfsup embed with " + checkpoint_ + " first");
+  const auto query = clip::embed_texts(*clip.model, *clip.tokenizer, {query_}, max_length, device)[0];
+  const auto start = std::chrono::steady_clock::now();
+  const auto matches = clip::search(index, query, k_);
+  const double ms = 1000 * seconds_since(start);
+  for (size_t i = 0; i < matches.size(); ++i)
+    std::cout << i + 1 << "\t" << fixed(matches[i].score, 4) << "\t" << index.paths[matches[i].index] << "\n";
+  std::cout << "searched " << index.embeddings.size(0) << " images in " << fixed(ms, 2) << " ms" << std::endl;
+  if (!grid_.empty()) {
+    std::vector<std::string> paths;
+    for (const auto& m : matches) paths.push_back(index.paths[m.index]);
+    const auto images = data::decode_images(paths, 64, 3).to(torch::kFloat) / 255;
+    const auto tiles = images.unbind(0);
+    const auto columns = static_cast<int64_t>(std::ceil(std::sqrt(static_cast<double>(tiles.size()))));
+    io::write_png(grid_, io::image_grid(tiles, columns));
+    std::cout << "wrote " << grid_ << " (best match first, row by row)" << std::endl;
+  }
+  return 0;
+}
+
+int ClipCommands::zeroshot() {
+  auto clip = clip::load_trained_clip(checkpoint_, torch::kCPU);
+  configure_threads(clip.recipe.threads);
+  const auto device = parse_device(clip.recipe.device);
+  ImageSet set;
+  if (images_.empty()) {
+    auto ds = data::load_caption_dataset(clip.recipe.data, /*train=*/false);
+    set = {ds.images.images, ds.paths, ds.images.labels, ds.images.class_names};
+  } else {
+    set = load_image_set(images_, clip.recipe);
+  }
+  const bool custom_classes = !classes_.empty();
+  const auto classes = custom_classes ? split_list(classes_, ',') : set.class_names;
+  if (classes.size() < 2) throw Error("zeroshot: give at least two class names with --classes a,b,...");
+  const auto templates = templates_.empty() ? clip.recipe.clip.zeroshot_templates : templates_;
+  for (const auto& t : templates)
+    if (t.find("{}") == std::string::npos) throw Error("zeroshot --template '" + t + "': no {} for the class name");
+  const auto img = clip::embed_images(*clip.model, set.images, clip.recipe.augment.views.at(0), device);
+  const auto cls = clip::class_embeddings(*clip.model, *clip.tokenizer, classes, templates,
+                                          clip.recipe.clip.text.max_length, device);
+  const bool labelled = !custom_classes && (set.labels >= 0).any().item<bool>();
+  const auto result = clip::zero_shot_accuracy(img, cls, labelled ? set.labels : torch::full_like(set.labels, -1));
+  if (labelled) {
+    std::cout << "zero-shot on " << set.paths.size() << " images, " << classes.size() << " classes, "
+              << templates.size() << " prompts each: top-1 " << fixed(100 * result.top1, 2) << "%, top-5 "
+              << fixed(100 * result.top5, 2) << "%\n";
+    for (size_t c = 0; c < classes.size(); ++c) {
+      const auto mine = set.labels == static_cast<int64_t>(c);
+      const auto n = mine.sum().item<int64_t>();
+      if (n == 0) continue;
+      const auto right = (mine & (result.predictions == static_cast<int64_t>(c))).sum().item<int64_t>();
+      std::cout << "  " << std::left << std::setw(24) << classes[c] << fixed(100.0 * right / n, 1) << "% of " << n << "\n";
+    }
+  } else {
+    for (size_t i = 0; i < set.paths.size(); ++i)
+      std::cout << set.paths[i] << "\t" << classes[result.predictions[i].item<int64_t>()] << "\n";
+  }
+  return 0;
+}
+
+int ClipCommands::eval_retrieval(const std::string& checkpoint, const std::vector<std::string>& overrides,
+                                 const std::string& json_out) {
+  auto clip = clip::load_trained_clip(checkpoint, torch::kCPU);
+  if (!overrides.empty()) {
+    clip.recipe = parse_recipe(recipe_to_yaml(clip.recipe), checkpoint + " (stored recipe)", overrides);
+  }
+  configure_threads(clip.recipe.threads);
+  std::cout << runtime_summary() << std::endl;
+  const auto device = parse_device(clip.recipe.device);
+  clip.model->to(device);
+  const auto test = data::load_caption_dataset(clip.recipe.data, /*train=*/false);
+  std::cout << "retrieval on " << test.images.size() << " images, " << test.captions.size() << " captions from "
+            << test.source << std::endl;
+  auto j = clip::evaluate_clip(*clip.model, *clip.tokenizer, clip.recipe, test, device, /*zero_shot=*/true);
+  j["checkpoint"] = checkpoint;
+  print_retrieval(j);
+  if (!json_out.empty()) {
+    std::ofstream out(json_out);
+    if (!out) throw Error(json_out + ": cannot write");
+    out << j.dump(2) << "\n";
+  }
+  return 0;
+}
+
+}  // namespace selfsup::cli

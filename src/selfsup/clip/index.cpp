@@ -1,0 +1,119 @@
+#include "selfsup/clip/index.h"
+
+#include <fcntl.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cstdio>
+#include <cstring>
+#include <fstream>
+#include <iomanip>
+#include <sstream>
+
+#include "selfsup/core/error.h"
+#include "selfsup/models/state_dict.h"
+
+namespace selfsup::clip {
+namespace {
+
+constexpr char kMagic[8] = {'S', 'S', 'I', 'D', 'X', '0', '0', '1'};
+constexpr uint64_t kAlign = 64;
+
+uint64_t fnv1a(uint64_t h, const void* data, size_t size) {
+  const auto* p = static_cast<const unsigned char*>(data);
+  for (size_t i = 0; i < size; ++i) h = (h ^ p[i]) * 1099511628211ULL;
+  return h;
+}
+
+}  // namespace
+
+void write_index(const std::string& path, const torch::Tensor& embeddings, const std::vector<std::string>& paths,
+                 const nlohmann::json& model) {
+  if (embeddings.dim() != 2 || embeddings.size(0) != static_cast<int64_t>(paths.size()))
+    throw Error(path + ": index needs N x D embeddings and N paths");
+  const auto data = embeddings.detach().to(torch::kCPU, torch::kFloat).contiguous();
+  nlohmann::json header{{"count", data.size(0)}, {"dim", data.size(1)}, {"model", model}, {"paths", paths}};
+  std::string text = header.dump();
+  const uint64_t prefix = sizeof(kMagic) + sizeof(uint64_t);
+  text.append((kAlign - (prefix + text.size()) % kAlign) % kAlign, ' ');
+  const uint64_t size = text.size();  // little-endian on every platform LibTorch supports here
+  const std::string tmp = path + ".tmp";
+  {
+    std::ofstream out(tmp, std::ios::binary);
+    if (!out) throw Error(tmp + ": cannot write");
+    out.write(kMagic, sizeof(kMagic));
+    out.write(reinterpret_cast<const char*>(&size), sizeof(size));
+    out.write(text.data(), static_cast<std::streamsize>(text.size()));
+    out.write(static_cast<const char*>(data.data_ptr()), static_cast<std::streamsize>(data.numel() * sizeof(float)));
+    if (!out) throw Error(tmp + ": write failed (disk full?)");
+  }
+  if (std::rename(tmp.c_str(), path.c_str()) != 0) throw Error(path + ": cannot rename " + tmp + " into place");
+}
+
+EmbeddingIndex read_index(const std::string& path) {
+  const int fd = ::open(path.c_str(), O_RDONLY);
+  if (fd < 0) throw Error(path + ": cannot open index (" + std::strerror(errno) + ")");
+  struct stat st {};
+  ::fstat(fd, &st);
+  const auto file_size = static_cast<uint64_t>(st.st_size);
+  void* base = file_size ? ::mmap(nullptr, file_size, PROT_READ, MAP_SHARED, fd, 0) : MAP_FAILED;
+  ::close(fd);
+  if (base == MAP_FAILED) throw Error(path + ": not an embedding index (empty or unreadable)");
+  std::shared_ptr<void> mapping(base, [file_size](void* p) { ::munmap(p, file_size); });
+  const auto* bytes = static_cast<const char*>(base);
+  const uint64_t prefix = sizeof(kMagic) + sizeof(uint64_t);
+  if (file_size < prefix || std::memcmp(bytes, kMagic, sizeof(kMagic)) != 0)
+    throw Error(path + ": not an embedding index (written by selfsup embed?)");
+  uint64_t header_size = 0;
+  std::memcpy(&header_size, bytes + sizeof(kMagic), sizeof(header_size));
+  if (header_size > file_size - prefix) throw Error(path + ": truncated index (header runs past the end)");
+  nlohmann::json header;
+  try {
+    header = nlohmann::json::parse(bytes + prefix, bytes + prefix + header_size);
+  } catch (const nlohmann::json::exception& e) {
+    throw Error(path + ": corrupt index header: " + e.what());
+  }
+  EmbeddingIndex index;
+  int64_t count = 0, dim = 0;
+  try {
+    count = header.at("count").get<int64_t>();
+    dim = header.at("dim").get<int64_t>();
+    index.paths = header.at("paths").get<std::vector<std::string>>();
+    index.model = header.value("model", nlohmann::json::object());
+  } catch (const nlohmann::json::exception& e) {
+    throw Error(path + ": corrupt index header: " + e.what());
+  }
+  const uint64_t data_bytes = static_cast<uint64_t>(count) * static_cast<uint64_t>(dim) * sizeof(float);
+  if (count < 0 || dim <= 0 || static_cast<int64_t>(index.paths.size()) != count ||
+      prefix + header_size + data_bytes != file_size)
+    throw Error(path + ": truncated or inconsistent index (" + std::to_string(count) + " x " + std::to_string(dim) +
+                " embeddings, " + std::to_string(file_size) + " bytes)");
+  index.embeddings = torch::from_blob(const_cast<char*>(bytes + prefix + header_size), {count, dim}, torch::kFloat);
+  index.mapping = mapping;
+  return index;
+}
+
+std::vector<Match> search(const EmbeddingIndex& index, const torch::Tensor& query, int64_t k) {
+  torch::NoGradGuard no_grad;
+  const auto scores = torch::mv(index.embeddings, query.to(torch::kCPU, torch::kFloat).reshape({-1}));
+  const auto top = scores.topk(std::min<int64_t>(k, scores.size(0)));
+  const auto values = std::get<0>(top), rows = std::get<1>(top);
+  std::vector<Match> matches;
+  for (int64_t i = 0; i < rows.size(0); ++i) matches.push_back({rows[i].item<int64_t>(), values[i].item<float>()});
+  return matches;
+}
+
+std::string model_fingerprint(const torch::nn::Module& model) {
+  uint64_t h = 1469598103934665603ULL;
+  for (const auto& [name, tensor] : models::state_dict(model)) {
+    const auto t = tensor.detach().cpu().contiguous();
+    h = fnv1a(h, name.data(), name.size());
+    h = fnv1a(h, t.data_ptr(), static_cast<size_t>(t.numel() * t.element_size()));
+  }
+  std::ostringstream s;
+  s << std::hex << std::setw(16) << std::setfill('0') << h;
+  return s.str();
+}
+
+}  // namespace selfsup::clip

@@ -1,0 +1,164 @@
+#include "selfsup/clip/task.h"
+
+#include <iomanip>
+#include <iostream>
+#include <sstream>
+
+#include "selfsup/clip/embed.h"
+#include "selfsup/clip/index.h"
+#include "selfsup/clip/zero_shot.h"
+#include "selfsup/core/error.h"
+#include "selfsup/data/source.h"
+#include "selfsup/eval/retrieval.h"
+#include "selfsup/models/text_transformer.h"
+#include "selfsup/train/checkpoint.h"
+
+namespace selfsup::clip {
+namespace {
+
+std::string percent(double v) {
+  std::ostringstream s;
+  s << std::fixed << std::setprecision(1) << 100 * v;
+  return s.str();
+}
+
+// Groups the captions by content so a training step can draw one of an image's captions.
+CaptionTable caption_table(const data::CaptionDataset& ds, const Tokenizer& tokenizer, int64_t max_length) {
+  CaptionTable t;
+  const auto tokens = tokenizer.encode(ds.captions, max_length);
+  t.ids = tokens.ids;
+  t.mask = tokens.mask;
+  t.order = std::get<1>(ds.caption_group.sort(/*stable=*/true, /*dim=*/0, /*descending=*/false));
+  const auto sorted_groups = ds.caption_group.index_select(0, t.order);
+  t.first = torch::searchsorted(sorted_groups, ds.image_group, /*out_int32=*/false, /*right=*/false);
+  t.count = torch::searchsorted(sorted_groups, ds.image_group, false, /*right=*/true) - t.first;
+  const auto captionless = (t.count == 0).nonzero();
+  if (captionless.size(0) > 0)
+    throw Error(ds.source + ": image " + ds.paths.at(captionless[0][0].item<int64_t>()) + " has no caption");
+  t.image_group = ds.image_group;
+  return t;
+}
+
+class ClipTask : public train::Task {
+ public:
+  ClipTask(const Recipe& recipe, torch::Device device, const std::map<std::string, std::string>& extras)
+      : r_(recipe), device_(device) {
+    train_ = data::load_caption_dataset(r_.data, /*train=*/true);
+    std::cout << "data: " << train_.images.size() << " training images, " << train_.captions.size() << " captions from "
+              << train_.source << std::endl;
+    tokenizer_ = make_tokenizer(r_, train_.captions, extras);
+    std::cout << "tokenizer: " << tokenizer_->kind() << ", " << tokenizer_->vocab_size() << " tokens" << std::endl;
+    torch::manual_seed(static_cast<uint64_t>(r_.seed));
+    model_ = std::make_shared<ClipModel>(r_, train_.images.channels(), tokenizer_->vocab_size(), tokenizer_->pad_id());
+    if (!r_.clip.text.pretrained.empty()) {
+      const auto skipped = models::load_distilbert(model_->text_encoder, r_.clip.text.pretrained);
+      std::cout << "text encoder: DistilBERT weights from " << r_.clip.text.pretrained << " (" << skipped.size()
+                << " head tensors skipped)" << std::endl;
+    }
+    model_->set_captions(caption_table(train_, *tokenizer_, r_.clip.text.max_length));
+    model_->to(device_);
+  }
+
+  const data::ImageDataset& train_images() const override { return train_.images; }
+  std::shared_ptr<train::Model> model() override { return model_; }
+
+  std::string describe_model() const override {
+    std::ostringstream s;
+    s << r_.model.name << " (width " << r_.model.width << ") + text transformer (dim " << r_.clip.text.dim << ", "
+      << r_.clip.text.layers << " layers) -> " << r_.clip.embed_dim << "-d, loss " << r_.clip.loss;
+    return s.str();
+  }
+
+  std::vector<std::string> epoch_metric_names() const override {
+    return {"t2i_r1", "t2i_r5", "t2i_r10", "i2t_r1", "i2t_r5", "i2t_r10"};
+  }
+
+  std::map<std::string, double> evaluate_epoch(int64_t epochs_done) override {
+    if (r_.clip.eval_every <= 0 || epochs_done % r_.clip.eval_every != 0) return {};
+    const auto j = evaluate_clip(*model_, *tokenizer_, r_, test(), device_, false)["retrieval"];
+    const auto& t2i = j["text_to_image"];
+    const auto& i2t = j["image_to_text"];
+    std::cout << "epoch " << epochs_done << " retrieval on " << test().images.size() << " test images: text->image R@1/5/10 "
+              << percent(t2i["r1"]) << "/" << percent(t2i["r5"]) << "/" << percent(t2i["r10"]) << ", image->text "
+              << percent(i2t["r1"]) << "/" << percent(i2t["r5"]) << "/" << percent(i2t["r10"]) << std::endl;
+    return {{"t2i_r1", t2i["r1"]}, {"t2i_r5", t2i["r5"]}, {"t2i_r10", t2i["r10"]},
+            {"i2t_r1", i2t["r1"]}, {"i2t_r5", i2t["r5"]}, {"i2t_r10", i2t["r10"]}};
+  }
+
+  nlohmann::json evaluate_final() override {
+    std::cout << "evaluating retrieval and zero-shot classification on " << test().images.size() << " test images, "
+              << test().captions.size() << " captions..." << std::endl;
+    return {{"eval", evaluate_clip(*model_, *tokenizer_, r_, test(), device_, true)}};
+  }
+
+  std::map<std::string, std::string> checkpoint_extras() const override {
+    return {{"tokenizer_kind", tokenizer_->kind()}, {"tokenizer", tokenizer_->serialize()}};
+  }
+
+ private:
+  const data::CaptionDataset& test() {
+    if (!test_.images.size()) test_ = data::load_caption_dataset(r_.data, /*train=*/false);
+    return test_;
+  }
+
+  Recipe r_;
+  torch::Device device_;
+  data::CaptionDataset train_, test_;
+  std::unique_ptr<Tokenizer> tokenizer_;
+  std::shared_ptr<ClipModel> model_;
+};
+
+}  // namespace
+
+std::unique_ptr<Tokenizer> make_tokenizer(const Recipe& recipe, const std::vector<std::string>& captions,
+                                          const std::map<std::string, std::string>& extras) {
+  const auto kind = extras.find("tokenizer_kind"), data = extras.find("tokenizer");
+  if (kind != extras.end() && data != extras.end()) return tokenizer_from_serialized(kind->second, data->second);
+  const auto& t = recipe.clip.text;
+  if (t.tokenizer == "wordpiece") return load_wordpiece(t.vocab);
+  if (!t.vocab.empty()) return load_sentencepiece(t.vocab);
+  return train_sentencepiece(captions, t.vocab_size);
+}
+
+TrainedClip load_trained_clip(const std::string& checkpoint, torch::Device device) {
+  const auto info = train::read_checkpoint_info(checkpoint);
+  TrainedClip c;
+  c.recipe = parse_recipe(info.recipe_yaml, checkpoint + " (stored recipe)");
+  if (c.recipe.task != "clip")
+    throw Error(checkpoint + ": a '" + c.recipe.task + "' checkpoint, not a CLIP one (train recipes/clip_emoji.yaml)");
+  if (!info.extras.count("tokenizer")) throw Error(checkpoint + ": CLIP checkpoint without its tokenizer");
+  c.tokenizer = make_tokenizer(c.recipe, {}, info.extras);
+  const int64_t channels = 3;
+  c.model = std::make_shared<ClipModel>(c.recipe, channels, c.tokenizer->vocab_size(), c.tokenizer->pad_id());
+  train::load_checkpoint(checkpoint, *c.model, nullptr);
+  c.model->to(device);
+  c.model->eval();
+  c.identity = {{"checkpoint", checkpoint}, {"name", c.recipe.name}, {"fingerprint", model_fingerprint(*c.model)}};
+  return c;
+}
+
+nlohmann::json evaluate_clip(ClipModel& model, const Tokenizer& tokenizer, const Recipe& recipe,
+                             const data::CaptionDataset& test, torch::Device device, bool zero_shot) {
+  const auto& view = recipe.augment.views.at(0);
+  const auto images = embed_images(model, test.images.images, view, device, recipe.eval.batch_size);
+  const auto texts = embed_texts(model, tokenizer, test.captions, recipe.clip.text.max_length, device, recipe.eval.batch_size);
+  nlohmann::json j;
+  j["retrieval"] = eval::retrieval_metrics(images, texts, test.image_group, test.caption_group).to_json();
+  j["test_images"] = test.images.size();
+  j["test_captions"] = test.captions.size();
+  j["chance_r10"] = std::min(1.0, 10.0 / static_cast<double>(std::max<int64_t>(1, test.images.size())));
+  if (zero_shot && test.images.num_classes() > 1) {
+    const auto classes = class_embeddings(model, tokenizer, test.images.class_names, recipe.clip.zeroshot_templates,
+                                          recipe.clip.text.max_length, device);
+    const auto z = zero_shot_accuracy(images, classes, test.images.labels);
+    j["zeroshot"] = {{"top1", z.top1}, {"top5", z.top5}, {"classes", test.images.num_classes()}};
+  }
+  return j;
+}
+
+std::unique_ptr<train::Task> make_clip_task(const Recipe& recipe, torch::Device device,
+                                            const std::map<std::string, std::string>& extras) {
+  return std::make_unique<ClipTask>(recipe, device, extras);
+}
+
+}  // namespace selfsup::clip

@@ -1,0 +1,163 @@
+#include "selfsup/data/decode.h"
+
+#include "selfsup/core/error.h"
+
+#include <stb_image.h>
+
+#include <algorithm>
+#include <atomic>
+#include <cctype>
+#include <filesystem>
+#include <fstream>
+#include <limits>
+#include <memory>
+#include <sstream>
+#include <thread>
+
+namespace selfsup::data {
+namespace {
+
+// The file's bytes, read once so the header probe and the decode do not open it twice.
+std::vector<stbi_uc> read_file(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in) throw Error(path + ": cannot decode image: cannot open file");
+  std::vector<stbi_uc> bytes((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  if (bytes.size() > static_cast<size_t>(std::numeric_limits<int>::max()))
+    throw Error(path + ": cannot decode image: file larger than 2 GiB");
+  return bytes;
+}
+
+[[noreturn]] void throw_undecodable(const std::string& path) {
+  throw Error(path + ": cannot decode image: " + stbi_failure_reason());
+}
+
+// Components stored in the file: 1 gray, 2 gray+alpha, 3 RGB, 4 RGBA.
+int file_components(const std::string& path, const std::vector<stbi_uc>& bytes, int* w, int* h) {
+  int c = 0;
+  if (!stbi_info_from_memory(bytes.data(), static_cast<int>(bytes.size()), w, h, &c))
+    throw_undecodable(path);
+  return c;
+}
+
+struct Geometry {
+  int64_t channels, height, width;
+};
+
+// Output geometry from the first image's header, so the result can be allocated up front.
+Geometry plan_geometry(const std::string& first, int64_t size, int64_t channels) {
+  int w = 0, h = 0;
+  const int c = file_components(first, read_file(first), &w, &h);
+  if (channels == 0) channels = c <= 2 ? 1 : 3;  // gray or gray+alpha -> 1
+  return {channels, size > 0 ? size : h, size > 0 ? size : w};
+}
+
+torch::Tensor resize(const torch::Tensor& chw, int64_t height, int64_t width) {
+  namespace F = torch::nn::functional;
+  auto out = F::interpolate(chw.unsqueeze(0).to(torch::kFloat),
+                            F::InterpolateFuncOptions()
+                                .size(std::vector<int64_t>{height, width})
+                                .mode(torch::kBilinear)
+                                .align_corners(false)
+                                .antialias(true));
+  return out.squeeze(0).round_().clamp_(0, 255).to(torch::kUInt8);
+}
+
+// In place: `channels`+1 interleaved components with alpha last -> `channels` components over
+// white. The write index never passes the read index, so one forward pass is safe.
+void composite_on_white(stbi_uc* pixels, int64_t count, int64_t channels) {
+  const int64_t stride = channels + 1;
+  for (int64_t p = 0; p < count; ++p) {
+    const int a = pixels[p * stride + channels];
+    for (int64_t k = 0; k < channels; ++k) {
+      const int v = pixels[p * stride + k];
+      pixels[p * channels + k] = static_cast<stbi_uc>((v * a + 255 * (255 - a) + 127) / 255);
+    }
+  }
+}
+
+// Decodes one file into out (C x H x W uint8).
+void decode_into(const std::string& path, const Geometry& g, bool resize_to_fit,
+                 torch::Tensor out) {
+  const auto bytes = read_file(path);
+  int w = 0, h = 0;
+  const int c = file_components(path, bytes, &w, &h);
+  // Alpha is loaded along with the colour (stb converts both together) and then flattened.
+  const bool alpha = c == 2 || c == 4;
+  const int load_channels = static_cast<int>(g.channels) + (alpha ? 1 : 0);
+  int file_c = 0;
+  std::unique_ptr<stbi_uc, void (*)(void*)> pixels(
+      stbi_load_from_memory(bytes.data(), static_cast<int>(bytes.size()), &w, &h, &file_c,
+                            load_channels),
+      stbi_image_free);
+  if (!pixels) throw_undecodable(path);
+  if (alpha) composite_on_white(pixels.get(), int64_t{w} * h, g.channels);
+  auto hwc = torch::from_blob(pixels.get(), {h, w, g.channels}, torch::kUInt8);
+  auto chw = hwc.permute({2, 0, 1});
+  if (h == g.height && w == g.width) {
+    out.copy_(chw);
+  } else if (resize_to_fit) {
+    out.copy_(resize(chw, g.height, g.width));
+  } else {
+    std::ostringstream msg;
+    msg << path << ": image is " << h << "x" << w << ": expected " << g.height << "x" << g.width
+        << " like the first image (or pass a size to resize)";
+    throw Error(msg.str());
+  }
+}
+
+void check_arguments(int64_t size, int64_t channels) {
+  if (channels != 0 && channels != 1 && channels != 3)
+    throw Error("decode: channels " + std::to_string(channels) + ": expected 0, 1 or 3");
+  if (size < 0) throw Error("decode: size " + std::to_string(size) + ": expected >= 0");
+}
+
+}  // namespace
+
+bool is_image_file(const std::string& path) {
+  auto ext = std::filesystem::path(path).extension().string();
+  std::transform(ext.begin(), ext.end(), ext.begin(),
+                 [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
+  return ext == ".png" || ext == ".jpg" || ext == ".jpeg" || ext == ".bmp";
+}
+
+// The error of the first failing file (in list order) wins, so the message does not depend on
+// thread timing.
+torch::Tensor decode_images(const std::vector<std::string>& paths, int64_t size, int64_t channels,
+                            int64_t threads) {
+  check_arguments(size, channels);
+  const auto n = static_cast<int64_t>(paths.size());
+  if (n == 0) return torch::empty({0, channels == 0 ? 3 : channels, size, size}, torch::kUInt8);
+  const auto g = plan_geometry(paths.front(), size, channels);
+  auto images = torch::empty({n, g.channels, g.height, g.width}, torch::kUInt8);
+
+  std::atomic<int64_t> next{0};
+  std::atomic<int64_t> first_error{std::numeric_limits<int64_t>::max()};
+  std::vector<std::exception_ptr> errors(paths.size());
+  auto work = [&] {
+    torch::NoGradGuard no_grad;
+    for (int64_t i = next++; i < n && i < first_error.load(); i = next++) {
+      try {
+        decode_into(paths[i], g, size > 0, images[i]);
+      } catch (...) {
+        errors[i] = std::current_exception();
+        int64_t seen = first_error.load();
+        while (i < seen && !first_error.compare_exchange_weak(seen, i)) {
+        }
+      }
+    }
+  };
+  if (threads <= 0) threads = std::clamp<int64_t>(std::thread::hardware_concurrency(), 1, 4);
+  threads = std::min(threads, n);
+  std::vector<std::thread> pool;
+  for (int64_t t = 1; t < threads; ++t) pool.emplace_back(work);
+  work();
+  for (auto& thread : pool) thread.join();
+  if (first_error.load() < n) std::rethrow_exception(errors[first_error.load()]);
+  return images;
+}
+
+torch::Tensor decode_image(const std::string& path, int64_t size, int64_t channels) {
+  return decode_images({path}, size, channels, 1)[0];
+}
+
+}  // namespace selfsup::data

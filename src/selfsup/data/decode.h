@@ -1,0 +1,28 @@
+// Image file decoding shared by the in-memory datasets (image folders, Flickr8k, emoji): PNG, JPEG
+// and BMP files to uint8 tensors, on a few threads, with transparency composited onto white.
+#pragma once
+
+#include <torch/torch.h>
+
+#include <string>
+#include <vector>
+
+namespace selfsup::data {
+
+// True for the extensions the decoder reads: .png .jpg .jpeg .bmp (any case).
+bool is_image_file(const std::string& path);
+
+// Decodes every file into one N x C x S x S uint8 tensor (C x H x W when size is 0, from the
+// first image; all images must then have that size). channels: 1 or 3, or 0 = from the first
+// image (gray or gray+alpha -> 1, else 3). Images with an alpha channel are composited onto a
+// white background (out = a*rgb + (1-a)*255) before the antialiased bilinear resize, so
+// transparent emoji come out on white rather than on whatever their invisible pixels hold.
+// threads: 0 = the machine's cores, at most 4. An empty list gives 0 x C x S x S (channels 0
+// -> 3). Throws selfsup::Error naming the first failing file in list order.
+torch::Tensor decode_images(const std::vector<std::string>& paths, int64_t size, int64_t channels,
+                            int64_t threads = 0);
+
+// One file as C x S x S (C x H x W when size is 0), decoded like decode_images.
+torch::Tensor decode_image(const std::string& path, int64_t size, int64_t channels);
+
+}  // namespace selfsup::data

@@ -1,0 +1,72 @@
+#include "selfsup/eval/retrieval.h"
+
+#include <algorithm>
+
+namespace selfsup::eval {
+
+std::vector<int64_t> best_positive_ranks(const torch::Tensor& queries, const torch::Tensor& candidates,
+                                         const torch::Tensor& query_groups, const torch::Tensor& candidate_groups) {
+  torch::NoGradGuard no_grad;
+  const int64_t chunk = 1024;  // bounds the Q x C similarity matrix held at once
+  std::vector<int64_t> ranks;
+  ranks.reserve(static_cast<size_t>(queries.size(0)));
+  const auto cand_t = candidates.t();
+  const auto cand_groups = candidate_groups.view({1, -1});
+  for (int64_t begin = 0; begin < queries.size(0); begin += chunk) {
+    const int64_t end = std::min(queries.size(0), begin + chunk);
+    const auto sims = torch::matmul(queries.slice(0, begin, end), cand_t);                       // q x C
+    const auto positive = query_groups.slice(0, begin, end).view({-1, 1}) == cand_groups;         // q x C
+    const auto best = sims.masked_fill(~positive, -std::numeric_limits<float>::infinity()).amax(1, true);
+    // Negatives scoring at least the best positive rank above it (ties count against the query).
+    const auto above = ((sims >= best) & ~positive).sum(1) + 1;
+    const auto has_positive = positive.any(1);
+    const auto r = torch::where(has_positive, above, torch::zeros_like(above)).cpu();
+    const auto* p = r.data_ptr<int64_t>();
+    ranks.insert(ranks.end(), p, p + r.numel());
+  }
+  return ranks;
+}
+
+RankSummary summarize_ranks(const std::vector<int64_t>& all) {
+  std::vector<int64_t> ranks;
+  for (auto r : all)
+    if (r > 0) ranks.push_back(r);
+  RankSummary s;
+  s.queries = static_cast<int64_t>(ranks.size());
+  if (ranks.empty()) return s;
+  double sum = 0;
+  for (auto r : ranks) {
+    s.r1 += r <= 1;
+    s.r5 += r <= 5;
+    s.r10 += r <= 10;
+    sum += static_cast<double>(r);
+  }
+  const auto n = static_cast<double>(ranks.size());
+  s.r1 /= n;
+  s.r5 /= n;
+  s.r10 /= n;
+  s.mean_rank = sum / n;
+  std::sort(ranks.begin(), ranks.end());
+  const size_t mid = ranks.size() / 2;
+  s.median_rank = ranks.size() % 2 ? static_cast<double>(ranks[mid]) : 0.5 * static_cast<double>(ranks[mid - 1] + ranks[mid]);
+  return s;
+}
+
+RetrievalResult retrieval_metrics(const torch::Tensor& image_emb, const torch::Tensor& text_emb,
+                                  const torch::Tensor& image_groups, const torch::Tensor& text_groups) {
+  RetrievalResult r;
+  r.text_to_image = summarize_ranks(best_positive_ranks(text_emb, image_emb, text_groups, image_groups));
+  r.image_to_text = summarize_ranks(best_positive_ranks(image_emb, text_emb, image_groups, text_groups));
+  return r;
+}
+
+nlohmann::json RetrievalResult::to_json() const {
+  auto one = [](const RankSummary& s) {
+    return nlohmann::json{{"r1", s.r1},     {"r5", s.r5},
+                          {"r10", s.r10},   {"mean_rank", s.mean_rank},
+                          {"median_rank", s.median_rank}, {"queries", s.queries}};
+  };
+  return {{"text_to_image", one(text_to_image)}, {"image_to_text", one(image_to_text)}};
+}
+
+}  // namespace selfsup::eval

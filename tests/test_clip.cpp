@@ -1,0 +1,249 @@
+// CLIP: each loss against hand-computed values, the multi-positive targets, retrieval ranks,
+// zero-shot, the index file, and a tiny end-to-end run: train on a handful of image-caption pairs,
+// embed the images into an index, and find each image from its own caption with the CLI.
+#include <gtest/gtest.h>
+#include <stb/stb_image_write.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <array>
+#include <cmath>
+#include <cstdio>
+#include <filesystem>
+#include <fstream>
+
+#include "selfsup/clip/index.h"
+#include "selfsup/clip/loss.h"
+#include "selfsup/clip/zero_shot.h"
+#include "selfsup/core/error.h"
+#include "selfsup/eval/retrieval.h"
+
+using namespace selfsup;
+namespace fs = std::filesystem;
+
+namespace {
+
+std::string tmp_dir(const std::string& name) {
+  const auto dir = fs::temp_directory_path() / ("selfsup_clip_" + name + "_" + std::to_string(::getpid()));
+  fs::remove_all(dir);
+  fs::create_directories(dir);
+  return dir.string();
+}
+
+struct Result {
+  int code;
+  std::string output;
+};
+
+Result run_cli(const std::string& args) {
+  const std::string cmd = std::string(SELFSUP_BINARY) + " " + args + " 2>&1";
+  FILE* pipe = popen(cmd.c_str(), "r");
+  std::string out;
+  std::array<char, 4096> buf{};
+  while (size_t n = fread(buf.data(), 1, buf.size(), pipe)) out.append(buf.data(), n);
+  const int status = pclose(pipe);
+  return {WIFEXITED(status) ? WEXITSTATUS(status) : -1, out};
+}
+
+torch::Tensor ids(std::vector<int64_t> v) { return torch::tensor(v, torch::kLong); }
+
+}  // namespace
+
+TEST(ClipLoss, PositiveMaskFollowsContentIds) {
+  const auto m = clip::positive_mask(ids({0, 0, 7}), ids({7, 0}));
+  EXPECT_TRUE(torch::equal(m, torch::tensor({false, true, false, true, true, false}, torch::kBool).view({3, 2})));
+}
+
+TEST(ClipLoss, MultiPositiveWithOnePositivePerRowIsClipsLoss) {
+  // Orthonormal pairs: logits = s I, so every row's cross-entropy is log(1 + e^-s).
+  const double s = 3.0;
+  const auto e = torch::eye(2);
+  const auto loss = clip::multi_positive_loss(e * 5, e, clip::positive_mask(ids({0, 1}), ids({0, 1})), torch::tensor(s));
+  EXPECT_NEAR(loss.item<double>(), std::log(1 + std::exp(-s)), 1e-6);
+}
+
+TEST(ClipLoss, MultiPositiveSpreadsTheTargetOverAllPositives) {
+  // Images 0 and 1 show the same thing (id 0); each text is its image's direction.
+  // Rows 0, 1: logits [s, s, 0], target [1/2, 1/2, 0] -> log(2 + e^-s); row 2: [0, 0, s] -> log(1 + 2 e^-s).
+  const double s = 2.0;
+  const auto x = torch::tensor({1.f, 0.f, 1.f, 0.f, 0.f, 1.f}).view({3, 2});
+  const auto g = ids({0, 0, 1});
+  const auto loss = clip::multi_positive_loss(x, x, clip::positive_mask(g, g), torch::tensor(s));
+  const double row01 = std::log(2 + std::exp(-s)), row2 = std::log(1 + 2 * std::exp(-s));
+  EXPECT_NEAR(loss.item<double>(), (2 * row01 + row2) / 3, 1e-6);
+}
+
+TEST(ClipLoss, SoftTargetOnOrthonormalEmbeddingsIsTheTargetsEntropy) {
+  // I = T = identity, tau = 1: logits = I and targets = softmax(I) row-wise, so CE = H(softmax([1, 0])).
+  const auto e = torch::eye(2);
+  const double p = std::exp(1.0) / (std::exp(1.0) + 1);
+  const double entropy = -(p * std::log(p) + (1 - p) * std::log(1 - p));
+  EXPECT_NEAR(clip::soft_target_loss(e, e, 1.0).item<double>(), entropy, 1e-6);
+}
+
+TEST(ClipLoss, SoftTargetOfIdenticalEmbeddingsIsLnN) {
+  // Every logit and every target equal: uniform targets against a uniform softmax, CE = ln N --
+  // the value a collapsed run sits at (docs/results.md).
+  const auto same = torch::ones({4, 3});
+  EXPECT_NEAR(clip::soft_target_loss(same, same, 1.0).item<double>(), std::log(4.0), 1e-6);
+}
+
+TEST(ClipLoss, SiglipHandValue) {
+  // Orthonormal pairs, scale 10, bias -10: positives have logit 0 (-log sigmoid(0) = log 2),
+  // negatives -10 (-log sigmoid(10)); the sum over the 2 x 2 pairs is divided by N = 2.
+  const auto e = torch::eye(2);
+  const auto loss = clip::siglip_loss(e, e, clip::positive_mask(ids({0, 1}), ids({0, 1})), torch::tensor(10.0),
+                                      torch::tensor(-10.0));
+  EXPECT_NEAR(loss.item<double>(), std::log(2.0) + std::log(1 + std::exp(-10.0)), 1e-6);
+}
+
+TEST(Retrieval, RanksCountAnyPositiveAndTiesAgainstTheQuery) {
+  // Three images; texts 0 and 1 describe image 0 (group 5), text 2 image 2 (group 9).
+  const auto images = torch::tensor({1.f, 0.f, 0.f, 1.f, 0.7071f, 0.7071f}).view({3, 2});
+  const auto texts = torch::tensor({1.f, 0.f, 0.f, 1.f, 0.f, 1.f}).view({3, 2});
+  const auto image_groups = ids({5, 7, 9}), text_groups = ids({5, 5, 9});
+  // text 0 -> image 0 first (rank 1); text 1 = (0, 1): image 1 scores 1, image 2 0.707, image 0 0 -> rank 3;
+  // text 2 = (0, 1): image 2 is second -> rank 2.
+  const auto t2i = eval::best_positive_ranks(texts, images, text_groups, image_groups);
+  EXPECT_EQ(t2i, (std::vector<int64_t>{1, 3, 2}));
+  // image 1 (group 7) has no caption: skipped (rank 0).
+  const auto i2t = eval::best_positive_ranks(images, texts, image_groups, text_groups);
+  EXPECT_EQ(i2t[1], 0);
+  EXPECT_EQ(i2t[0], 1);
+  const auto s = eval::summarize_ranks(t2i);
+  EXPECT_EQ(s.queries, 3);
+  EXPECT_NEAR(s.r1, 1.0 / 3, 1e-9);
+  EXPECT_NEAR(s.r5, 1.0, 1e-9);
+  EXPECT_NEAR(s.mean_rank, 2.0, 1e-9);
+  EXPECT_NEAR(s.median_rank, 2.0, 1e-9);
+}
+
+TEST(ZeroShot, TemplatesAndAccuracy) {
+  EXPECT_EQ(clip::fill_template("an emoji of {}", "food"), "an emoji of food");
+  EXPECT_EQ(clip::fill_template("{} and {}", "x"), "x and x");
+  const auto classes = torch::eye(3);
+  const auto images = torch::tensor({1.f, 0.f, 0.f, 0.f, 0.9f, 0.1f, 0.f, 0.6f, 0.4f}).view({3, 3});
+  const auto r = clip::zero_shot_accuracy(images, classes, ids({0, 1, 2}));
+  EXPECT_NEAR(r.top1, 2.0 / 3, 1e-9);
+  EXPECT_NEAR(r.top5, 1.0, 1e-9);
+}
+
+TEST(ClipIndex, RoundTripSearchAndErrors) {
+  const auto dir = tmp_dir("index");
+  const auto path = dir + "/index.bin";
+  const auto emb = torch::nn::functional::normalize(torch::randn({50, 8}),
+                                                    torch::nn::functional::NormalizeFuncOptions().dim(1));
+  std::vector<std::string> paths;
+  for (int i = 0; i < 50; ++i) paths.push_back("img" + std::to_string(i) + ".png");
+  clip::write_index(path, emb, paths, {{"fingerprint", "abc"}});
+  const auto index = clip::read_index(path);
+  EXPECT_TRUE(torch::equal(index.embeddings, emb));
+  EXPECT_EQ(index.paths, paths);
+  EXPECT_EQ(index.model["fingerprint"], "abc");
+  const auto matches = clip::search(index, emb[17], 3);
+  ASSERT_EQ(matches.size(), 3u);
+  EXPECT_EQ(matches[0].index, 17);
+  EXPECT_NEAR(matches[0].score, 1.0, 1e-5);
+  EXPECT_GE(matches[1].score, matches[2].score);
+  // A truncated file names itself; a file of another kind too.
+  fs::resize_file(path, fs::file_size(path) - 4);
+  try {
+    clip::read_index(path);
+    FAIL() << "truncated index accepted";
+  } catch (const Error& e) {
+    EXPECT_NE(std::string(e.what()).find(path), std::string::npos);
+    EXPECT_NE(std::string(e.what()).find("truncated"), std::string::npos) << e.what();
+  }
+  std::ofstream(dir + "/other.bin") << "hello world, not an index";
+  EXPECT_THROW(clip::read_index(dir + "/other.bin"), Error);
+  fs::remove_all(dir);
+}
+
+TEST(ClipIndex, FingerprintChangesWithTheWeights) {
+  torch::nn::Linear a(4, 2), b(4, 2);
+  EXPECT_EQ(clip::model_fingerprint(*a), clip::model_fingerprint(*a));
+  EXPECT_NE(clip::model_fingerprint(*a), clip::model_fingerprint(*b));
+}
+
+namespace {
+
+// A tiny Flickr8k-layout folder: 6 pictures (a colour and a shape each) with 2 captions each,
+// every image in both the train and the test split.
+std::string make_pairs_folder() {
+  const auto root = tmp_dir("pairs");
+  fs::create_directories(root + "/Images");
+  const std::vector<std::pair<std::string, std::array<unsigned char, 3>>> colors{
+      {"red", {220, 30, 30}}, {"green", {30, 200, 40}}, {"blue", {30, 40, 220}}};
+  std::ofstream captions(root + "/captions.txt");
+  captions << "image,caption\n";
+  std::ofstream split(root + "/Flickr_8k.trainImages.txt"), test(root + "/Flickr_8k.testImages.txt");
+  for (const auto& [color, rgb] : colors) {
+    for (const std::string shape : {"square", "stripe"}) {
+      std::vector<unsigned char> pixels(32 * 32 * 3, 255);
+      for (int y = 0; y < 32; ++y)
+        for (int x = 0; x < 32; ++x) {
+          const bool inside = shape == "square" ? (x >= 6 && x < 26 && y >= 6 && y < 26) : (y >= 12 && y < 20);
+          if (inside)
+            for (int c = 0; c < 3; ++c) pixels[(y * 32 + x) * 3 + c] = rgb[c];
+        }
+      const std::string file = color + "_" + shape + ".png";
+      stbi_write_png((root + "/Images/" + file).c_str(), 32, 32, 3, pixels.data(), 32 * 3);
+      captions << file << ",a " << color << " " << shape << "\n" << file << ",\"" << shape << ", " << color << "\"\n";
+      split << file << "\n";
+      test << file << "\n";
+    }
+  }
+  return root;
+}
+
+}  // namespace
+
+TEST(ClipEndToEnd, OwnCaptionRetrievesItsImage) {
+  const auto root = make_pairs_folder();
+  const auto runs = tmp_dir("runs");
+  const std::string recipe = std::string(SELFSUP_SOURCE_DIR) + "/recipes/clip_tiny_test.yaml";
+  auto r = run_cli("train " + recipe + " data.root=" + root + " run_dir=" + runs);
+  ASSERT_EQ(r.code, 0) << r.output;
+  const auto ckpt = runs + "/clip_tiny_test/checkpoint.pt";
+  r = run_cli("embed --checkpoint " + ckpt + " --images " + root + "/Images --out " + runs + "/index.bin");
+  ASSERT_EQ(r.code, 0) << r.output;
+  EXPECT_NE(r.output.find("embedded 6 images"), std::string::npos) << r.output;
+  int found = 0;
+  for (const std::string query : {"a red square", "a blue stripe", "a green square"}) {
+    r = run_cli("search --index " + runs + "/index.bin --checkpoint " + ckpt + " -k 1 \"" + query + "\" --grid " + runs +
+                "/grid.png");
+    ASSERT_EQ(r.code, 0) << r.output;
+    std::string file = query.substr(2);
+    file[file.find(' ')] = '_';
+    found += r.output.find(file + ".png") != std::string::npos;
+  }
+  EXPECT_GE(found, 3) << "each image's own caption should rank it first after training";
+  EXPECT_TRUE(fs::exists(runs + "/grid.png"));
+  // The reverse direction: an image -> its best caption among candidates.
+  std::ofstream(runs + "/candidates.txt") << "a red square\na blue stripe\na green stripe\n";
+  r = run_cli("search --checkpoint " + ckpt + " --image " + root + "/Images/blue_stripe.png --captions " + runs +
+              "/candidates.txt -k 1");
+  ASSERT_EQ(r.code, 0) << r.output;
+  EXPECT_NE(r.output.find("a blue stripe"), std::string::npos) << r.output;
+  // The retrieval protocol on the (same) test split, and an index from another model refused.
+  r = run_cli("eval retrieval --checkpoint " + ckpt);
+  ASSERT_EQ(r.code, 0) << r.output;
+  EXPECT_NE(r.output.find("text_to_image"), std::string::npos) << r.output;
+  r = run_cli("train " + recipe + " data.root=" + root + " run_dir=" + runs + " name=other seed=3 train.epochs=1");
+  ASSERT_EQ(r.code, 0) << r.output;
+  r = run_cli("search --index " + runs + "/index.bin --checkpoint " + runs + "/other/checkpoint.pt \"a red square\"");
+  EXPECT_EQ(r.code, 2) << r.output;
+  EXPECT_NE(r.output.find("embedded by another model"), std::string::npos) << r.output;
+  fs::remove_all(root);
+  fs::remove_all(runs);
+}
+
+TEST(ClipCli, MalformedCaptionsFileNamesTheLine) {
+  const auto root = make_pairs_folder();
+  std::ofstream(root + "/captions.txt", std::ios::app) << "red_square.png\n";  // no caption field
+  const std::string recipe = std::string(SELFSUP_SOURCE_DIR) + "/recipes/clip_tiny_test.yaml";
+  const auto r = run_cli("train " + recipe + " data.root=" + root + " run_dir=" + root + "/runs");
+  EXPECT_EQ(r.code, 2) << r.output;
+  EXPECT_NE(r.output.find("captions.txt:14"), std::string::npos) << r.output;
+  fs::remove_all(root);
+}
