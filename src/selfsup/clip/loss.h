@@ -19,7 +19,7 @@ torch::Tensor positive_mask(const torch::Tensor& image_ids, const torch::Tensor&
 torch::Tensor multi_positive_loss(const torch::Tensor& image_emb, const torch::Tensor& text_emb,
                                   const torch::Tensor& positives, const torch::Tensor& logit_scale);
 
-// The seed blog's loss, kept for comparison (known to collapse): no normalisation,
+// The seed blog's loss, kept for comparison (its issues report collapse): no normalisation,
 // logits = T I^T / tau, targets = softmax((I I^T + T T^T) / 2 * tau) row-wise, and the mean of
 // CE(logits, targets) over texts and CE(logits^T, targets^T) over images (targets transposed,
 // not re-normalised, exactly as the seed does).

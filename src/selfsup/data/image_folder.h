@@ -11,7 +11,8 @@ namespace selfsup::data {
 // Classes are the sorted subfolder names (label = position), files are taken in sorted order
 // and non-image files are skipped. Every image is decoded to `channels` (1 or 3; 0 = gray
 // first image -> 1, else 3) and resized bilinearly (antialiased) to size x size; size 0 keeps
-// the size, which must then be the same for all images. Throws selfsup::Error naming the file.
+// the size, which must then be the same for all images. Transparent pixels come out on white.
+// Throws selfsup::Error naming the file.
 ImageDataset load_image_folder(const std::string& root, int64_t size, int64_t channels);
 
 }  // namespace selfsup::data
