@@ -6,6 +6,7 @@
 #include <iostream>
 
 #include "clip_commands.h"
+#include "diffusion_commands.h"
 #include "selfsup/core/config.h"
 #include "selfsup/core/error.h"
 #include "selfsup/core/runtime.h"
@@ -48,6 +49,7 @@ int cmd_train(const TrainArgs& a) {
   const Recipe recipe = load_recipe(a.recipe, a.overrides);
   const auto metrics = train::run_training(recipe, a.resume);
   if (metrics.contains("eval")) std::cout << "\n" << train::format_results(metrics);
+  if (metrics.contains("samples")) std::cout << "samples: " << metrics["samples"].get<std::string>() << std::endl;
   std::cout << "run folder: " << (std::filesystem::path(recipe.run_dir) / recipe.name).string() << std::endl;
   return 0;
 }
@@ -62,7 +64,8 @@ std::shared_ptr<ssl::Method> load_method(const std::string& checkpoint, const st
   return method;
 }
 
-int cmd_eval(const EvalArgs& a) {
+int cmd_eval(const EvalArgs& a, cli::DiffusionCommands& diffusion_commands) {
+  if (a.protocol == "samples") return diffusion_commands.eval_samples(a.checkpoint, a.json_out);
   if (a.protocol == "retrieval") {
     if (a.checkpoint.empty()) throw Error("eval retrieval: give --checkpoint PATH of a CLIP run");
     return cli::ClipCommands::eval_retrieval(a.checkpoint, a.overrides, a.json_out);
@@ -170,13 +173,15 @@ int main(int argc, char** argv) {
   configure_threads(0);  // all cores until a recipe says otherwise; --version reports it
   CLI::App app{"selfsup: self-supervised representation learning on LibTorch (MoCo v1/v2/v3, InstDisc, InvaSpread, SimCLR,\n"
                "BYOL, SimSiam, Barlow Twins, DINO, SwAV, CPC, CMC; ResNet and ViT backbones; kNN, linear and fine-tune\n"
-               "evaluation) and CLIP (image-text training, embedding a collection, searching it with a sentence).\n"
-               "Start with: selfsup train recipes/moco_v2_fmnist_demo.yaml  or  selfsup train recipes/clip_emoji.yaml"};
+               "evaluation), CLIP (image-text training, embedding a collection, searching it with a sentence) and guided diffusion\n"
+               "(class-conditional DDPM/DDIM with classifier-free and classifier guidance).\n"
+               "Start with: selfsup train recipes/moco_v2_fmnist_demo.yaml, recipes/clip_emoji.yaml or recipes/diffusion_cfg_fmnist.yaml"};
   app.set_version_flag("--version", [] { return runtime_summary(); });
   app.require_subcommand(1);
 
   TrainArgs train_args;
-  auto* train_cmd = app.add_subcommand("train", "Train from a recipe, then evaluate (SSL: kNN + linear probe; CLIP: recall@K).\n"
+  auto* train_cmd = app.add_subcommand("train", "Train from a recipe, then evaluate (SSL: kNN + linear probe; CLIP: recall@K;\n"
+                                                 "diffusion: a sample grid; classifiers: test accuracy).\n"
                                                  "Outputs: runs/NAME/{recipe.yaml,metrics.csv,metrics.json,checkpoint.pt}");
   train_cmd->add_option("recipe", train_args.recipe, "recipe YAML file (see recipes/ and docs/recipes.md)")->required();
   train_cmd->add_option("overrides", train_args.overrides, "key=value overrides with dotted keys, e.g. train.epochs=5");
@@ -186,8 +191,9 @@ int main(int argc, char** argv) {
   auto* eval_cmd = app.add_subcommand("eval", "Evaluate an encoder: kNN (k=200, T=0.1) and a linear probe on frozen features,\n"
                                                "or fine-tuning on a fraction of the labels (eval.finetune.*)");
   eval_cmd->add_option("protocol", eval_args.protocol,
-                       "knn | linear | all (kNN + linear, the default) | finetune | retrieval (CLIP: recall@K both ways)")
-      ->check(CLI::IsMember({"knn", "linear", "all", "finetune", "retrieval"}));
+                       "knn | linear | all (kNN + linear, the default) | finetune | retrieval (CLIP: recall@K both ways) |\n"
+                       "samples (diffusion: judge accuracy, Frechet distance and diversity of generated images per guidance scale)")
+      ->check(CLI::IsMember({"knn", "linear", "all", "finetune", "retrieval", "samples"}));
   eval_cmd->add_option("--checkpoint", eval_args.checkpoint, "checkpoint.pt written by selfsup train");
   eval_cmd->add_option("--baseline", eval_args.baseline, "random (randomly initialised network) or pixels (raw pixels)");
   eval_cmd->add_option("--recipe", eval_args.recipe, "recipe for --baseline: data, model and evaluation settings");
@@ -209,6 +215,7 @@ int main(int argc, char** argv) {
   attention_cmd->add_option("overrides", attention_args.overrides, "key=value overrides, e.g. eval.image_size=56");
 
   cli::ClipCommands clip_commands(app);
+  cli::DiffusionCommands diffusion_commands(app, *eval_cmd);
 
   std::string recipe_path;
   std::vector<std::string> recipe_overrides;
@@ -226,11 +233,12 @@ int main(int argc, char** argv) {
   }
   try {
     if (*train_cmd) return cmd_train(train_args);
-    if (*eval_cmd) return cmd_eval(eval_args);
+    if (*eval_cmd) return cmd_eval(eval_args, diffusion_commands);
     if (*export_cmd) return cmd_export(export_args);
     if (*attention_cmd) return cmd_attention(attention_args);
     if (*recipe_cmd) return cmd_recipe(recipe_path, recipe_overrides, describe);
     if (int code = 0; clip_commands.run(code)) return code;
+    if (int code = 0; diffusion_commands.run(code)) return code;
   } catch (const Error& e) {
     std::cerr << "error: " << e.what() << std::endl;
     return 2;

@@ -157,6 +157,20 @@ void ClipConfig::visit(config::Visitor& v) {
   v("eval_every", eval_every, "epochs between retrieval evaluations on the test split (0 = only at the end)");
 }
 
+void DiffusionConfig::visit(config::Visitor& v) {
+  v("timesteps", timesteps, "T, the number of noising steps (DDPM: 1000)");
+  v("schedule", schedule, "linear (DDPM; beta_start/beta_end are for T = 1000 and scaled by 1000 / T) or cosine (improved DDPM)");
+  v("beta_start", beta_start, "linear schedule: the first beta (DDPM: 1e-4)");
+  v("beta_end", beta_end, "linear schedule: the last beta (DDPM: 0.02)");
+  v("prediction", prediction, "what the U-Net predicts: eps (the noise, DDPM), x0 (the clean image) or v (Salimans & Ho)");
+  v("p_uncond", p_uncond, "classifier-free training: probability that a label is replaced by the null class (Ho & Salimans: 0.1-0.2)");
+  v("ema_decay", ema_decay, "decay of the EMA copy of the weights that sampling uses (warmed up as min(decay, (1+n)/(10+n)))");
+  v.section("unet", unet, "the denoiser (task diffusion) or the noisy classifier's down path (task noisy_classifier)");
+  v("sample_every", sample_every, "task diffusion: write runs/NAME/samples_epoch_N.png every N epochs (0 = only samples.png at the end)");
+  v("preview_guidance", preview_guidance, "guidance scale s of those sample grids");
+  v("preview_steps", preview_steps, "DDIM steps of those sample grids");
+}
+
 void AugmentConfig::visit(config::Visitor& v) {
   v.list("views", views, "one augmentation pipeline per view (MoCo uses two; the first one's mean/std also normalise evaluation images)");
 }
@@ -206,7 +220,7 @@ void EvalConfig::visit(config::Visitor& v) {
 }
 
 void Recipe::visit(config::Visitor& v) {
-  v("task", task, "what to train: ssl (self-supervised image pretraining, method section) or clip (image-text, clip section)");
+  v("task", task, "what to train: ssl (self-supervised image pretraining, method section), clip (image-text, clip section), diffusion (class-conditional DDPM with classifier-free training, diffusion section), noisy_classifier (p(y | x_t, t) for classifier guidance) or classifier (a supervised classifier, e.g. the judge of generated samples)");
   v("name", name, "run name: outputs go to run_dir/name/");
   v("seed", seed, "seed of every random choice (init, shuffling, augmentation, BN shuffle)");
   v("threads", threads, "LibTorch intra-op threads (0 = all cores)");
@@ -217,6 +231,7 @@ void Recipe::visit(config::Visitor& v) {
   v.section("augment", augment, "augmentation pipelines");
   v.section("method", method, "self-supervised method and its heads (task: ssl)");
   v.section("clip", clip, "image-text model and loss (task: clip)");
+  v.section("diffusion", diffusion, "noise schedule, denoiser and sampling previews (tasks: diffusion, noisy_classifier)");
   v.section("train", train, "optimisation");
   v.section("eval", eval, "evaluation protocol");
 }
@@ -250,6 +265,31 @@ void validate_clip(const Recipe& r, const Fail& fail) {
     if (tpl.find("{}") == std::string::npos) fail("clip.zeroshot_templates", "'" + tpl + "' has no {} for the class name");
 }
 
+template <class Fail>
+void validate_diffusion(const Recipe& r, const Fail& fail) {
+  const auto& d = r.diffusion;
+  if (augment::count_views(r.augment.views) != 1) fail("augment.views", "task " + r.task + " uses exactly one view");
+  const auto& view = r.augment.views[0];
+  if (r.task != "classifier") {
+    for (double m : view.mean)
+      if (m != 0.5) fail("augment.views.0.mean", "diffusion works on images scaled to [-1, 1]: expected 0.5");
+    for (double s : view.std)
+      if (s != 0.5) fail("augment.views.0.std", "diffusion works on images scaled to [-1, 1]: expected 0.5");
+  }
+  if (d.timesteps < 2) fail("diffusion.timesteps", "expected at least 2");
+  if (d.schedule != "linear" && d.schedule != "cosine")
+    fail("diffusion.schedule", "expected linear or cosine, got '" + d.schedule + "'");
+  if (d.beta_start <= 0 || d.beta_end < d.beta_start || d.beta_end >= 1)
+    fail("diffusion.beta_start", "expected 0 < beta_start <= beta_end < 1");
+  if (d.prediction != "eps" && d.prediction != "x0" && d.prediction != "v")
+    fail("diffusion.prediction", "expected eps, x0 or v, got '" + d.prediction + "'");
+  if (d.p_uncond < 0 || d.p_uncond >= 1) fail("diffusion.p_uncond", "expected a probability in [0, 1)");
+  if (d.ema_decay < 0 || d.ema_decay >= 1) fail("diffusion.ema_decay", "expected a value in [0, 1)");
+  if (d.sample_every < 0) fail("diffusion.sample_every", "expected 0 (only at the end) or a positive number of epochs");
+  if (d.preview_steps < 1 || d.preview_steps > d.timesteps)
+    fail("diffusion.preview_steps", "expected 1..diffusion.timesteps");
+}
+
 }  // namespace
 
 void validate(const Recipe& r, const std::string& origin) {
@@ -261,7 +301,9 @@ void validate(const Recipe& r, const std::string& origin) {
   for (size_t i = 0; i < r.augment.views.size(); ++i)
     augment::validate(r.augment.views[i], "augment.views." + std::to_string(i));
   if (r.task == "clip") return validate_clip(r, fail);
-  if (r.task != "ssl") fail("task", "expected ssl or clip, got '" + r.task + "'");
+  if (r.task == "diffusion" || r.task == "noisy_classifier" || r.task == "classifier") return validate_diffusion(r, fail);
+  if (r.task != "ssl")
+    fail("task", "expected ssl, clip, diffusion, noisy_classifier or classifier, got '" + r.task + "'");
   const auto& name = r.method.name;
   const int64_t views = augment::count_views(r.augment.views);
   auto need_views = [&](int64_t n) {

@@ -9,6 +9,7 @@
 #include "selfsup/augment/pipeline.h"
 #include "selfsup/data/source.h"
 #include "selfsup/models/registry.h"
+#include "selfsup/models/unet.h"
 #include "selfsup/train/optimizer.h"
 #include "selfsup/train/schedule.h"
 
@@ -181,6 +182,20 @@ struct ClipConfig {
   void visit(config::Visitor& v);
 };
 
+struct DiffusionConfig {
+  int64_t timesteps = 1000;         // T
+  std::string schedule = "linear";  // linear | cosine
+  double beta_start = 1e-4, beta_end = 0.02;
+  std::string prediction = "eps";  // eps | x0 | v
+  double p_uncond = 0.1;           // classifier-free training: probability of the null class
+  double ema_decay = 0.999;
+  models::UNetConfig unet;
+  int64_t sample_every = 0;  // epochs between sample grids in the run folder (0 = only at the end)
+  double preview_guidance = 3;
+  int64_t preview_steps = 50;
+  void visit(config::Visitor& v);
+};
+
 struct AugmentConfig {
   std::vector<augment::ViewConfig> views{2};
   void visit(config::Visitor& v);
@@ -236,7 +251,7 @@ struct EvalConfig {
 };
 
 struct Recipe {
-  std::string task = "ssl";  // ssl | clip
+  std::string task = "ssl";  // ssl | clip | diffusion | noisy_classifier | classifier
   std::string name = "run";
   int64_t seed = 0;
   int64_t threads = 0;
@@ -247,6 +262,7 @@ struct Recipe {
   AugmentConfig augment;
   MethodConfig method;
   ClipConfig clip;
+  DiffusionConfig diffusion;
   TrainConfig train;
   EvalConfig eval;
   void visit(config::Visitor& v);

@@ -60,7 +60,7 @@ class Task {
   virtual std::map<std::string, std::string> checkpoint_extras() const { return {}; }
 };
 
-// The task the recipe names (recipe.task: ssl | clip); `extras` come from a checkpoint being
+// The task the recipe names (recipe.task: ssl | clip | diffusion | noisy_classifier | classifier); `extras` come from a checkpoint being
 // resumed (empty for a fresh run).
 std::unique_ptr<Task> make_task(const Recipe& recipe, torch::Device device,
                                 const std::map<std::string, std::string>& extras = {});

@@ -267,6 +267,15 @@ std::string format_results(const nlohmann::json& m) {
       out << "zero-shot      top-1 " << percent(e["zeroshot"], "top1") << "  top-5 " << percent(e["zeroshot"], "top5") << "\n";
     return out.str();
   }
+  if (m.contains("eval") && m["eval"].contains("test_top1")) {  // a supervised classifier (the judge)
+    out << "test top-1 " << percent(m["eval"], "test_top1") << " on " << m["eval"].value("test_images", 0) << " images\n";
+    return out.str();
+  }
+  if (m.contains("eval") && m["eval"].contains("test_top1_by_t")) {  // the noisy classifier
+    out << "test top-1 at noise level t:";
+    for (const auto& [t, acc] : m["eval"]["test_top1_by_t"].items()) out << "  t=" << t << " " << fixed(100 * acc.get<double>(), 2) << "%";
+    return out.str() + "\n";
+  }
   out << std::left << std::setw(28) << "features" << std::setw(12) << "kNN top-1" << std::setw(14) << "linear top-1"
       << "fine-tune top-1\n";
   auto row = [&](const std::string& name, const nlohmann::json& j) {

@@ -1,0 +1,89 @@
+#include "selfsup/diffusion/model.h"
+
+#include <algorithm>
+
+#include "selfsup/models/registry.h"
+#include "selfsup/ssl/momentum.h"
+
+namespace selfsup::diffusion {
+
+namespace {
+
+// Uniform timesteps and Gaussian noise for a batch, from the step's generator (CPU), on x0's device.
+std::pair<torch::Tensor, torch::Tensor> draw_noise(const torch::Tensor& x0, int64_t T, at::Generator& gen) {
+  const auto t = torch::randint(0, T, {x0.size(0)}, gen, torch::kLong);
+  const auto noise = torch::randn(x0.sizes(), gen, torch::kFloat);
+  return {t.to(x0.device()), noise.to(x0.device())};
+}
+
+double accuracy(const torch::Tensor& logits, const torch::Tensor& labels) {
+  return logits.argmax(1).eq(labels).to(torch::kFloat).mean().item<double>();
+}
+
+}  // namespace
+
+NoiseSchedule make_schedule(const DiffusionConfig& c) {
+  return NoiseSchedule::make(c.schedule, c.timesteps, c.beta_start, c.beta_end);
+}
+
+DiffusionModel::DiffusionModel(const DiffusionConfig& c, int64_t channels_, int64_t side, int64_t classes)
+    : config(c), schedule(make_schedule(c)), channels(channels_), image_side(side), num_classes(classes) {
+  net = register_module("net", models::UNet(c.unet, channels, side, classes));
+  ema = register_module("ema", models::UNet(c.unet, channels, side, classes));
+  ssl::init_momentum_copy(*ema, *net);
+}
+
+train::StepOutput DiffusionModel::training_step(const data::Batch& batch, train::StepContext& ctx) {
+  const auto& x0 = batch.views.at(0);
+  auto [t, noise] = draw_noise(x0, schedule.steps, ctx.generator);
+  const auto dropped = torch::rand({x0.size(0)}, ctx.generator) < config.p_uncond;
+  const auto y = torch::where(dropped, torch::full_like(batch.labels, num_classes), batch.labels).to(x0.device());
+  const auto abar = schedule.abar(t, x0.device());
+  const auto x_t = abar.sqrt() * x0 + (1 - abar).sqrt() * noise;
+  const auto loss = torch::mse_loss(net(x_t, t, y), training_target(config.prediction, x0, noise, abar));
+  return {loss, {}};
+}
+
+void DiffusionModel::after_step(train::StepContext& ctx) {
+  const double n = static_cast<double>(ctx.global_step);
+  ssl::momentum_update(*ema, *net, std::min(config.ema_decay, (1 + n) / (10 + n)));
+}
+
+DenoiseFn DiffusionModel::denoiser() {
+  ema->eval();
+  auto e = ema;
+  return [e](const torch::Tensor& x, const torch::Tensor& t, const torch::Tensor& y) mutable { return e->forward(x, t, y); };
+}
+
+NoisyClassifier::NoisyClassifier(const DiffusionConfig& c, int64_t channels, int64_t side, int64_t classes)
+    : config(c), schedule(make_schedule(c)) {
+  net = register_module("net", models::NoisyClassifierNet(c.unet, channels, side, classes));
+}
+
+train::StepOutput NoisyClassifier::training_step(const data::Batch& batch, train::StepContext& ctx) {
+  const auto& x0 = batch.views.at(0);
+  auto [t, noise] = draw_noise(x0, schedule.steps, ctx.generator);
+  const auto labels = batch.labels.to(x0.device());
+  const auto logits = net(schedule.q_sample(x0, t, noise), t);
+  return {torch::cross_entropy_loss(logits, labels), {{"acc", accuracy(logits, labels)}}};
+}
+
+ClassifierFn NoisyClassifier::classifier() {
+  net->eval();
+  auto n = net;
+  return [n](const torch::Tensor& x, const torch::Tensor& t) mutable { return n->forward(x, t); };
+}
+
+ImageClassifier::ImageClassifier(const models::BackboneConfig& c, int64_t channels, int64_t num_classes) {
+  backbone = register_module("backbone", models::make_backbone(c, channels));
+  head = register_module("head", torch::nn::Linear(backbone->output_dim(), num_classes));
+}
+
+train::StepOutput ImageClassifier::training_step(const data::Batch& batch, train::StepContext&) {
+  const auto& x = batch.views.at(0);
+  const auto labels = batch.labels.to(x.device());
+  const auto out = logits(x);
+  return {torch::cross_entropy_loss(out, labels), {{"acc", accuracy(out, labels)}}};
+}
+
+}  // namespace selfsup::diffusion
