@@ -15,7 +15,7 @@ if [ -z "${SKIP_TRAIN:-}" ]; then
 fi
 "$selfsup" eval samples --checkpoint runs/diffusion_cfg_fmnist/checkpoint.pt --judge runs/judge_fmnist/checkpoint.pt \
   --classifier runs/noisy_classifier_fmnist/checkpoint.pt --guidance "${CFG:-0,1,2,3,5}" \
-  --classifier-scales "${CG:-1,3,10}" --per-class "${PER_CLASS:-100}" --steps "${STEPS:-50}" \
+  --classifier-scales "${CG:-1,3,10}" --per-class "${PER_CLASS:-50}" --steps "${STEPS:-50}" \
   --out runs/guidance_sweep | tee runs/guidance_sweep.log
 # Sampling speed: DDIM 50 steps, batch 64, at s = 1 (one pass) and s = 3 (two passes, batched).
 for s in 1 3; do
