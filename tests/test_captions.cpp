@@ -4,6 +4,7 @@
 #include "selfsup/data/captions.h"
 #include "selfsup/data/decode.h"
 #include "selfsup/data/emoji.h"
+#include "selfsup/data/source.h"
 
 #include <gtest/gtest.h>
 #include <nlohmann/json.hpp>
@@ -411,6 +412,25 @@ TEST(Emoji, CaptionsGroupsAndCategories) {
   auto native = load_emoji(tree.root, {"apple"}, 0, true);
   EXPECT_EQ(native.images.images.sizes(), (std::vector<int64_t>{8, 3, 64, 64}));
   EXPECT_TRUE(native.images.images[0][0].eq(200).all().item<bool>());
+}
+
+// data.dataset: emoji for the image-only methods (CMC): the drawings labelled by category, the
+// training artists for training, the held-out ones for evaluation, subsets as for any dataset.
+TEST(Emoji, AsAnImageDatasetLabelledByCategory) {
+  EmojiTree tree;
+  DataConfig c;
+  c.dataset = "emoji";
+  c.root = tree.root;
+  c.artists = {"apple"};
+  c.test_artists = {"google"};
+  c.image_size = 16;
+  const auto train = load_dataset(c, true), test = load_dataset(c, false);
+  EXPECT_EQ(train.images.sizes(), (std::vector<int64_t>{8, 3, 16, 16}));
+  EXPECT_EQ(to_vector(train.labels), (std::vector<int64_t>{2, 1, 1, 1, 1, 2, 0, 0}));
+  EXPECT_EQ(to_vector(test.labels), (std::vector<int64_t>{2, 1, 1, 1, 0, 0}));
+  EXPECT_EQ(train.class_names, (std::vector<std::string>{"Animals & Nature", "People & Body", "Smileys & Emotion"}));
+  c.subset = 3;
+  EXPECT_EQ(to_vector(load_dataset(c, true).labels), (std::vector<int64_t>{2, 1, 1}));
 }
 
 TEST(Emoji, ArtistFilteringAndSkinToneToggleKeepIds) {

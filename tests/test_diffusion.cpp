@@ -19,6 +19,7 @@
 #include "selfsup/eval/sample_metrics.h"
 #include "selfsup/io/plot.h"
 #include "selfsup/models/unet.h"
+#include "selfsup/train/recipe.h"
 
 using namespace selfsup;
 using namespace selfsup::diffusion;
@@ -299,6 +300,23 @@ TEST(UNet, ConfigErrorsNameTheKey) {
   c.channel_mult = {1, 2, 2, 2};  // 28 -> 14 -> 7 -> 3.5
   EXPECT_THROW(models::validate(c, 28, "diffusion.unet"), Error);
   EXPECT_NO_THROW(models::validate(c, 32, "diffusion.unet"));
+}
+
+TEST(DiffusionRecipe, BadFieldsNameTheKey) {
+  const std::string recipe = std::string(SELFSUP_SOURCE_DIR) + "/recipes/diffusion_cfg_fmnist.yaml";
+  EXPECT_NO_THROW(load_recipe(recipe));
+  for (const auto& [override_, key] : std::vector<std::pair<std::string, std::string>>{
+           {"diffusion.p_uncond=1.5", "diffusion.p_uncond"},
+           {"diffusion.prediction=score", "diffusion.prediction"},
+           {"diffusion.schedule=quadratic", "diffusion.schedule"},
+           {"augment.views.0.mean=[0.286]", "augment.views.0.mean"}}) {
+    try {
+      load_recipe(recipe, {override_});
+      ADD_FAILURE() << override_ << " was accepted";
+    } catch (const Error& e) {
+      EXPECT_NE(std::string(e.what()).find(key), std::string::npos) << e.what();
+    }
+  }
 }
 
 TEST(SampleMetrics, FrechetDistanceHandValues) {

@@ -35,8 +35,10 @@ ImageDataset load_dataset(const DataConfig& c, bool train) {
     const std::string& root = train ? c.root : c.test_root;
     if (root.empty()) throw Error("data.test_root: image_folder evaluation needs a test folder");
     ds = load_image_folder(root, c.image_size, c.channels);
+  } else if (c.dataset == "emoji") {
+    return load_caption_dataset(c, train).images;  // the drawings alone, labelled by emoji category
   } else {
-    throw Error("data.dataset: unknown dataset '" + c.dataset + "' (expected fashion-mnist, mnist or image_folder)");
+    throw Error("data.dataset: unknown dataset '" + c.dataset + "' (expected fashion-mnist, mnist, image_folder or emoji)");
   }
   return ds.head(train ? c.subset : c.test_subset);
 }
