@@ -9,7 +9,8 @@ recipes=("$@")
 [ ${#recipes[@]} -gt 0 ] || recipes=(recipes/moco_v2_fmnist.yaml recipes/moco_v1_fmnist.yaml recipes/instdisc_fmnist.yaml
   recipes/invaspread_fmnist.yaml recipes/simclr_fmnist.yaml recipes/simclr_v2_fmnist.yaml recipes/byol_fmnist.yaml
   recipes/simsiam_fmnist.yaml recipes/barlow_twins_fmnist.yaml recipes/moco_v3_fmnist.yaml recipes/moco_v3_vit_fmnist.yaml
-  recipes/dino_fmnist.yaml recipes/swav_fmnist.yaml recipes/cpc_fmnist.yaml)
+  recipes/dino_fmnist.yaml recipes/swav_fmnist.yaml recipes/cpc_fmnist.yaml
+  recipes/cmc_emoji.yaml)  # CMC needs colour images: the emoji drawings (docs/methods.md)
 selfsup=${SELFSUP:-./build/selfsup}   # a copy keeps a long chain on one binary while build/ changes
 names=()
 for r in "${recipes[@]}"; do

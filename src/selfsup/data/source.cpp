@@ -9,7 +9,7 @@
 namespace selfsup::data {
 
 void DataConfig::visit(config::Visitor& v) {
-  v("dataset", dataset, "fashion-mnist | mnist (IDX files under root) | image_folder (root/<class>/<image>) | emoji | flickr8k (image-caption data for task clip)");
+  v("dataset", dataset, "fashion-mnist | mnist (IDX files under root) | image_folder (root/<class>/<image>) | emoji (images labelled by emoji category; with captions for task clip) | flickr8k (image-caption data, task clip only)");
   v("root", root, "dataset folder; for image_folder the training split");
   v("test_root", test_root, "image_folder: folder of the evaluation split (required for evaluation)");
   v("image_size", image_size, "image_folder, emoji, flickr8k: resize every image to this square size (0 = keep; all must match)");
