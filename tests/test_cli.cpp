@@ -1,30 +1,15 @@
 // The command line's contract: bad input prints one line naming the file or key and exits 2.
 #include <gtest/gtest.h>
+#include <unistd.h>
 
-#include <sys/wait.h>
-
-#include <array>
-#include <cstdio>
+#include <algorithm>
 #include <filesystem>
 #include <fstream>
 #include <string>
 
+#include "run_cli.h"
+
 namespace {
-
-struct Result {
-  int code;
-  std::string output;  // stdout + stderr
-};
-
-Result run(const std::string& args) {
-  const std::string cmd = std::string(SELFSUP_BINARY) + " " + args + " 2>&1";
-  FILE* pipe = popen(cmd.c_str(), "r");
-  std::string out;
-  std::array<char, 4096> buf{};
-  while (size_t n = fread(buf.data(), 1, buf.size(), pipe)) out.append(buf.data(), n);
-  const int status = pclose(pipe);
-  return {WIFEXITED(status) ? WEXITSTATUS(status) : -1, out};
-}
 
 int lines(const std::string& s) { return static_cast<int>(std::count(s.begin(), s.end(), '\n')); }
 
@@ -33,34 +18,34 @@ const std::string kTiny = std::string(SELFSUP_SOURCE_DIR) + "/recipes/tiny_test.
 }  // namespace
 
 TEST(Cli, HelpAndVersion) {
-  const auto help = run("--help");
+  const auto help = run_cli("--help");
   EXPECT_EQ(help.code, 0);
   EXPECT_NE(help.output.find("train"), std::string::npos);
-  EXPECT_EQ(run("train --help").code, 0);
-  const auto version = run("--version");
+  EXPECT_EQ(run_cli("train --help").code, 0);
+  const auto version = run_cli("--version");
   EXPECT_EQ(version.code, 0);
   EXPECT_NE(version.output.find("LibTorch"), std::string::npos);
   EXPECT_NE(version.output.find("threads"), std::string::npos);
 }
 
 TEST(Cli, MissingRecipeFile) {
-  const auto r = run("train /nonexistent/recipe.yaml");
+  const auto r = run_cli("train /nonexistent/recipe.yaml");
   EXPECT_EQ(r.code, 2);
   EXPECT_EQ(lines(r.output), 1) << r.output;
   EXPECT_NE(r.output.find("/nonexistent/recipe.yaml"), std::string::npos);
 }
 
 TEST(Cli, BadOverrideKeyAndType) {
-  auto r = run("train " + kTiny + " train.epohcs=3");
+  auto r = run_cli("train " + kTiny + " train.epohcs=3");
   EXPECT_EQ(r.code, 2);
   EXPECT_NE(r.output.find("train.epohcs: unknown key"), std::string::npos) << r.output;
-  r = run("train " + kTiny + " train.epochs=three");
+  r = run_cli("train " + kTiny + " train.epochs=three");
   EXPECT_EQ(r.code, 2);
   EXPECT_NE(r.output.find("train.epochs: expected an integer"), std::string::npos) << r.output;
 }
 
 TEST(Cli, MissingDataNamesTheFile) {
-  const auto r = run("train " + kTiny + " data.root=/nonexistent/fmnist run_dir=/tmp/selfsup_cli_missing");
+  const auto r = run_cli("train " + kTiny + " data.root=/nonexistent/fmnist run_dir=/tmp/selfsup_cli_missing");
   EXPECT_EQ(r.code, 2);
   EXPECT_NE(r.output.find("/nonexistent/fmnist"), std::string::npos) << r.output;
 }
@@ -69,45 +54,45 @@ TEST(Cli, BadCheckpoint) {
   const auto dir = std::filesystem::temp_directory_path() / "selfsup_cli_ckpt";
   std::filesystem::create_directories(dir);
   std::ofstream(dir / "junk.pt") << "garbage";
-  auto r = run("eval knn --checkpoint " + (dir / "junk.pt").string());
+  auto r = run_cli("eval knn --checkpoint " + (dir / "junk.pt").string());
   EXPECT_EQ(r.code, 2);
   EXPECT_EQ(lines(r.output), 1) << r.output;
   EXPECT_NE(r.output.find("junk.pt"), std::string::npos);
-  r = run("eval knn --checkpoint " + (dir / "absent.pt").string());
+  r = run_cli("eval knn --checkpoint " + (dir / "absent.pt").string());
   EXPECT_EQ(r.code, 2);
   EXPECT_NE(r.output.find("not found"), std::string::npos) << r.output;
 }
 
 TEST(Cli, UnknownCommandOrOption) {
-  EXPECT_EQ(run("fly").code, 2);
-  EXPECT_EQ(run("train " + kTiny + " --bogus").code, 2);
+  EXPECT_EQ(run_cli("fly").code, 2);
+  EXPECT_EQ(run_cli("train " + kTiny + " --bogus").code, 2);
 }
 
 // Train the tiny recipe, then evaluate and export its checkpoint through the CLI.
 TEST(Cli, TrainEvalExportRoundTrip) {
   const auto dir = std::filesystem::temp_directory_path() / ("selfsup_cli_run_" + std::to_string(::getpid()));
   std::filesystem::remove_all(dir);
-  auto r = run("train " + kTiny + " run_dir=" + dir.string() + " name=t train.epochs=1 data.subset=256 eval.at_end=false");
+  auto r = run_cli("train " + kTiny + " run_dir=" + dir.string() + " name=t train.epochs=1 data.subset=256 eval.at_end=false");
   ASSERT_EQ(r.code, 0) << r.output;
   const auto ckpt = (dir / "t" / "checkpoint.pt").string();
   for (const char* f : {"recipe.yaml", "metrics.csv", "metrics.json", "checkpoint.pt"})
     EXPECT_TRUE(std::filesystem::exists(dir / "t" / f)) << f;
-  r = run("eval knn --checkpoint " + ckpt + " --json " + (dir / "e.json").string());
+  r = run_cli("eval knn --checkpoint " + ckpt + " --json " + (dir / "e.json").string());
   ASSERT_EQ(r.code, 0) << r.output;
   EXPECT_NE(r.output.find("kNN top-1"), std::string::npos);
   EXPECT_TRUE(std::filesystem::exists(dir / "e.json"));
-  r = run("eval knn --baseline pixels --recipe " + kTiny);
+  r = run_cli("eval knn --baseline pixels --recipe " + kTiny);
   ASSERT_EQ(r.code, 0) << r.output;
-  r = run("eval finetune --checkpoint " + ckpt + " eval.finetune.epochs=1 eval.finetune.label_fraction=0.02");
+  r = run_cli("eval finetune --checkpoint " + ckpt + " eval.finetune.epochs=1 eval.finetune.label_fraction=0.02");
   ASSERT_EQ(r.code, 0) << r.output;
   EXPECT_NE(r.output.find("fine-tuned top-1 (2% of the labels, 1 epochs)"), std::string::npos) << r.output;
-  r = run("eval finetune --baseline pixels --recipe " + kTiny);
+  r = run_cli("eval finetune --baseline pixels --recipe " + kTiny);
   EXPECT_EQ(r.code, 2);
   EXPECT_NE(r.output.find("raw pixels cannot be fine-tuned"), std::string::npos) << r.output;
-  r = run("export --checkpoint " + ckpt + " --out " + (dir / "backbone.pt").string());
+  r = run_cli("export --checkpoint " + ckpt + " --out " + (dir / "backbone.pt").string());
   ASSERT_EQ(r.code, 0) << r.output;
   EXPECT_TRUE(std::filesystem::exists(dir / "backbone.pt"));
-  r = run("attention --checkpoint " + ckpt + " --out " + (dir / "a.png").string());  // a ConvNet has no attention
+  r = run_cli("attention --checkpoint " + ckpt + " --out " + (dir / "a.png").string());  // a ConvNet has no attention
   EXPECT_EQ(r.code, 2);
   EXPECT_EQ(lines(r.output), 1) << r.output;
   EXPECT_NE(r.output.find("model.backbone.name: vit"), std::string::npos) << r.output;
@@ -119,12 +104,12 @@ TEST(Cli, TrainEvalExportRoundTrip) {
 TEST(Cli, AttentionMapsOfAVitCheckpoint) {
   const auto dir = std::filesystem::temp_directory_path() / ("selfsup_cli_vit_" + std::to_string(::getpid()));
   std::filesystem::remove_all(dir);
-  auto r = run("train " + kTiny + " run_dir=" + dir.string() +
+  auto r = run_cli("train " + kTiny + " run_dir=" + dir.string() +
                " name=v train.epochs=1 data.subset=128 eval.at_end=false model.name=vit model.vit.image_size=28"
                " model.vit.patch_size=7 model.vit.dim=16 model.vit.depth=1 model.vit.heads=2");
   ASSERT_EQ(r.code, 0) << r.output;
   const auto png = (dir / "a.png").string();
-  r = run("attention --checkpoint " + (dir / "v" / "checkpoint.pt").string() + " -n 3 --scale 2 --out " + png);
+  r = run_cli("attention --checkpoint " + (dir / "v" / "checkpoint.pt").string() + " -n 3 --scale 2 --out " + png);
   ASSERT_EQ(r.code, 0) << r.output;
   std::ifstream in(png, std::ios::binary);
   std::string head(24, '\0');

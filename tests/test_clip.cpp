@@ -3,7 +3,6 @@
 // embed the images into an index, and find each image from its own caption with the CLI.
 #include <gtest/gtest.h>
 #include <stb/stb_image_write.h>
-#include <sys/wait.h>
 #include <unistd.h>
 
 #include <array>
@@ -12,6 +11,7 @@
 #include <filesystem>
 #include <fstream>
 
+#include "run_cli.h"
 #include "selfsup/clip/index.h"
 #include "selfsup/clip/loss.h"
 #include "selfsup/clip/zero_shot.h"
@@ -28,21 +28,6 @@ std::string tmp_dir(const std::string& name) {
   fs::remove_all(dir);
   fs::create_directories(dir);
   return dir.string();
-}
-
-struct Result {
-  int code;
-  std::string output;
-};
-
-Result run_cli(const std::string& args) {
-  const std::string cmd = std::string(SELFSUP_BINARY) + " " + args + " 2>&1";
-  FILE* pipe = popen(cmd.c_str(), "r");
-  std::string out;
-  std::array<char, 4096> buf{};
-  while (size_t n = fread(buf.data(), 1, buf.size(), pipe)) out.append(buf.data(), n);
-  const int status = pclose(pipe);
-  return {WIFEXITED(status) ? WEXITSTATUS(status) : -1, out};
 }
 
 torch::Tensor ids(std::vector<int64_t> v) { return torch::tensor(v, torch::kLong); }

@@ -3,16 +3,14 @@
 // exactly, the U-Net's shapes and batch independence, the sample metrics against hand values,
 // and a tiny end-to-end run of train -> sample -> eval samples through the CLI.
 #include <gtest/gtest.h>
-#include <sys/wait.h>
 #include <unistd.h>
 
-#include <array>
 #include <cmath>
-#include <cstdio>
 #include <filesystem>
 #include <fstream>
 #include <sstream>
 
+#include "run_cli.h"
 #include "selfsup/core/error.h"
 #include "selfsup/diffusion/sampler.h"
 #include "selfsup/diffusion/schedule.h"
@@ -26,21 +24,6 @@ using namespace selfsup::diffusion;
 namespace fs = std::filesystem;
 
 namespace {
-
-struct Result {
-  int code;
-  std::string output;
-};
-
-Result run_cli(const std::string& args) {
-  const std::string cmd = std::string(SELFSUP_BINARY) + " " + args + " 2>&1";
-  FILE* pipe = popen(cmd.c_str(), "r");
-  std::string out;
-  std::array<char, 4096> buf{};
-  while (size_t n = fread(buf.data(), 1, buf.size(), pipe)) out.append(buf.data(), n);
-  const int status = pclose(pipe);
-  return {WIFEXITED(status) ? WEXITSTATUS(status) : -1, out};
-}
 
 std::string read_file(const std::string& path) {
   std::ifstream in(path, std::ios::binary);

@@ -207,8 +207,11 @@ class NoisyClassifierTask : public ClassifierTaskBase {
   std::shared_ptr<NoisyClassifier> model_;
 };
 
-template <class M>
-Trained<M> load_trained(const std::string& checkpoint, const std::string& task, const std::string& recipe_hint) {
+// Reads a checkpoint of the given task: its stored recipe, the test split it was made for, and the
+// model (built by make from the recipe and that split) with the weights loaded, in eval mode.
+template <class M, class Make>
+Trained<M> load_trained(const std::string& checkpoint, const std::string& task, const std::string& recipe_hint,
+                        torch::Device device, Make make) {
   const auto info = train::read_checkpoint_info(checkpoint);
   Trained<M> out;
   out.checkpoint = checkpoint;
@@ -218,6 +221,10 @@ Trained<M> load_trained(const std::string& checkpoint, const std::string& task, 
                 recipe_hint + ")");
   out.test = data::load_dataset(out.recipe.data, /*train=*/false);
   check_dataset(out.test, task);
+  out.model = make(out.recipe, out.test);
+  train::load_checkpoint(checkpoint, *out.model, nullptr);
+  out.model->to(device);
+  out.model->eval();
   return out;
 }
 
@@ -231,30 +238,24 @@ std::unique_ptr<train::Task> make_diffusion_task(const Recipe& recipe, torch::De
 }
 
 Trained<DiffusionModel> load_diffusion(const std::string& checkpoint, torch::Device device) {
-  auto t = load_trained<DiffusionModel>(checkpoint, "diffusion", "recipes/diffusion_cfg_fmnist.yaml");
-  t.model = std::make_shared<DiffusionModel>(t.recipe.diffusion, t.test.channels(), t.test.height(), t.test.num_classes());
-  train::load_checkpoint(checkpoint, *t.model, nullptr);
-  t.model->to(device);
-  t.model->eval();
-  return t;
+  return load_trained<DiffusionModel>(
+      checkpoint, "diffusion", "recipes/diffusion_cfg_fmnist.yaml", device, [](const Recipe& r, const auto& test) {
+        return std::make_shared<DiffusionModel>(r.diffusion, test.channels(), test.height(), test.num_classes());
+      });
 }
 
 Trained<NoisyClassifier> load_noisy_classifier(const std::string& checkpoint, torch::Device device) {
-  auto t = load_trained<NoisyClassifier>(checkpoint, "noisy_classifier", "recipes/noisy_classifier_fmnist.yaml");
-  t.model = std::make_shared<NoisyClassifier>(t.recipe.diffusion, t.test.channels(), t.test.height(), t.test.num_classes());
-  train::load_checkpoint(checkpoint, *t.model, nullptr);
-  t.model->to(device);
-  t.model->eval();
-  return t;
+  return load_trained<NoisyClassifier>(
+      checkpoint, "noisy_classifier", "recipes/noisy_classifier_fmnist.yaml", device, [](const Recipe& r, const auto& test) {
+        return std::make_shared<NoisyClassifier>(r.diffusion, test.channels(), test.height(), test.num_classes());
+      });
 }
 
 Trained<ImageClassifier> load_classifier(const std::string& checkpoint, torch::Device device) {
-  auto t = load_trained<ImageClassifier>(checkpoint, "classifier", "recipes/judge_fmnist.yaml");
-  t.model = std::make_shared<ImageClassifier>(t.recipe.model, t.test.channels(), t.test.num_classes());
-  train::load_checkpoint(checkpoint, *t.model, nullptr);
-  t.model->to(device);
-  t.model->eval();
-  return t;
+  return load_trained<ImageClassifier>(
+      checkpoint, "classifier", "recipes/judge_fmnist.yaml", device, [](const Recipe& r, const auto& test) {
+        return std::make_shared<ImageClassifier>(r.model, test.channels(), test.num_classes());
+      });
 }
 
 torch::Tensor to_uint8(const torch::Tensor& x) {

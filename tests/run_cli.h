@@ -1,0 +1,23 @@
+// Runs the selfsup command-line program (SELFSUP_BINARY, set by CMake) for the end-to-end tests.
+#pragma once
+
+#include <sys/wait.h>
+
+#include <array>
+#include <cstdio>
+#include <string>
+
+struct CliResult {
+  int code;            // exit status (-1 when killed by a signal)
+  std::string output;  // stdout + stderr
+};
+
+inline CliResult run_cli(const std::string& args) {
+  const std::string cmd = std::string(SELFSUP_BINARY) + " " + args + " 2>&1";
+  FILE* pipe = popen(cmd.c_str(), "r");
+  std::string out;
+  std::array<char, 4096> buf{};
+  while (size_t n = fread(buf.data(), 1, buf.size(), pipe)) out.append(buf.data(), n);
+  const int status = pclose(pipe);
+  return {WIFEXITED(status) ? WEXITSTATUS(status) : -1, out};
+}
