@@ -17,6 +17,8 @@
 #include "selfsup/clip/zero_shot.h"
 #include "selfsup/core/error.h"
 #include "selfsup/eval/retrieval.h"
+#include "selfsup/models/registry.h"
+#include "selfsup/models/state_dict.h"
 
 using namespace selfsup;
 namespace fs = std::filesystem;
@@ -230,5 +232,30 @@ TEST(ClipCli, MalformedCaptionsFileNamesTheLine) {
   const auto r = run_cli("train " + recipe + " data.root=" + root + " run_dir=" + root + "/runs");
   EXPECT_EQ(r.code, 2) << r.output;
   EXPECT_NE(r.output.find("captions.txt:14"), std::string::npos) << r.output;
+  fs::remove_all(root);
+}
+
+// clip.image_pretrained starts the image tower from a backbone file (classifier skipped); a file
+// for another architecture stops the run with exit 2 naming the file.
+TEST(ClipCli, ImagePretrainedStartsTheImageTower) {
+  const auto root = make_pairs_folder();
+  const std::string recipe = std::string(SELFSUP_SOURCE_DIR) + "/recipes/clip_tiny_test.yaml";
+  models::BackboneConfig config;  // clip_tiny_test.yaml's model section
+  config.name = "convnet";
+  config.width = 0.5;
+  auto weights = models::state_dict(*models::make_backbone(config, 3));
+  weights["fc.weight"] = torch::zeros({10, 64});
+  weights["fc.bias"] = torch::zeros({10});
+  models::save_state_dict_pt(root + "/init.pt", weights);
+  config.width = 1.0;
+  models::save_state_dict_pt(root + "/wide.pt", models::state_dict(*models::make_backbone(config, 3)));
+  const std::string train = "train " + recipe + " data.root=" + root + " run_dir=" + root + "/runs train.epochs=1";
+  auto r = run_cli(train + " clip.image_pretrained=" + root + "/init.pt");
+  ASSERT_EQ(r.code, 0) << r.output;
+  EXPECT_NE(r.output.find("image encoder: weights from " + root + "/init.pt (2 classifier tensors skipped)"),
+            std::string::npos) << r.output;
+  r = run_cli(train + " clip.image_pretrained=" + root + "/wide.pt");
+  EXPECT_EQ(r.code, 2) << r.output;
+  EXPECT_NE(r.output.find("wide.pt"), std::string::npos) << r.output;
   fs::remove_all(root);
 }

@@ -1,9 +1,11 @@
 // Tests for selfsup::models: ResNet/ConvNet shapes and torchvision-compatible names and counts,
 // SplitBatchNorm semantics, MLP heads, state-dict files (and, if Python torch exists, interop).
 #include "selfsup/core/error.h"
+#include "selfsup/io/safetensors.h"
 #include "selfsup/models/batch_norm.h"
 #include "selfsup/models/convnet.h"
 #include "selfsup/models/heads.h"
+#include "selfsup/models/pretrained.h"
 #include "selfsup/models/registry.h"
 #include "selfsup/models/resnet.h"
 #include "selfsup/models/state_dict.h"
@@ -413,6 +415,45 @@ TEST(StateDict, UnreadableFileThrows) {
   EXPECT_THROW(load_state_dict_pt(dir / "absent.pt"), selfsup::Error);
 }
 
+// A backbone starts from another's weights given in either file format; the classifier (fc.*) is
+// skipped and reported, a wrong shape or a missing tensor names the file and the key.
+TEST(PretrainedBackbone, LoadsPtAndSafetensorsAndSkipsTheClassifier) {
+  TempDir dir;
+  BackboneConfig config;
+  config.width = 0.25;
+  torch::manual_seed(1);
+  auto source = make_backbone(config, 3);
+  randomize_bn(*source);
+  auto dict = state_dict(*source);
+  dict["fc.weight"] = torch::randn({10, source->output_dim()});
+  dict["fc.bias"] = torch::randn({10});
+  save_state_dict_pt(dir / "w.pt", dict);
+  selfsup::io::write_safetensors(dir / "w.safetensors", dict, {});
+  const auto x = torch::randn({2, 3, 16, 16});
+  source->eval();
+  const auto expected = source->forward(x);
+  for (const std::string file : {"w.pt", "w.safetensors"}) {
+    torch::manual_seed(2);
+    auto target = make_backbone(config, 3);
+    const auto skipped = load_pretrained_backbone(*target, dir / file);
+    EXPECT_EQ(skipped, (std::vector<std::string>{"fc.bias", "fc.weight"})) << file;
+    target->eval();
+    EXPECT_TRUE(torch::allclose(target->forward(x), expected)) << file;
+  }
+
+  dict["layer1.0.conv1.weight"] = torch::zeros({3, 3});
+  save_state_dict_pt(dir / "bad_shape.pt", dict);
+  auto target = make_backbone(config, 3);
+  const auto shape_error = error_message([&] { load_pretrained_backbone(*target, dir / "bad_shape.pt"); });
+  EXPECT_NE(shape_error.find("bad_shape.pt"), std::string::npos) << shape_error;
+  EXPECT_NE(shape_error.find("layer1.0.conv1.weight"), std::string::npos) << shape_error;
+
+  dict.erase("layer1.0.conv1.weight");
+  save_state_dict_pt(dir / "missing.pt", dict);
+  const auto missing_error = error_message([&] { load_pretrained_backbone(*target, dir / "missing.pt"); });
+  EXPECT_NE(missing_error.find("layer1.0.conv1.weight"), std::string::npos) << missing_error;
+}
+
 // ---------------------------------------------------------------- Python interop (optional)
 
 // C++ -> Python: our resnet18 weights load into torchvision's resnet18 with strict=True and give
@@ -471,6 +512,18 @@ sys.exit(0 if ok else 1)
   torch::NoGradGuard no_grad;
   EXPECT_TRUE(torch::allclose(from_python.forward(x), load_state_dict_pt(dir / "py_out.pt").at("y"),
                               1e-4, 1e-4));
+
+  // The same torchvision file starts a classifier-less backbone: its features through the file's
+  // fc layer give torchvision's logits.
+  BackboneConfig tv;
+  tv.stem = "imagenet";
+  auto backbone = make_backbone(tv, 3);
+  const auto skipped = load_pretrained_backbone(*backbone, dir / "py.pt");
+  EXPECT_EQ(skipped.size(), 2u);
+  backbone->eval();
+  const auto py = load_state_dict_pt(dir / "py.pt");
+  const auto logits = torch::addmm(py.at("fc.bias"), backbone->forward(x), py.at("fc.weight").t());
+  EXPECT_TRUE(torch::allclose(logits, load_state_dict_pt(dir / "py_out.pt").at("y"), 1e-4, 1e-4));
 
   try {  // should a LibTorch version read OrderedDicts, the content must still be right
     EXPECT_EQ(load_state_dict_pt(dir / "py_ordered.pt").size(), 122u);

@@ -10,6 +10,7 @@
 #include "selfsup/core/error.h"
 #include "selfsup/data/source.h"
 #include "selfsup/eval/retrieval.h"
+#include "selfsup/models/pretrained.h"
 #include "selfsup/models/text_transformer.h"
 #include "selfsup/train/checkpoint.h"
 
@@ -50,6 +51,11 @@ class ClipTask : public train::Task {
     std::cout << "tokenizer: " << tokenizer_->kind() << ", " << tokenizer_->vocab_size() << " tokens" << std::endl;
     torch::manual_seed(static_cast<uint64_t>(r_.seed));
     model_ = std::make_shared<ClipModel>(r_, train_.images.channels(), tokenizer_->vocab_size(), tokenizer_->pad_id());
+    if (!r_.clip.image_pretrained.empty()) {
+      const auto skipped = models::load_pretrained_backbone(*model_->image_encoder, r_.clip.image_pretrained);
+      std::cout << "image encoder: weights from " << r_.clip.image_pretrained << " (" << skipped.size()
+                << " classifier tensors skipped)" << std::endl;
+    }
     if (!r_.clip.text.pretrained.empty()) {
       const auto skipped = models::load_distilbert(model_->text_encoder, r_.clip.text.pretrained);
       std::cout << "text encoder: DistilBERT weights from " << r_.clip.text.pretrained << " (" << skipped.size()

@@ -152,6 +152,7 @@ void ClipConfig::visit(config::Visitor& v) {
   v("max_logit_scale", max_logit_scale, "upper clamp of the learnt logit scale (CLIP: 100)");
   v("siglip_bias", siglip_bias, "siglip: initial logit bias (the paper: -10)");
   v("soft_target_temperature", soft_target_temperature, "soft_target: the seed's fixed temperature (1.0)");
+  v("image_pretrained", image_pretrained, "backbone weights to start the image encoder from: torchvision (ResNet) or timm (ViT) names, a .pt file saved as torch.save(dict(model.state_dict()), path) or a .safetensors file; fc.* / head.* are skipped");
   v.section("text", text, "tokenizer and text encoder (DistilBERT architecture, CLS pooling)");
   v("zeroshot_templates", zeroshot_templates, "prompts for zero-shot classification; {} is replaced by the class name");
   v("eval_every", eval_every, "epochs between retrieval evaluations on the test split (0 = only at the end)");

@@ -176,6 +176,7 @@ struct ClipConfig {
   double max_logit_scale = 100;
   double siglip_bias = -10;
   double soft_target_temperature = 1.0;
+  std::string image_pretrained;  // torchvision / timm backbone weights (.pt dict or .safetensors) to start from
   ClipTextConfig text;
   std::vector<std::string> zeroshot_templates{"{}", "an emoji of {}", "a picture of {}"};
   int64_t eval_every = 5;  // epochs between retrieval evaluations on the test split (0 = only at the end)
