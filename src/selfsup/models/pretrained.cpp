@@ -1,5 +1,7 @@
 #include "selfsup/models/pretrained.h"
 
+#include <filesystem>
+
 #include "selfsup/io/safetensors.h"
 #include "selfsup/models/state_dict.h"
 
@@ -7,16 +9,13 @@ namespace selfsup::models {
 
 namespace {
 
-bool ends_with(const std::string& s, const std::string& suffix) {
-  return s.size() >= suffix.size() && s.compare(s.size() - suffix.size(), suffix.size(), suffix) == 0;
-}
-
 bool is_classifier_key(const std::string& key) { return key.rfind("fc.", 0) == 0 || key.rfind("head.", 0) == 0; }
 
 }  // namespace
 
 std::vector<std::string> load_pretrained_backbone(torch::nn::Module& backbone, const std::string& path) {
-  const StateDict file = ends_with(path, ".safetensors") ? io::read_safetensors(path).tensors : load_state_dict_pt(path);
+  const bool safetensors = std::filesystem::path(path).extension() == ".safetensors";
+  const StateDict file = safetensors ? io::read_safetensors(path).tensors : load_state_dict_pt(path);
   StateDict kept;
   std::vector<std::string> skipped;
   for (const auto& [key, tensor] : file) {
