@@ -12,6 +12,7 @@
 #include <fstream>
 
 #include "run_cli.h"
+#include "test_util.h"
 #include "selfsup/clip/index.h"
 #include "selfsup/clip/loss.h"
 #include "selfsup/clip/zero_shot.h"
@@ -154,32 +155,9 @@ TEST(ClipIndex, FingerprintChangesWithTheWeights) {
 
 namespace {
 
-// A tiny Flickr8k-layout folder: 6 pictures (a colour and a shape each) with 2 captions each,
-// every image in both the train and the test split.
 std::string make_pairs_folder() {
   const auto root = tmp_dir("pairs");
-  fs::create_directories(root + "/Images");
-  const std::vector<std::pair<std::string, std::array<unsigned char, 3>>> colors{
-      {"red", {220, 30, 30}}, {"green", {30, 200, 40}}, {"blue", {30, 40, 220}}};
-  std::ofstream captions(root + "/captions.txt");
-  captions << "image,caption\n";
-  std::ofstream split(root + "/Flickr_8k.trainImages.txt"), test(root + "/Flickr_8k.testImages.txt");
-  for (const auto& [color, rgb] : colors) {
-    for (const std::string shape : {"square", "stripe"}) {
-      std::vector<unsigned char> pixels(32 * 32 * 3, 255);
-      for (int y = 0; y < 32; ++y)
-        for (int x = 0; x < 32; ++x) {
-          const bool inside = shape == "square" ? (x >= 6 && x < 26 && y >= 6 && y < 26) : (y >= 12 && y < 20);
-          if (inside)
-            for (int c = 0; c < 3; ++c) pixels[(y * 32 + x) * 3 + c] = rgb[c];
-        }
-      const std::string file = color + "_" + shape + ".png";
-      stbi_write_png((root + "/Images/" + file).c_str(), 32, 32, 3, pixels.data(), 32 * 3);
-      captions << file << ",a " << color << " " << shape << "\n" << file << ",\"" << shape << ", " << color << "\"\n";
-      split << file << "\n";
-      test << file << "\n";
-    }
-  }
+  selfsup::testing::write_caption_pairs(root);
   return root;
 }
 

@@ -1,0 +1,143 @@
+// Every shipped recipe, trained for a few steps on a few images, must end with exactly the weights
+// recorded in tests/golden/<recipe>.txt: refactoring may not change a number. A change of numerics
+// on purpose (a new precision, a fixed bug) regenerates the files in a commit that says why:
+//
+//   SELFSUP_UPDATE_GOLDEN=1 build/selfsup_tests --gtest_filter='GoldenWeights*'
+//
+// Bit-identity holds only on the machine kind the files were recorded on (oneDNN and OpenBLAS pick
+// kernels by CPU, and reductions split by thread count). Elsewhere the test compares the sum of
+// |w| within 1e-4 instead, and says so.
+#include <gtest/gtest.h>
+#include <torch/torch.h>
+
+#include <algorithm>
+#include <cmath>
+#include <filesystem>
+#include <fstream>
+#include <map>
+#include <sstream>
+#include <thread>
+
+#include "run_cli.h"
+#include "test_util.h"
+
+namespace fs = std::filesystem;
+
+namespace {
+
+const fs::path kSource = SELFSUP_SOURCE_DIR;
+
+// Few steps, no evaluation: the weights after 3 optimiser steps of 32 images exercise every part of
+// a method (queues, momentum encoders, memory banks) in seconds.
+const char* kCommon =
+    "train.epochs=1 train.batch_size=32 data.subset=96 data.test_subset=64 train.checkpoint_every=1 "
+    "train.knn_every=0 eval.at_end=false data.workers=1 name=golden";
+
+// Settings the common ones make invalid (queues must be multiples of the batch) or slow.
+const std::map<std::string, std::string> kExtra{
+    {"clip_emoji", "clip.eval_every=0"},
+    {"clip_tiny_test", "clip.eval_every=0"},
+    {"diffusion_cfg_fmnist", "diffusion.sample_every=0"},
+    {"moco_v1_fmnist", "method.moco.queue_size=64"},
+    {"moco_v2_fmnist", "method.moco.queue_size=64"},
+    {"moco_v2_fmnist_demo", "method.moco.queue_size=64"},
+    {"tiny_test", "method.moco.queue_size=64"},
+    {"swav_fmnist", "method.swav.queue_size=64"},
+};
+
+std::vector<std::string> shipped_recipes() {
+  std::vector<std::string> names;
+  for (const auto& entry : fs::directory_iterator(kSource / "recipes"))
+    if (entry.path().extension() == ".yaml") names.push_back(entry.path().stem().string());
+  std::sort(names.begin(), names.end());
+  return names;
+}
+
+std::string cpu_model() {
+  std::ifstream in("/proc/cpuinfo");
+  for (std::string line; std::getline(in, line);)
+    if (line.rfind("model name", 0) == 0) return line.substr(line.find(':') + 2);
+  return "unknown";
+}
+
+// The machine facts bit-identity depends on.
+std::string machine() {
+  return cpu_model() + ", " + std::to_string(std::thread::hardware_concurrency()) + " threads, LibTorch " +
+         TORCH_VERSION;
+}
+
+struct Fingerprint {
+  std::string hash;  // FNV-1a 64 over every tensor's name and bytes, in name order
+  double abs_sum = 0;
+};
+
+Fingerprint fingerprint(const std::string& checkpoint) {
+  torch::serialize::InputArchive archive, weights;
+  archive.load_from(checkpoint);
+  archive.read("model", weights);
+  auto keys = weights.keys();
+  std::sort(keys.begin(), keys.end());
+  uint64_t h = 1469598103934665603ULL;
+  auto mix = [&](const void* data, size_t n) {
+    const auto* p = static_cast<const unsigned char*>(data);
+    for (size_t i = 0; i < n; ++i) h = (h ^ p[i]) * 1099511628211ULL;
+  };
+  Fingerprint f;
+  for (const auto& key : keys) {
+    torch::Tensor t;
+    weights.read(key, t, /*is_buffer=*/true);
+    t = t.contiguous();
+    mix(key.data(), key.size());
+    mix(t.data_ptr(), t.numel() * t.element_size());
+    if (t.is_floating_point()) f.abs_sum += t.abs().sum().item<double>();
+  }
+  std::ostringstream hex;
+  hex << std::hex << h;
+  f.hash = hex.str();
+  return f;
+}
+
+class GoldenWeights : public ::testing::TestWithParam<std::string> {};
+
+TEST_P(GoldenWeights, TinyRunMatchesRecordedWeights) {
+  const std::string name = GetParam();
+  selfsup::testing::TempDir dir;
+  std::string args = "train " + (kSource / "recipes" / (name + ".yaml")).string() + " " + kCommon +
+                     " run_dir=" + dir.path.string();
+  if (name == "clip_tiny_test") {
+    selfsup::testing::write_caption_pairs(dir / "pairs");
+    args += " data.root=" + (dir / "pairs") + " data.subset=0";
+  }
+  if (kExtra.count(name)) args += " " + kExtra.at(name);
+  const auto run = run_cli(args);
+  ASSERT_EQ(run.code, 0) << run.output;
+  const auto got = fingerprint(dir / "golden/checkpoint.pt");
+
+  const auto golden = kSource / "tests" / "golden" / (name + ".txt");
+  if (std::getenv("SELFSUP_UPDATE_GOLDEN")) {
+    std::ofstream out(golden);
+    out.precision(17);
+    out << got.hash << "\n" << got.abs_sum << "\n" << machine() << "\n";
+    GTEST_SKIP() << "recorded " << golden;
+  }
+  std::ifstream in(golden);
+  ASSERT_TRUE(in) << golden << " missing: record it with SELFSUP_UPDATE_GOLDEN=1 (see this file's header)";
+  std::string hash, recorded_on;
+  double abs_sum = 0;
+  in >> hash >> abs_sum;
+  in.ignore();
+  std::getline(in, recorded_on);
+  if (recorded_on == machine()) {
+    EXPECT_EQ(got.hash, hash) << name << ": final weights differ from the recorded ones (sum |w| " << got.abs_sum
+                              << " vs " << abs_sum << ")";
+  } else {
+    std::cout << "[ note ] recorded on " << recorded_on << "; this is " << machine()
+              << ": comparing sum |w| within 1e-4 instead of bits" << std::endl;
+    EXPECT_NEAR(got.abs_sum, abs_sum, 1e-4 * std::abs(abs_sum)) << name;
+  }
+}
+
+INSTANTIATE_TEST_SUITE_P(Recipes, GoldenWeights, ::testing::ValuesIn(shipped_recipes()),
+                         [](const auto& info) { return info.param; });
+
+}  // namespace
