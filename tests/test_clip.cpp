@@ -157,7 +157,7 @@ namespace {
 
 std::string make_pairs_folder() {
   const auto root = tmp_dir("pairs");
-  selfsup::testing::write_caption_pairs(root);
+  selfsup::test_util::write_caption_pairs(root);
   return root;
 }
 

@@ -36,8 +36,9 @@ const char* kCommon =
 // Settings the common ones make invalid (queues must be multiples of the batch) or slow.
 const std::map<std::string, std::string> kExtra{
     {"clip_emoji", "clip.eval_every=0"},
-    {"clip_tiny_test", "clip.eval_every=0"},
+    {"clip_tiny_test", "clip.eval_every=0 train.batch_size=6 train.epochs=3"},
     {"diffusion_cfg_fmnist", "diffusion.sample_every=0"},
+    {"instdisc_fmnist", "method.instdisc.negatives=64"},
     {"moco_v1_fmnist", "method.moco.queue_size=64"},
     {"moco_v2_fmnist", "method.moco.queue_size=64"},
     {"moco_v2_fmnist_demo", "method.moco.queue_size=64"},
@@ -101,11 +102,11 @@ class GoldenWeights : public ::testing::TestWithParam<std::string> {};
 
 TEST_P(GoldenWeights, TinyRunMatchesRecordedWeights) {
   const std::string name = GetParam();
-  selfsup::testing::TempDir dir;
+  selfsup::test_util::TempDir dir;
   std::string args = "train " + (kSource / "recipes" / (name + ".yaml")).string() + " " + kCommon +
                      " run_dir=" + dir.path.string();
   if (name == "clip_tiny_test") {
-    selfsup::testing::write_caption_pairs(dir / "pairs");
+    selfsup::test_util::write_caption_pairs(dir / "pairs");
     args += " data.root=" + (dir / "pairs") + " data.subset=0";
   }
   if (kExtra.count(name)) args += " " + kExtra.at(name);

@@ -17,7 +17,7 @@
 
 #include "selfsup/core/error.h"
 
-namespace selfsup::testing {
+namespace selfsup::test_util {
 
 // A fresh folder under the system temp dir, removed with everything in it at scope exit. The name
 // carries the process id, the test's name and a random number, so parallel tests never share one.
@@ -83,4 +83,4 @@ inline void write_caption_pairs(const std::string& root) {
   }
 }
 
-}  // namespace selfsup::testing
+}  // namespace selfsup::test_util
