@@ -2,7 +2,7 @@
 BUILD ?= build
 JOBS ?= $(shell nproc)
 
-.PHONY: deps build test demo bench results clean
+.PHONY: deps build test unit demo bench results clean
 
 deps:
 	@scripts/setup-deps.sh
@@ -13,6 +13,11 @@ build: deps
 
 test: build
 	cd $(BUILD) && ctest --output-on-failure -j$(JOBS)
+
+# The fast loop while developing: the unit-labelled tests only (no training runs, no CLI), in one
+# process; `ctest -L unit` runs the same tests one process each.
+unit: build
+	@cmake --build $(BUILD) --target unit
 
 demo: build
 	./$(BUILD)/selfsup train recipes/moco_v2_fmnist_demo.yaml

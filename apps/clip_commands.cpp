@@ -14,6 +14,7 @@
 #include "selfsup/clip/task.h"
 #include "selfsup/clip/zero_shot.h"
 #include "selfsup/core/error.h"
+#include "selfsup/core/fs.h"
 #include "selfsup/core/runtime.h"
 #include "selfsup/data/decode.h"
 #include "selfsup/data/emoji.h"
@@ -161,7 +162,7 @@ int ClipCommands::search() {
   auto clip = clip::load_trained_clip(checkpoint_, torch::kCPU);
   configure_threads(clip.recipe.threads);
   const auto device = parse_device(clip.recipe.device);
-  const int64_t max_length = clip.recipe.clip.text.max_length;
+  const int64_t max_length = selfsup::clip::clip_config(clip.recipe).text.max_length;
   if (!image_.empty()) {  // image -> captions
     if (captions_.empty()) throw Error("search --image: give --captions FILE (one candidate caption per line)");
     const auto captions = read_lines(captions_);
@@ -216,12 +217,12 @@ int ClipCommands::zeroshot() {
   const bool custom_classes = !classes_.empty();
   const auto classes = custom_classes ? split_list(classes_, ',') : set.class_names;
   if (classes.size() < 2) throw Error("zeroshot: give at least two class names with --classes a,b,...");
-  const auto templates = templates_.empty() ? clip.recipe.clip.zeroshot_templates : templates_;
+  const auto templates = templates_.empty() ? selfsup::clip::clip_config(clip.recipe).zeroshot_templates : templates_;
   for (const auto& t : templates)
     if (t.find("{}") == std::string::npos) throw Error("zeroshot --template '" + t + "': no {} for the class name");
   const auto img = clip::embed_images(*clip.model, set.images, clip.recipe.augment.views.at(0), device);
   const auto cls = clip::class_embeddings(*clip.model, *clip.tokenizer, classes, templates,
-                                          clip.recipe.clip.text.max_length, device);
+                                          selfsup::clip::clip_config(clip.recipe).text.max_length, device);
   const bool labelled = !custom_classes && (set.labels >= 0).any().item<bool>();
   const auto result = clip::zero_shot_accuracy(img, cls, labelled ? set.labels : torch::full_like(set.labels, -1));
   if (labelled) {
@@ -258,11 +259,7 @@ int ClipCommands::eval_retrieval(const std::string& checkpoint, const std::vecto
   auto j = clip::evaluate_clip(*clip.model, *clip.tokenizer, clip.recipe, test, device, /*zero_shot=*/true);
   j["checkpoint"] = checkpoint;
   print_retrieval(j);
-  if (!json_out.empty()) {
-    std::ofstream out(json_out);
-    if (!out) throw Error(json_out + ": cannot write");
-    out << j.dump(2) << "\n";
-  }
+  if (!json_out.empty()) atomic_write(json_out, j.dump(2) + "\n");
   return 0;
 }
 

@@ -11,9 +11,12 @@
 #include <sstream>
 
 #include "selfsup/core/error.h"
+#include "selfsup/core/fs.h"
 #include "selfsup/core/runtime.h"
 #include "selfsup/diffusion/evaluate.h"
-#include "selfsup/diffusion/task.h"
+#include "selfsup/diffusion/generate.h"
+#include "selfsup/diffusion/judge.h"
+#include "selfsup/diffusion/trained.h"
 #include "selfsup/io/png.h"
 
 namespace selfsup::cli {
@@ -177,11 +180,7 @@ int DiffusionCommands::eval_samples(const std::string& checkpoint, const std::st
   std::cout << std::setw(18) << "real images" << std::setw(16) << std::setprecision(2) << 100 * report.judge_test_accuracy
             << std::setw(18) << report.real_frechet << std::setw(22) << report.real_within_class << "\n";
   std::cout << "wrote " << sweep_out_ << "/{samples.csv,samples.json,tradeoff.png,grid_*.png}" << std::endl;
-  if (!json_out.empty()) {
-    std::ofstream out(json_out);
-    if (!out) throw Error(json_out + ": cannot write");
-    out << report.to_json().dump(2) << "\n";
-  }
+  if (!json_out.empty()) atomic_write(json_out, report.to_json().dump(2) + "\n");
   return 0;
 }
 

@@ -4,18 +4,22 @@
 
 #include <filesystem>
 #include <iostream>
+#include <set>
 
 #include "clip_commands.h"
 #include "diffusion_commands.h"
+#include "selfsup/builtin.h"
 #include "selfsup/core/config.h"
 #include "selfsup/core/error.h"
+#include "selfsup/core/fs.h"
 #include "selfsup/core/runtime.h"
 #include "selfsup/data/source.h"
 #include "selfsup/eval/attention.h"
 #include "selfsup/eval/evaluate.h"
 #include "selfsup/io/png.h"
 #include "selfsup/models/state_dict.h"
-#include "selfsup/ssl/method.h"
+#include "selfsup/ssl/registry.h"
+#include "selfsup/ssl/task.h"
 #include "selfsup/train/checkpoint.h"
 #include "selfsup/train/trainer.h"
 
@@ -54,14 +58,27 @@ int cmd_train(const TrainArgs& a) {
   return 0;
 }
 
-// A method rebuilt from a checkpoint's own recipe, weights loaded.
-std::shared_ptr<ssl::Method> load_method(const std::string& checkpoint, const std::vector<std::string>& overrides,
-                                         Recipe& recipe, int64_t in_channels) {
-  const auto info = train::read_checkpoint_info(checkpoint);
-  recipe = parse_recipe(info.recipe_yaml, checkpoint + " (stored recipe)", overrides);
-  auto method = ssl::make_method(recipe, in_channels, info.train_images);
-  train::load_checkpoint(checkpoint, *method, nullptr);
-  return method;
+// An SSL run's checkpoint (the kNN / linear / fine-tune, export and attention commands).
+train::StoredRun open_ssl_run(const std::string& checkpoint, const std::vector<std::string>& overrides) {
+  return train::open_run(checkpoint, "ssl", "recipes/moco_v2_fmnist.yaml", overrides);
+}
+
+// `selfsup eval` serves encoders (knn, linear, all, finetune), CLIP (retrieval) and diffusion
+// (samples); an option another protocol reads is an error here, not silently ignored.
+void check_eval_options(const CLI::App& eval_cmd, const std::string& protocol) {
+  static const std::set<std::string> encoder{"--checkpoint", "--baseline", "--recipe", "--json", "overrides"};
+  static const std::set<std::string> retrieval{"--checkpoint", "--json", "overrides"};
+  static const std::set<std::string> samples{"--checkpoint", "--json",  "--judge", "--guidance",   "--classifier",
+                                             "--classifier-scales", "--per-class", "--sampler", "--steps", "--seed",
+                                             "--batch-size", "--out"};
+  const auto& allowed = protocol == "samples" ? samples : protocol == "retrieval" ? retrieval : encoder;
+  for (const auto* option : eval_cmd.get_options()) {
+    const std::string name = option->get_name();
+    if (option->count() == 0 || name == "protocol" || name == "--help" || allowed.count(name)) continue;
+    std::string known;
+    for (const auto& a : allowed) known += (known.empty() ? "" : ", ") + a;
+    throw Error("eval " + protocol + ": " + name + " does not apply to this protocol (it reads " + known + ")");
+  }
 }
 
 int cmd_eval(const EvalArgs& a, cli::DiffusionCommands& diffusion_commands) {
@@ -74,8 +91,10 @@ int cmd_eval(const EvalArgs& a, cli::DiffusionCommands& diffusion_commands) {
     throw Error("eval: give either --checkpoint PATH or --baseline random|pixels (with --recipe)");
   Recipe recipe;
   std::shared_ptr<ssl::Method> method;
+  train::StoredRun run;
   if (!a.checkpoint.empty()) {
-    recipe = parse_recipe(train::read_checkpoint_info(a.checkpoint).recipe_yaml, a.checkpoint, a.overrides);
+    run = open_ssl_run(a.checkpoint, a.overrides);
+    recipe = run.recipe;
   } else {
     if (a.recipe.empty()) throw Error("eval --baseline: give --recipe PATH (data, model and evaluation settings)");
     if (a.baseline != "random" && a.baseline != "pixels")
@@ -88,7 +107,7 @@ int cmd_eval(const EvalArgs& a, cli::DiffusionCommands& diffusion_commands) {
   const auto train_set = data::load_dataset(recipe.data, true);
   const auto test_set = data::load_dataset(recipe.data, false);
   if (!a.checkpoint.empty()) {
-    method = load_method(a.checkpoint, a.overrides, recipe, train_set.channels());
+    method = ssl::load_trained_method(run, train_set.channels());
   } else if (a.baseline == "random") {
     torch::manual_seed(static_cast<uint64_t>(recipe.seed));
     method = ssl::make_method(recipe, train_set.channels());
@@ -116,18 +135,15 @@ int cmd_eval(const EvalArgs& a, cli::DiffusionCommands& diffusion_commands) {
   if (finetune)
     std::cout << "fine-tuned top-1 (" << 100 * recipe.eval.finetune.label_fraction << "% of the labels, "
               << recipe.eval.finetune.epochs << " epochs): " << 100 * r.finetune << "%" << std::endl;
-  if (!a.json_out.empty()) {
-    std::ofstream out(a.json_out);
-    if (!out) throw Error(a.json_out + ": cannot write");
-    out << j.dump(2) << "\n";
-  }
+  if (!a.json_out.empty()) atomic_write(a.json_out, j.dump(2) + "\n");
   return 0;
 }
 
 int cmd_export(const ExportArgs& a) {
-  Recipe recipe = parse_recipe(train::read_checkpoint_info(a.checkpoint).recipe_yaml, a.checkpoint);
+  const auto run = open_ssl_run(a.checkpoint, {});
+  const auto& recipe = run.recipe;
   const auto train_set = data::load_dataset(recipe.data, true).head(1);
-  auto method = load_method(a.checkpoint, {}, recipe, train_set.channels());
+  auto method = ssl::load_trained_method(run, train_set.channels());
   models::save_state_dict_pt(a.out, models::state_dict(*method->backbone()));
   std::cout << "wrote " << a.out << " (" << recipe.model.name << " backbone, "
             << (recipe.model.name == "vit" ? "timm" : "torchvision") << " parameter names; Python: torch.load(path))"
@@ -137,10 +153,11 @@ int cmd_export(const ExportArgs& a) {
 
 int cmd_attention(const AttentionArgs& a) {
   if (a.images < 1 || a.scale < 1) throw Error("attention: -n and --scale must be >= 1");
-  Recipe recipe = parse_recipe(train::read_checkpoint_info(a.checkpoint).recipe_yaml, a.checkpoint, a.overrides);
+  const auto run = open_ssl_run(a.checkpoint, a.overrides);
+  const auto& recipe = run.recipe;
   configure_threads(recipe.threads);
   const auto test_set = data::load_dataset(recipe.data, false);
-  auto method = load_method(a.checkpoint, a.overrides, recipe, test_set.channels());
+  auto method = ssl::load_trained_method(run, test_set.channels());
   auto vit = std::dynamic_pointer_cast<models::Vit>(method->backbone());
   if (!vit)
     throw Error(a.checkpoint + ": the backbone is " + recipe.model.name +
@@ -170,6 +187,7 @@ int cmd_recipe(const std::string& path, const std::vector<std::string>& override
 }  // namespace
 
 int main(int argc, char** argv) {
+  register_builtin();
   configure_threads(0);  // all cores until a recipe says otherwise; --version reports it
   CLI::App app{"selfsup: self-supervised representation learning on LibTorch (MoCo v1/v2/v3, InstDisc, InvaSpread, SimCLR,\n"
                "BYOL, SimSiam, Barlow Twins, DINO, SwAV, CPC, CMC; ResNet and ViT backbones; kNN, linear and fine-tune\n"
@@ -233,7 +251,10 @@ int main(int argc, char** argv) {
   }
   try {
     if (*train_cmd) return cmd_train(train_args);
-    if (*eval_cmd) return cmd_eval(eval_args, diffusion_commands);
+    if (*eval_cmd) {
+      check_eval_options(*eval_cmd, eval_args.protocol);
+      return cmd_eval(eval_args, diffusion_commands);
+    }
     if (*export_cmd) return cmd_export(export_args);
     if (*attention_cmd) return cmd_attention(attention_args);
     if (*recipe_cmd) return cmd_recipe(recipe_path, recipe_overrides, describe);

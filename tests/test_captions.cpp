@@ -5,6 +5,7 @@
 #include "selfsup/data/decode.h"
 #include "selfsup/data/emoji.h"
 #include "selfsup/data/source.h"
+#include "test_util.h"
 
 #include <gtest/gtest.h>
 #include <nlohmann/json.hpp>
@@ -23,35 +24,13 @@ namespace fs = std::filesystem;
 using namespace selfsup::data;
 using json = nlohmann::json;
 
+using selfsup::test_util::contains;
+using selfsup::test_util::error_message;
+using selfsup::test_util::TempDir;
+
 namespace {
 
 // A fresh directory removed at scope exit.
-struct TempDir {
-  fs::path path;
-  TempDir() {
-    path = fs::temp_directory_path() / ("selfsup_test_captions_" + std::to_string(getpid()) + "_" +
-                                        std::to_string(std::random_device{}()));
-    fs::create_directories(path);
-  }
-  ~TempDir() { fs::remove_all(path); }
-  std::string operator/(const std::string& name) const { return (path / name).string(); }
-};
-
-template <typename F>
-std::string error_message(F&& f) {
-  try {
-    f();
-  } catch (const selfsup::Error& e) {
-    return e.what();
-  }
-  ADD_FAILURE() << "expected selfsup::Error";
-  return "";
-}
-
-bool contains(const std::string& haystack, const std::string& needle) {
-  return haystack.find(needle) != std::string::npos;
-}
-
 void write_text(const std::string& path, const std::string& text) {
   fs::create_directories(fs::path(path).parent_path());
   std::ofstream(path, std::ios::binary) << text;

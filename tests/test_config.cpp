@@ -6,6 +6,7 @@
 
 #include "selfsup/core/config.h"
 #include "selfsup/core/error.h"
+#include "selfsup/ssl/methods/moco.h"
 #include "selfsup/train/recipe.h"
 
 using namespace selfsup;
@@ -58,7 +59,7 @@ TEST(Config, OverridesWithDottedPaths) {
                               {"train.epochs=9", "method.moco.temperature=0.5", "augment.views.1.crop.scale=[0.5, 1]",
                                "name=over"});
   EXPECT_EQ(r.train.epochs, 9);
-  EXPECT_DOUBLE_EQ(r.method.moco.temperature, 0.5);
+  EXPECT_DOUBLE_EQ(ssl::method_settings<ssl::MocoConfig>(r).temperature, 0.5);
   EXPECT_EQ(r.augment.views[1].crop.scale, (std::vector<double>{0.5, 1.0}));
   EXPECT_EQ(r.name, "over");
   const auto msg = error_of([] { parse_recipe("", "t.yaml", {"train.epohcs=3"}); });

@@ -3,6 +3,7 @@
 #include "selfsup/data/idx.h"
 #include "selfsup/data/image_folder.h"
 #include "selfsup/data/loader.h"
+#include "test_util.h"
 
 #include <gtest/gtest.h>
 #include <stb/stb_image_write.h>
@@ -17,22 +18,15 @@
 namespace fs = std::filesystem;
 using namespace selfsup::data;
 
+using selfsup::test_util::contains;
+using selfsup::test_util::error_message;
+using selfsup::test_util::TempDir;
+
 namespace {
 
 const std::string kFashion = "/usr/share/datasets/fashion-mnist";
 
 // A fresh directory removed at scope exit.
-struct TempDir {
-  fs::path path;
-  TempDir() {
-    path = fs::temp_directory_path() / ("selfsup_test_data_" + std::to_string(getpid()) + "_" +
-                                        std::to_string(std::random_device{}()));
-    fs::create_directories(path);
-  }
-  ~TempDir() { fs::remove_all(path); }
-  std::string operator/(const std::string& name) const { return (path / name).string(); }
-};
-
 void write_bytes(const std::string& path, const std::vector<uint8_t>& bytes) {
   std::ofstream(path, std::ios::binary)
       .write(reinterpret_cast<const char*>(bytes.data()),
@@ -58,21 +52,6 @@ std::vector<uint8_t> idx_labels(const std::vector<uint8_t>& labels) {
   put_u32(out, static_cast<uint32_t>(labels.size()));
   out.insert(out.end(), labels.begin(), labels.end());
   return out;
-}
-
-template <typename F>
-std::string error_message(F&& f) {
-  try {
-    f();
-  } catch (const selfsup::Error& e) {
-    return e.what();
-  }
-  ADD_FAILURE() << "expected selfsup::Error";
-  return "";
-}
-
-bool contains(const std::string& haystack, const std::string& needle) {
-  return haystack.find(needle) != std::string::npos;
 }
 
 }  // namespace

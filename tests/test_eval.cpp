@@ -8,7 +8,7 @@
 #include "selfsup/eval/finetune.h"
 #include "selfsup/eval/knn.h"
 #include "selfsup/models/state_dict.h"
-#include "selfsup/ssl/method.h"
+#include "selfsup/ssl/registry.h"
 #include "selfsup/train/recipe.h"
 
 using namespace selfsup;

@@ -201,7 +201,7 @@ TEST(HeadPrefixEncoder, ZeroLayersIsTheBackbone) {
   torch::manual_seed(0);
   auto recipe = tiny_method("simclr");
   auto backbone = models::make_backbone(recipe.model, 1);
-  auto head = make_head(recipe.method.projector, backbone->output_dim());
+  auto head = make_head(ssl::method_config(recipe).projector, backbone->output_dim());
   HeadPrefixEncoder same(backbone, head, 0);
   same.eval();
   const auto x = torch::randn({3, 1, 28, 28});

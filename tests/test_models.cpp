@@ -9,6 +9,7 @@
 #include "selfsup/models/registry.h"
 #include "selfsup/models/resnet.h"
 #include "selfsup/models/state_dict.h"
+#include "test_util.h"
 
 #include <gtest/gtest.h>
 #include <torch/torch.h>
@@ -24,6 +25,10 @@
 namespace fs = std::filesystem;
 using namespace selfsup::models;
 
+using selfsup::test_util::contains;
+using selfsup::test_util::error_message;
+using selfsup::test_util::TempDir;
+
 namespace {
 
 int64_t count_params(const torch::nn::Module& m) {
@@ -33,27 +38,6 @@ int64_t count_params(const torch::nn::Module& m) {
 }
 
 // A fresh directory per test, removed at the end.
-struct TempDir {
-  fs::path path;
-  TempDir() {
-    const auto* info = ::testing::UnitTest::GetInstance()->current_test_info();
-    path = fs::temp_directory_path() /
-           ("selfsup_models_" + std::to_string(::getpid()) + "_" + info->name());
-    fs::create_directories(path);
-  }
-  ~TempDir() { fs::remove_all(path); }
-  std::string operator/(const std::string& name) const { return (path / name).string(); }
-};
-
-std::string error_message(const std::function<void()>& f) {
-  try {
-    f();
-  } catch (const selfsup::Error& e) {
-    return e.what();
-  }
-  return "<no selfsup::Error thrown>";
-}
-
 // Random BN affine params and running stats, so a wrong mapping of BN state cannot go unnoticed.
 void randomize_bn(torch::nn::Module& m) {
   torch::NoGradGuard no_grad;

@@ -3,6 +3,7 @@
 // json + tensor bytes, no safetensors package), and one clear error per kind of malformed file.
 #include "selfsup/core/error.h"
 #include "selfsup/io/safetensors.h"
+#include "test_util.h"
 
 #include <gtest/gtest.h>
 #include <nlohmann/json.hpp>
@@ -20,28 +21,11 @@
 namespace fs = std::filesystem;
 using namespace selfsup;
 
+using selfsup::test_util::contains;
+using selfsup::test_util::error_message;
+using selfsup::test_util::TempDir;
+
 namespace {
-
-struct TempDir {
-  fs::path path;
-  TempDir() {
-    const auto* info = ::testing::UnitTest::GetInstance()->current_test_info();
-    path = fs::temp_directory_path() / ("selfsup_safetensors_" + std::to_string(::getpid()) + "_" + info->name());
-    fs::remove_all(path);
-    fs::create_directories(path);
-  }
-  ~TempDir() { fs::remove_all(path); }
-  std::string operator/(const std::string& name) const { return (path / name).string(); }
-};
-
-std::string error_message(const std::function<void()>& f) {
-  try {
-    f();
-  } catch (const selfsup::Error& e) {
-    return e.what();
-  }
-  return "<no selfsup::Error thrown>";
-}
 
 bool python_torch_available() { return std::system("/usr/bin/python3 -c 'import torch' >/dev/null 2>&1") == 0; }
 
@@ -65,13 +49,13 @@ void write_raw(const std::string& path, const std::string& header, const std::st
 
 // One 2 x 3 tensor per dtype, with values every dtype holds exactly (the same lists appear in the
 // Python scripts below).
-models::StateDict every_dtype() {
+TensorMap every_dtype() {
   const std::vector<double> floats{-2.5, -1.0, 0.0, 0.5, 1.5, 3.0};
   const std::vector<int64_t> ints{-3, -2, -1, 0, 1, 127};
   const std::vector<int64_t> bytes{0, 1, 2, 3, 200, 255};
   const auto f = torch::tensor(floats, torch::kDouble).reshape({2, 3});
   const auto i = torch::tensor(ints, torch::kLong).reshape({2, 3});
-  models::StateDict d;
+  TensorMap d;
   d["f64"] = f.to(torch::kDouble);
   d["f32"] = f.to(torch::kFloat);
   d["f16"] = f.to(torch::kHalf);
@@ -85,7 +69,7 @@ models::StateDict every_dtype() {
   return d;
 }
 
-void expect_same(const models::StateDict& expected, const models::StateDict& actual) {
+void expect_same(const TensorMap& expected, const TensorMap& actual) {
   ASSERT_EQ(expected.size(), actual.size());
   for (const auto& [name, t] : expected) {
     ASSERT_TRUE(actual.count(name)) << name;
@@ -284,6 +268,6 @@ TEST(Safetensors, WriteRejectsUnsupportedTensorsAndLeavesNoFile) {
             std::string::npos);
   EXPECT_FALSE(fs::exists(path));
   EXPECT_FALSE(fs::exists(path + ".tmp"));
-  EXPECT_NE(error_message([&] { io::write_safetensors(dir / "no_such_dir/x.safetensors", {}); }).find("cannot open"),
+  EXPECT_NE(error_message([&] { io::write_safetensors(dir / "no_such_dir/x.safetensors", {}); }).find("cannot write"),
             std::string::npos);
 }

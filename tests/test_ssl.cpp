@@ -12,7 +12,7 @@
 #include "selfsup/ssl/losses.h"
 #include "selfsup/ssl/memory.h"
 #include "selfsup/ssl/methods/moco.h"
-#include "selfsup/ssl/momentum.h"
+#include "selfsup/train/momentum.h"
 #include "selfsup/train/trainer.h"
 
 using namespace selfsup;
@@ -57,7 +57,8 @@ TEST(KeyQueue, FifoWithWrapAround) {
 
 TEST(Momentum, EmaOfParametersOnly) {
   torch::nn::Linear online(2, 2), target(2, 2);
-  init_momentum_copy(*target, *online);
+  train::MomentumBranch branch;
+  branch.follow(target.ptr(), online.ptr());
   EXPECT_TRUE(torch::equal(target->weight, online->weight));
   EXPECT_FALSE(target->weight.requires_grad());
   const auto before = target->weight.clone();
@@ -65,8 +66,26 @@ TEST(Momentum, EmaOfParametersOnly) {
     torch::NoGradGuard g;
     online->weight.add_(1.0);
   }
-  momentum_update(*target, *online, 0.9);
+  branch.update(0.9);
   EXPECT_TRUE(torch::allclose(target->weight, 0.9 * before + 0.1 * online->weight));
+}
+
+TEST(Momentum, RampsOnHalfACosine) {
+  torch::nn::Linear online(2, 2), target(2, 2);
+  train::MomentumBranch branch(0.99, 1.0);
+  branch.follow(target.ptr(), online.ptr());
+  EXPECT_DOUBLE_EQ(branch.momentum(0.0), 0.99);
+  EXPECT_NEAR(branch.momentum(0.5), 0.995, 1e-12);
+  {
+    torch::NoGradGuard g;
+    online->weight.add_(1.0);
+  }
+  const auto before = target->weight.clone();
+  EXPECT_DOUBLE_EQ(branch.update_at(1.0), 1.0);  // m = 1: the target does not move
+  EXPECT_TRUE(torch::equal(target->weight, before));
+  train::MomentumBranch other;
+  torch::nn::Linear no_bias(torch::nn::LinearOptions(2, 2).bias(false));
+  EXPECT_THROW(other.follow(no_bias.ptr(), online.ptr()), Error);  // one parameter against two
 }
 
 namespace {

@@ -6,6 +6,7 @@
 #include "selfsup/io/safetensors.h"
 #include "selfsup/models/state_dict.h"
 #include "selfsup/models/text_transformer.h"
+#include "test_util.h"
 
 #include <gtest/gtest.h>
 #include <torch/torch.h>
@@ -23,28 +24,11 @@ namespace fs = std::filesystem;
 using namespace selfsup;
 using namespace selfsup::models;
 
+using selfsup::test_util::contains;
+using selfsup::test_util::error_message;
+using selfsup::test_util::TempDir;
+
 namespace {
-
-struct TempDir {
-  fs::path path;
-  TempDir() {
-    const auto* info = ::testing::UnitTest::GetInstance()->current_test_info();
-    path = fs::temp_directory_path() / ("selfsup_text_" + std::to_string(::getpid()) + "_" + info->name());
-    fs::remove_all(path);
-    fs::create_directories(path);
-  }
-  ~TempDir() { fs::remove_all(path); }
-  std::string operator/(const std::string& name) const { return (path / name).string(); }
-};
-
-std::string error_message(const std::function<void()>& f) {
-  try {
-    f();
-  } catch (const selfsup::Error& e) {
-    return e.what();
-  }
-  return "<no selfsup::Error thrown>";
-}
 
 // Small enough to be instant, with several heads and an uneven head size.
 TextTransformerOptions small_options() {

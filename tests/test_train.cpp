@@ -7,7 +7,7 @@
 
 #include "selfsup/core/error.h"
 #include "selfsup/models/state_dict.h"
-#include "selfsup/ssl/method.h"
+#include "selfsup/ssl/registry.h"
 #include "selfsup/train/checkpoint.h"
 #include "selfsup/train/grad_norms.h"
 #include "selfsup/train/optimizer.h"

@@ -1,6 +1,7 @@
 // Embeds a batch with a selfsup backbone built from a recipe: the library used from another project.
 #include <iostream>
 
+#include "selfsup/builtin.h"
 #include "selfsup/models/resnet.h"
 #include "selfsup/train/recipe.h"
 
@@ -9,6 +10,7 @@ int main(int argc, char** argv) {
     std::cerr << "usage: consumer RECIPE" << std::endl;
     return 2;
   }
+  selfsup::register_builtin();  // the tasks and their recipe sections
   const auto recipe = selfsup::load_recipe(argv[1]);
   auto backbone = selfsup::models::make_backbone(recipe.model, 1);
   backbone->eval();

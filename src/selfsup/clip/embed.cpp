@@ -3,7 +3,7 @@
 #include <algorithm>
 
 #include "selfsup/core/progress.h"
-#include "selfsup/ssl/common.h"
+#include "selfsup/core/tensor.h"
 
 namespace selfsup::clip {
 
@@ -18,7 +18,7 @@ torch::Tensor embed_images(ClipModel& model, const torch::Tensor& images_u8, con
   std::vector<torch::Tensor> out;
   for (int64_t begin = 0, step = 0; begin < n; begin += batch_size) {
     const auto x = augment::prepare_eval(images_u8.slice(0, begin, std::min(n, begin + batch_size)), view, device);
-    out.push_back(ssl::l2_normalize(model.encode_images(x)).cpu());
+    out.push_back(l2_normalize(model.encode_images(x)).cpu());
     if (bar) bar->update(++step, std::to_string(std::min(n, begin + batch_size)) + " images");
   }
   if (bar) bar->finish(std::to_string(n) + " images");
@@ -36,7 +36,7 @@ torch::Tensor embed_texts(ClipModel& model, const Tokenizer& tokenizer, const st
     const std::vector<std::string> chunk(texts.begin() + static_cast<std::ptrdiff_t>(begin),
                                          texts.begin() + static_cast<std::ptrdiff_t>(std::min(texts.size(), begin + batch_size)));
     const auto tokens = tokenizer.encode(chunk, max_length);
-    out.push_back(ssl::l2_normalize(model.encode_texts(tokens.ids.to(device), tokens.mask.to(device))).cpu());
+    out.push_back(l2_normalize(model.encode_texts(tokens.ids.to(device), tokens.mask.to(device))).cpu());
   }
   model.train(was_training);
   return out.empty() ? torch::empty({0, 0}) : torch::cat(out);

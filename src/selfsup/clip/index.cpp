@@ -12,6 +12,7 @@
 #include <sstream>
 
 #include "selfsup/core/error.h"
+#include "selfsup/core/fs.h"
 #include "selfsup/models/state_dict.h"
 
 namespace selfsup::clip {
@@ -38,17 +39,12 @@ void write_index(const std::string& path, const torch::Tensor& embeddings, const
   const uint64_t prefix = sizeof(kMagic) + sizeof(uint64_t);
   text.append((kAlign - (prefix + text.size()) % kAlign) % kAlign, ' ');
   const uint64_t size = text.size();  // little-endian on every platform LibTorch supports here
-  const std::string tmp = path + ".tmp";
-  {
-    std::ofstream out(tmp, std::ios::binary);
-    if (!out) throw Error(tmp + ": cannot write");
+  atomic_write(path, [&](std::ostream& out) {
     out.write(kMagic, sizeof(kMagic));
     out.write(reinterpret_cast<const char*>(&size), sizeof(size));
     out.write(text.data(), static_cast<std::streamsize>(text.size()));
     out.write(static_cast<const char*>(data.data_ptr()), static_cast<std::streamsize>(data.numel() * sizeof(float)));
-    if (!out) throw Error(tmp + ": write failed (disk full?)");
-  }
-  if (std::rename(tmp.c_str(), path.c_str()) != 0) throw Error(path + ": cannot rename " + tmp + " into place");
+  });
 }
 
 EmbeddingIndex read_index(const std::string& path) {

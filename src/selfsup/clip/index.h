@@ -22,7 +22,7 @@ struct EmbeddingIndex {
   std::shared_ptr<void> mapping;   // keeps the memory mapping alive while `embeddings` is used
 };
 
-// Writes through path + ".tmp" and a rename. Throws selfsup::Error on shape mismatch or I/O failure.
+// Written with atomic_write (core/fs.h). Throws selfsup::Error on shape mismatch or I/O failure.
 void write_index(const std::string& path, const torch::Tensor& embeddings, const std::vector<std::string>& paths,
                  const nlohmann::json& model);
 

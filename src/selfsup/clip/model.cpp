@@ -2,12 +2,11 @@
 
 #include <cmath>
 
+#include "selfsup/clip/config.h"
 #include "selfsup/clip/loss.h"
 #include "selfsup/core/error.h"
 #include "selfsup/models/registry.h"
-#include "selfsup/ssl/common.h"
-#include "selfsup/ssl/losses.h"
-#include "selfsup/train/recipe.h"
+#include "selfsup/core/tensor.h"
 
 namespace selfsup::clip {
 
@@ -24,11 +23,11 @@ torch::Tensor ProjectionHeadImpl::forward(const torch::Tensor& x) {
 }
 
 ClipModel::ClipModel(const Recipe& r, int64_t in_channels, int64_t vocab_size, int64_t pad_token_id)
-    : loss_(r.clip.loss),
-      max_log_scale_(std::log(r.clip.max_logit_scale)),
-      soft_target_temperature_(r.clip.soft_target_temperature),
-      text_lr_scale_(r.clip.text.lr_scale) {
-  const auto& c = r.clip;
+    : loss_(clip_config(r).loss),
+      max_log_scale_(std::log(clip_config(r).max_logit_scale)),
+      soft_target_temperature_(clip_config(r).soft_target_temperature),
+      text_lr_scale_(clip_config(r).text.lr_scale) {
+  const auto& c = clip_config(r);
   image_encoder = register_module("image_encoder", models::make_backbone(r.model, in_channels));
   text_encoder = register_module(
       "text_encoder", models::TextTransformer(models::TextTransformerOptions()
@@ -80,11 +79,11 @@ train::StepOutput ClipModel::training_step(const data::Batch& batch, train::Step
     out.loss = multi_positive_loss(image_emb, text_emb, positives, scale);
   }
   torch::NoGradGuard no_grad;
-  const auto sims = torch::matmul(ssl::l2_normalize(image_emb), ssl::l2_normalize(text_emb).t());
+  const auto sims = torch::matmul(l2_normalize(image_emb), l2_normalize(text_emb).t());
   const auto best = sims.argmax(1);
   out.logs["acc"] = positives.gather(1, best.unsqueeze(1)).to(torch::kFloat).mean().item<double>();
   out.logs["scale"] = scale.item<double>();
-  out.logs["spread"] = ssl::embedding_spread(image_emb);  // collapse signal of the image side
+  out.logs["spread"] = embedding_spread(image_emb);  // collapse signal of the image side
   return out;
 }
 

@@ -51,17 +51,17 @@ class ClipTask : public train::Task {
     std::cout << "tokenizer: " << tokenizer_->kind() << ", " << tokenizer_->vocab_size() << " tokens" << std::endl;
     torch::manual_seed(static_cast<uint64_t>(r_.seed));
     model_ = std::make_shared<ClipModel>(r_, train_.images.channels(), tokenizer_->vocab_size(), tokenizer_->pad_id());
-    if (!r_.clip.image_pretrained.empty()) {
-      const auto skipped = models::load_pretrained_backbone(*model_->image_encoder, r_.clip.image_pretrained);
-      std::cout << "image encoder: weights from " << r_.clip.image_pretrained << " (" << skipped.size()
+    if (!clip_config(r_).image_pretrained.empty()) {
+      const auto skipped = models::load_pretrained_backbone(*model_->image_encoder, clip_config(r_).image_pretrained);
+      std::cout << "image encoder: weights from " << clip_config(r_).image_pretrained << " (" << skipped.size()
                 << " classifier tensors skipped)" << std::endl;
     }
-    if (!r_.clip.text.pretrained.empty()) {
-      const auto skipped = models::load_distilbert(model_->text_encoder, r_.clip.text.pretrained);
-      std::cout << "text encoder: DistilBERT weights from " << r_.clip.text.pretrained << " (" << skipped.size()
+    if (!clip_config(r_).text.pretrained.empty()) {
+      const auto skipped = models::load_distilbert(model_->text_encoder, clip_config(r_).text.pretrained);
+      std::cout << "text encoder: DistilBERT weights from " << clip_config(r_).text.pretrained << " (" << skipped.size()
                 << " head tensors skipped)" << std::endl;
     }
-    model_->set_captions(caption_table(train_, *tokenizer_, r_.clip.text.max_length));
+    model_->set_captions(caption_table(train_, *tokenizer_, clip_config(r_).text.max_length));
     model_->to(device_);
   }
 
@@ -70,8 +70,8 @@ class ClipTask : public train::Task {
 
   std::string describe_model() const override {
     std::ostringstream s;
-    s << r_.model.name << " (width " << r_.model.width << ") + text transformer (dim " << r_.clip.text.dim << ", "
-      << r_.clip.text.layers << " layers) -> " << r_.clip.embed_dim << "-d, loss " << r_.clip.loss;
+    s << r_.model.name << " (width " << r_.model.width << ") + text transformer (dim " << clip_config(r_).text.dim << ", "
+      << clip_config(r_).text.layers << " layers) -> " << clip_config(r_).embed_dim << "-d, loss " << clip_config(r_).loss;
     return s.str();
   }
 
@@ -80,7 +80,7 @@ class ClipTask : public train::Task {
   }
 
   std::map<std::string, double> evaluate_epoch(int64_t epochs_done) override {
-    if (r_.clip.eval_every <= 0 || epochs_done % r_.clip.eval_every != 0) return {};
+    if (clip_config(r_).eval_every <= 0 || epochs_done % clip_config(r_).eval_every != 0) return {};
     const auto j = evaluate_clip(*model_, *tokenizer_, r_, test(), device_, false)["retrieval"];
     const auto& t2i = j["text_to_image"];
     const auto& i2t = j["image_to_text"];
@@ -120,18 +120,17 @@ std::unique_ptr<Tokenizer> make_tokenizer(const Recipe& recipe, const std::vecto
                                           const std::map<std::string, std::string>& extras) {
   const auto kind = extras.find("tokenizer_kind"), data = extras.find("tokenizer");
   if (kind != extras.end() && data != extras.end()) return tokenizer_from_serialized(kind->second, data->second);
-  const auto& t = recipe.clip.text;
+  const auto& t = clip_config(recipe).text;
   if (t.tokenizer == "wordpiece") return load_wordpiece(t.vocab);
   if (!t.vocab.empty()) return load_sentencepiece(t.vocab);
   return train_sentencepiece(captions, t.vocab_size);
 }
 
 TrainedClip load_trained_clip(const std::string& checkpoint, torch::Device device) {
-  const auto info = train::read_checkpoint_info(checkpoint);
+  const auto run = train::open_run(checkpoint, "clip", "recipes/clip_emoji.yaml");
+  const auto& info = run.info;
   TrainedClip c;
-  c.recipe = parse_recipe(info.recipe_yaml, checkpoint + " (stored recipe)");
-  if (c.recipe.task != "clip")
-    throw Error(checkpoint + ": a '" + c.recipe.task + "' checkpoint, not a CLIP one (train recipes/clip_emoji.yaml)");
+  c.recipe = run.recipe;
   if (!info.extras.count("tokenizer")) throw Error(checkpoint + ": CLIP checkpoint without its tokenizer");
   c.tokenizer = make_tokenizer(c.recipe, {}, info.extras);
   const int64_t channels = 3;
@@ -147,24 +146,29 @@ nlohmann::json evaluate_clip(ClipModel& model, const Tokenizer& tokenizer, const
                              const data::CaptionDataset& test, torch::Device device, bool zero_shot) {
   const auto& view = recipe.augment.views.at(0);
   const auto images = embed_images(model, test.images.images, view, device, recipe.eval.batch_size);
-  const auto texts = embed_texts(model, tokenizer, test.captions, recipe.clip.text.max_length, device, recipe.eval.batch_size);
+  const auto texts = embed_texts(model, tokenizer, test.captions, clip_config(recipe).text.max_length, device, recipe.eval.batch_size);
   nlohmann::json j;
   j["retrieval"] = eval::retrieval_metrics(images, texts, test.image_group, test.caption_group).to_json();
   j["test_images"] = test.images.size();
   j["test_captions"] = test.captions.size();
   j["chance_r10"] = std::min(1.0, 10.0 / static_cast<double>(std::max<int64_t>(1, test.images.size())));
   if (zero_shot && test.images.num_classes() > 1) {
-    const auto classes = class_embeddings(model, tokenizer, test.images.class_names, recipe.clip.zeroshot_templates,
-                                          recipe.clip.text.max_length, device);
+    const auto classes = class_embeddings(model, tokenizer, test.images.class_names, clip_config(recipe).zeroshot_templates,
+                                          clip_config(recipe).text.max_length, device);
     const auto z = zero_shot_accuracy(images, classes, test.images.labels);
     j["zeroshot"] = {{"top1", z.top1}, {"top5", z.top5}, {"classes", test.images.num_classes()}};
   }
   return j;
 }
 
-std::unique_ptr<train::Task> make_clip_task(const Recipe& recipe, torch::Device device,
-                                            const std::map<std::string, std::string>& extras) {
-  return std::make_unique<ClipTask>(recipe, device, extras);
+void register_task() {
+  register_recipe_section(ClipConfig::kSection, "image-text model and loss (task: clip)",
+                          [] { return std::make_unique<ClipConfig>(); });
+  train::register_task_type(
+      {"clip", [](const Recipe& r, const RecipeCheck& check) { clip_config(r).validate(r, check); },
+       [](const Recipe& r, torch::Device device, const train::Extras& extras) {
+         return std::unique_ptr<train::Task>(std::make_unique<ClipTask>(r, device, extras));
+       }});
 }
 
 }  // namespace selfsup::clip

@@ -8,6 +8,7 @@
 #include <memory>
 #include <string>
 
+#include "selfsup/clip/config.h"
 #include "selfsup/clip/model.h"
 #include "selfsup/clip/tokenizer.h"
 #include "selfsup/data/captions.h"
@@ -16,8 +17,8 @@
 
 namespace selfsup::clip {
 
-std::unique_ptr<train::Task> make_clip_task(const Recipe& recipe, torch::Device device,
-                                            const std::map<std::string, std::string>& extras);
+// Registers the recipe's clip section and task clip (selfsup::register_builtin() calls it).
+void register_task();
 
 // The tokenizer the recipe asks for: from `extras` (a checkpoint's) when they hold one, else from
 // clip.text.vocab, else trained on `captions`.

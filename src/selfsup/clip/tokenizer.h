@@ -46,7 +46,7 @@ class Tokenizer {
   // Throws selfsup::Error if max_length < 2.
   Encoding encode_one(const std::string& text, int64_t max_length) const;
   TokenBatch encode(const std::vector<std::string>& texts, int64_t max_length) const;
-  // Writes serialize() to `path` (a vocab.txt or a .model file) through path + ".tmp" and a rename.
+  // Writes serialize() to `path` (a vocab.txt or a .model file) with atomic_write.
   void save(const std::string& path) const;
 
   int64_t pad_id() const { return pad_id_; }
@@ -74,6 +74,11 @@ std::unique_ptr<Tokenizer> train_sentencepiece(const std::vector<std::string>& t
 
 // A .model file written by save() of a trained SentencePiece tokenizer.
 std::unique_ptr<Tokenizer> load_sentencepiece(const std::string& model_path);
+
+// The same from the text of a vocab.txt / the bytes of a .model file; `source` names them in errors.
+std::unique_ptr<Tokenizer> wordpiece_from_vocab(const std::string& vocab_text, const std::string& source,
+                                                bool lower_case = true);
+std::unique_ptr<Tokenizer> sentencepiece_from_model(const std::string& model, const std::string& source);
 
 // Rebuilds a tokenizer from kind() and serialize(), e.g. as stored in a checkpoint.
 std::unique_ptr<Tokenizer> tokenizer_from_serialized(const std::string& kind, const std::string& data);

@@ -3,7 +3,7 @@
 #include <algorithm>
 
 #include "selfsup/clip/embed.h"
-#include "selfsup/ssl/common.h"
+#include "selfsup/core/tensor.h"
 
 namespace selfsup::clip {
 
@@ -21,7 +21,7 @@ torch::Tensor class_embeddings(ClipModel& model, const Tokenizer& tokenizer, con
     for (const auto& tpl : templates) prompts.push_back(fill_template(tpl, name));
   const auto emb = embed_texts(model, tokenizer, prompts, max_length, device);  // (C * T) x E
   const auto per_class = emb.view({static_cast<int64_t>(classes.size()), static_cast<int64_t>(templates.size()), -1});
-  return ssl::l2_normalize(per_class.mean(1));
+  return l2_normalize(per_class.mean(1));
 }
 
 ZeroShotResult zero_shot_accuracy(const torch::Tensor& image_emb, const torch::Tensor& class_emb, const torch::Tensor& labels) {

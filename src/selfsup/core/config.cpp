@@ -233,6 +233,35 @@ class Describer : public Visitor {
 
 }  // namespace
 
+SectionSet& SectionSet::operator=(const SectionSet& other) {
+  if (this == &other) return *this;
+  entries_.clear();
+  for (const auto& e : other.entries_) entries_.push_back({e.key, e.doc, e.section->clone()});
+  return *this;
+}
+
+void SectionSet::add(std::string key, std::string doc, std::unique_ptr<DynamicSection> section) {
+  if (find(key)) throw Error("recipe section '" + key + "' is registered twice");
+  entries_.push_back({std::move(key), std::move(doc), std::move(section)});
+}
+
+void SectionSet::visit(Visitor& v) {
+  for (auto& e : entries_) v.section(e.key.c_str(), *e.section, e.doc.c_str());
+}
+
+DynamicSection* SectionSet::find(const std::string& key) const {
+  for (const auto& e : entries_)
+    if (e.key == key) return e.section.get();
+  return nullptr;
+}
+
+void SectionSet::missing(const std::string& key) const {
+  std::string known;
+  for (const auto& e : entries_) known += (known.empty() ? "" : ", ") + e.key;
+  throw Error("no recipe section '" + key + "' of the requested type (registered: " + (known.empty() ? "none" : known) +
+              "; a program using the library calls selfsup::register_builtin() first)");
+}
+
 void read_section(const YAML::Node& node, SectionRef& section, const std::string& origin) {
   Reader r(node, "", origin);
   section.visit(r);

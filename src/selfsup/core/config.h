@@ -27,6 +27,48 @@ struct SectionRef {
   virtual void visit(Visitor& v) = 0;
 };
 
+// A section whose type only a higher layer knows: a task's settings (clip, diffusion) or a method's
+// (method.moco). The recipe holds it through a base pointer and copies it with clone().
+struct DynamicSection : SectionRef {
+  virtual std::unique_ptr<DynamicSection> clone() const = 0;
+};
+
+// Base of a concrete dynamic section: struct MocoConfig : config::DynamicSectionOf<MocoConfig> {...}.
+template <class T>
+struct DynamicSectionOf : DynamicSection {
+  std::unique_ptr<DynamicSection> clone() const override { return std::make_unique<T>(static_cast<const T&>(*this)); }
+};
+
+// Named dynamic sections in the order they were added, deep-copied with their owner.
+class SectionSet {
+ public:
+  SectionSet() = default;
+  SectionSet(const SectionSet& other) { *this = other; }
+  SectionSet& operator=(const SectionSet& other);
+  SectionSet(SectionSet&&) = default;
+  SectionSet& operator=(SectionSet&&) = default;
+
+  void add(std::string key, std::string doc, std::unique_ptr<DynamicSection> section);
+  bool contains(const std::string& key) const { return find(key) != nullptr; }
+  // The section under `key` as a T; throws selfsup::Error when there is none of that type.
+  template <class T>
+  T& get(const std::string& key) const {
+    if (auto* section = dynamic_cast<T*>(find(key))) return *section;
+    missing(key);
+  }
+  // Visits every section as v.section(key, section, doc).
+  void visit(Visitor& v);
+
+ private:
+  DynamicSection* find(const std::string& key) const;
+  [[noreturn]] void missing(const std::string& key) const;
+  struct Entry {
+    std::string key, doc;
+    std::unique_ptr<DynamicSection> section;
+  };
+  std::vector<Entry> entries_;
+};
+
 // A list of sections (e.g. one augmentation pipeline per view).
 struct SectionListRef {
   virtual ~SectionListRef() = default;

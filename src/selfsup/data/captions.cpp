@@ -1,6 +1,7 @@
 #include "selfsup/data/captions.h"
 
 #include "selfsup/core/error.h"
+#include "selfsup/core/fs.h"
 #include "selfsup/data/decode.h"
 
 #include <algorithm>
@@ -29,14 +30,6 @@ std::string lower(std::string s) {
   return s;
 }
 
-std::string read_text(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  if (!in) throw Error(path + ": cannot read file");
-  std::ostringstream text;
-  text << in.rdbuf();
-  return text.str();
-}
-
 struct CsvRecord {
   int64_t line;  // where the record starts (1-based)
   std::vector<std::string> fields;
@@ -47,7 +40,7 @@ struct CsvRecord {
 // ends. A quote inside an unquoted field is kept literally, as Python's csv module does, because
 // hand-edited caption files have them. Blank lines are skipped.
 std::vector<CsvRecord> read_csv(const std::string& path) {
-  const std::string text = read_text(path);
+  const std::string text = read_file(path);
   std::vector<CsvRecord> records;
   CsvRecord record{1, {}};
   std::string field;
@@ -175,7 +168,7 @@ Flickr8kCaptions parse_captions(const std::string& path) {
 std::vector<bool> split_from_file(const std::string& path, const Flickr8kCaptions& caps,
                                   const std::string& captions_path) {
   std::vector<bool> chosen(caps.images.size(), false);
-  std::istringstream lines(read_text(path));
+  std::istringstream lines(read_file(path));
   std::string raw;
   for (int64_t line = 1; std::getline(lines, raw); ++line) {
     const auto name = trim(raw);

@@ -9,6 +9,7 @@
 
 #include "selfsup/augment/pipeline.h"
 #include "selfsup/core/error.h"
+#include "selfsup/core/fs.h"
 #include "selfsup/data/source.h"
 #include "selfsup/eval/sample_metrics.h"
 #include "selfsup/io/plot.h"
@@ -138,9 +139,7 @@ SweepReport guidance_sweep(Trained<DiffusionModel>& model, Trained<NoisyClassifi
 void write_sweep(const SweepReport& report, const std::string& dir, const std::vector<std::string>& class_names) {
   fs::create_directories(dir);
   const auto csv_path = fs::path(dir) / "samples.csv";
-  {
-    std::ofstream csv(csv_path.string() + ".tmp");
-    if (!csv) throw Error(csv_path.string() + ": cannot write");
+  atomic_write(csv_path.string(), [&](std::ostream& csv) {
     csv << "kind,scale,judge_accuracy,frechet_distance,within_class_distance,images_per_second,seconds";
     for (const auto& c : class_names) csv << ",acc_" << c;
     csv << "\n";
@@ -150,15 +149,8 @@ void write_sweep(const SweepReport& report, const std::string& dir, const std::v
       for (double a : r.class_accuracy) csv << "," << a;
       csv << "\n";
     }
-  }
-  fs::rename(csv_path.string() + ".tmp", csv_path);
-  {
-    const auto json_path = fs::path(dir) / "samples.json";
-    std::ofstream out(json_path.string() + ".tmp");
-    out << report.to_json().dump(2) << "\n";
-    out.close();
-    fs::rename(json_path.string() + ".tmp", json_path);
-  }
+  });
+  atomic_write((fs::path(dir) / "samples.json").string(), report.to_json().dump(2) + "\n");
   for (const auto& r : report.results) {
     const int64_t classes = static_cast<int64_t>(r.class_accuracy.size());
     const int64_t per_class = r.images.size(0) / classes, shown = std::min<int64_t>(10, per_class);

@@ -13,7 +13,9 @@
 #include <string>
 #include <vector>
 
-#include "selfsup/diffusion/task.h"
+#include "selfsup/diffusion/generate.h"
+#include "selfsup/diffusion/judge.h"
+#include "selfsup/diffusion/trained.h"
 
 namespace selfsup::diffusion {
 

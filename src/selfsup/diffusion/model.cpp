@@ -2,8 +2,8 @@
 
 #include <algorithm>
 
+#include "selfsup/core/tensor.h"
 #include "selfsup/models/registry.h"
-#include "selfsup/ssl/momentum.h"
 
 namespace selfsup::diffusion {
 
@@ -16,10 +16,6 @@ std::pair<torch::Tensor, torch::Tensor> draw_noise(const torch::Tensor& x0, int6
   return {t.to(x0.device()), noise.to(x0.device())};
 }
 
-double accuracy(const torch::Tensor& logits, const torch::Tensor& labels) {
-  return logits.argmax(1).eq(labels).to(torch::kFloat).mean().item<double>();
-}
-
 }  // namespace
 
 NoiseSchedule make_schedule(const DiffusionConfig& c) {
@@ -30,7 +26,7 @@ DiffusionModel::DiffusionModel(const DiffusionConfig& c, int64_t channels_, int6
     : config(c), schedule(make_schedule(c)), channels(channels_), image_side(side), num_classes(classes) {
   net = register_module("net", models::UNet(c.unet, channels, side, classes));
   ema = register_module("ema", models::UNet(c.unet, channels, side, classes));
-  ssl::init_momentum_copy(*ema, *net);
+  ema_branch_.follow(ema.ptr(), net.ptr());
 }
 
 train::StepOutput DiffusionModel::training_step(const data::Batch& batch, train::StepContext& ctx) {
@@ -46,7 +42,7 @@ train::StepOutput DiffusionModel::training_step(const data::Batch& batch, train:
 
 void DiffusionModel::after_step(train::StepContext& ctx) {
   const double n = static_cast<double>(ctx.global_step);
-  ssl::momentum_update(*ema, *net, std::min(config.ema_decay, (1 + n) / (10 + n)));
+  ema_branch_.update(std::min(config.ema_decay, (1 + n) / (10 + n)));
 }
 
 DenoiseFn DiffusionModel::denoiser() {
@@ -65,7 +61,7 @@ train::StepOutput NoisyClassifier::training_step(const data::Batch& batch, train
   auto [t, noise] = draw_noise(x0, schedule.steps, ctx.generator);
   const auto labels = batch.labels.to(x0.device());
   const auto logits = net(schedule.q_sample(x0, t, noise), t);
-  return {torch::cross_entropy_loss(logits, labels), {{"acc", accuracy(logits, labels)}}};
+  return {torch::cross_entropy_loss(logits, labels), {{"acc", top1_accuracy(logits, labels)}}};
 }
 
 ClassifierFn NoisyClassifier::classifier() {
@@ -83,7 +79,7 @@ train::StepOutput ImageClassifier::training_step(const data::Batch& batch, train
   const auto& x = batch.views.at(0);
   const auto labels = batch.labels.to(x.device());
   const auto out = logits(x);
-  return {torch::cross_entropy_loss(out, labels), {{"acc", accuracy(out, labels)}}};
+  return {torch::cross_entropy_loss(out, labels), {{"acc", top1_accuracy(out, labels)}}};
 }
 
 }  // namespace selfsup::diffusion

@@ -15,7 +15,8 @@
 #include "selfsup/diffusion/schedule.h"
 #include "selfsup/models/backbone.h"
 #include "selfsup/models/unet.h"
-#include "selfsup/train/recipe.h"
+#include "selfsup/train/momentum.h"
+#include "selfsup/diffusion/config.h"
 #include "selfsup/train/task.h"
 
 namespace selfsup::diffusion {
@@ -37,6 +38,9 @@ class DiffusionModel : public train::Model {
   NoiseSchedule schedule;
   int64_t channels, image_side, num_classes;
   models::UNet net{nullptr}, ema{nullptr};
+
+ private:
+  train::MomentumBranch ema_branch_;  // ema follows net
 };
 
 class NoisyClassifier : public train::Model {

@@ -2,6 +2,8 @@
 
 #include <cmath>
 
+#include "selfsup/core/tensor.h"
+
 namespace selfsup::eval {
 
 double linear_probe_accuracy(const torch::Tensor& train, const torch::Tensor& train_labels, const torch::Tensor& test,
@@ -40,7 +42,7 @@ double linear_probe_accuracy(const torch::Tensor& train, const torch::Tensor& tr
     }
   }
   torch::NoGradGuard no_grad;
-  return classifier->forward(x_test).argmax(1).eq(test_labels).to(torch::kFloat64).mean().item<double>();
+  return top1_accuracy(classifier->forward(x_test), test_labels);
 }
 
 }  // namespace selfsup::eval

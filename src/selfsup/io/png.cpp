@@ -1,6 +1,7 @@
 #include "selfsup/io/png.h"
 
 #include "selfsup/core/error.h"
+#include "selfsup/core/fs.h"
 
 #include <stb_image_write.h>
 
@@ -15,12 +16,13 @@ void write_png(const std::string& path, const torch::Tensor& image) {
   const auto hwc = (image.detach().to(torch::kCPU, torch::kFloat).clamp(0, 1) * 255).round().to(torch::kUInt8)
                        .permute({1, 2, 0}).contiguous();
   const int h = static_cast<int>(hwc.size(0)), w = static_cast<int>(hwc.size(1)), c = static_cast<int>(hwc.size(2));
-  const std::string tmp = path + ".tmp";
-  if (!stbi_write_png(tmp.c_str(), w, h, c, hwc.data_ptr<uint8_t>(), w * c))
-    throw Error(path + ": cannot write PNG (is the folder there and writable?)");
-  std::error_code ec;
-  std::filesystem::rename(tmp, path, ec);
-  if (ec) throw Error(path + ": cannot write PNG: " + ec.message());
+  std::string png;
+  const auto append = [](void* context, void* data, int size) {
+    static_cast<std::string*>(context)->append(static_cast<const char*>(data), static_cast<size_t>(size));
+  };
+  if (!stbi_write_png_to_func(append, &png, w, h, c, hwc.data_ptr<uint8_t>(), w * c))
+    throw Error(path + ": cannot encode PNG");
+  atomic_write(path, png);
 }
 
 torch::Tensor image_grid(const std::vector<torch::Tensor>& tiles, int64_t columns, int64_t pad) {

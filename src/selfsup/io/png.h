@@ -8,8 +8,8 @@
 
 namespace selfsup::io {
 
-// Writes a 1- or 3-channel C x H x W float image in [0, 1] (clamped) as an 8-bit PNG, through
-// path + ".tmp" and a rename. Throws selfsup::Error naming the path if it cannot be written.
+// Writes a 1- or 3-channel C x H x W float image in [0, 1] (clamped) as an 8-bit PNG with
+// atomic_write (core/fs.h). Throws selfsup::Error naming the path if it cannot be written.
 void write_png(const std::string& path, const torch::Tensor& image);
 
 // Tiles equally sized 3 x H x W images row by row, `columns` per row, `pad` white pixels between.

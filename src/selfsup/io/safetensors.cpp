@@ -4,6 +4,7 @@
 #include "selfsup/io/safetensors.h"
 
 #include "selfsup/core/error.h"
+#include "selfsup/core/fs.h"
 
 #include <nlohmann/json.hpp>
 
@@ -162,10 +163,7 @@ Entry parse_entry(const std::string& path, const std::string& name, const json& 
 
 void write_file(const std::string& path, const std::string& header,
                 const std::vector<std::pair<const std::string*, torch::Tensor>>& data) {
-  const std::string tmp = path + ".tmp";
-  {
-    std::ofstream out(tmp, std::ios::binary | std::ios::trunc);
-    if (!out) throw Error(tmp + ": cannot open for writing (" + std::strerror(errno) + ")");
+  atomic_write(path, [&](std::ostream& out) {
     unsigned char size_bytes[8];
     uint64_t n = header.size();
     for (auto& b : size_bytes) {
@@ -176,17 +174,7 @@ void write_file(const std::string& path, const std::string& header,
     out.write(header.data(), static_cast<std::streamsize>(header.size()));
     for (const auto& [name, t] : data)
       out.write(static_cast<const char*>(t.data_ptr()), static_cast<std::streamsize>(t.nbytes()));
-    out.close();
-    if (!out) {
-      std::remove(tmp.c_str());
-      throw Error(tmp + ": write failed (disk full?)");
-    }
-  }
-  if (std::rename(tmp.c_str(), path.c_str()) != 0) {
-    const int err = errno;
-    std::remove(tmp.c_str());
-    throw Error(path + ": cannot rename " + tmp + " to it (" + std::strerror(err) + ")");
-  }
+  });
 }
 
 }  // namespace
@@ -248,7 +236,7 @@ Safetensors read_safetensors(const std::string& path) {
   return result;
 }
 
-void write_safetensors(const std::string& path, const models::StateDict& tensors,
+void write_safetensors(const std::string& path, const TensorMap& tensors,
                        const SafetensorsMetadata& metadata) {
   struct Item {
     const std::string* name;

@@ -7,7 +7,7 @@
 //   io::write_safetensors("out.safetensors", models::state_dict(model), {{"format", "pt"}});
 #pragma once
 
-#include "selfsup/models/state_dict.h"
+#include "selfsup/core/tensor.h"
 
 #include <map>
 #include <string>
@@ -17,7 +17,7 @@ namespace selfsup::io {
 using SafetensorsMetadata = std::map<std::string, std::string>;
 
 struct Safetensors {
-  models::StateDict tensors;     // CPU tensors owning their memory (copied out of the mapping)
+  TensorMap tensors;     // CPU tensors owning their memory (copied out of the mapping)
   SafetensorsMetadata metadata;  // the "__metadata__" object; empty when the file has none
 };
 
@@ -31,10 +31,10 @@ Safetensors read_safetensors(const std::string& path);
 // Writes `tensors` (detached, moved to CPU, made contiguous) and `metadata` (omitted when empty).
 // Header keys are sorted and padded with spaces to a multiple of 8 bytes as Hugging Face's writer
 // does; the data is laid out by element size (largest first), then name, so every tensor is
-// naturally aligned for zero-copy readers. Written to path + ".tmp" and renamed, so a crash never
+// naturally aligned for zero-copy readers. Written with atomic_write (core/fs.h), so a crash never
 // leaves a truncated file at `path`. Throws selfsup::Error for a dtype safetensors cannot hold
 // here (complex, quantized), a tensor named "__metadata__", or an I/O failure.
-void write_safetensors(const std::string& path, const models::StateDict& tensors,
+void write_safetensors(const std::string& path, const TensorMap& tensors,
                        const SafetensorsMetadata& metadata = {});
 
 }  // namespace selfsup::io

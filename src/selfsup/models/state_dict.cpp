@@ -2,6 +2,7 @@
 #include "selfsup/models/state_dict.h"
 
 #include "selfsup/core/error.h"
+#include "selfsup/core/fs.h"
 
 #include <algorithm>
 #include <cstdio>
@@ -26,21 +27,12 @@ std::string key_list(const std::vector<std::string>& keys) {
 }
 
 std::vector<char> read_bytes(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  if (!in) throw Error(path + ": cannot open state dict file");
-  return std::vector<char>(std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>());
+  const auto bytes = read_file(path, "state dict file");
+  return std::vector<char>(bytes.begin(), bytes.end());
 }
 
 void write_bytes(const std::string& path, const std::vector<char>& bytes) {
-  const std::string tmp = path + ".tmp";
-  {
-    std::ofstream out(tmp, std::ios::binary | std::ios::trunc);
-    out.write(bytes.data(), static_cast<std::streamsize>(bytes.size()));
-    out.close();
-    if (!out) throw Error(tmp + ": cannot write state dict file");
-  }
-  if (std::rename(tmp.c_str(), path.c_str()) != 0)
-    throw Error(path + ": cannot rename " + tmp + " to it");
+  atomic_write(path, [&](std::ostream& out) { out.write(bytes.data(), static_cast<std::streamsize>(bytes.size())); });
 }
 
 }  // namespace

@@ -7,9 +7,11 @@
 #include <map>
 #include <string>
 
+#include "selfsup/core/tensor.h"
+
 namespace selfsup::models {
 
-using StateDict = std::map<std::string, torch::Tensor>;
+using StateDict = TensorMap;
 
 // Parameters and buffers, recursively, named like PyTorch ("layer1.0.bn1.running_mean").
 // The tensors alias the module's storage (detached); clone them to snapshot.
@@ -22,7 +24,7 @@ void load_state_dict(torch::nn::Module& module, const StateDict& dict, bool stri
                      const std::string& origin);
 
 // Writes `dict` (moved to CPU) in torch.save's zip format; Python: torch.load(path) -> dict.
-// Written to path + ".tmp" then renamed, so a crash never leaves a truncated file at `path`.
+// Written with atomic_write (core/fs.h): a crash never leaves a truncated file at `path`.
 void save_state_dict_pt(const std::string& path, const StateDict& dict);
 
 // Reads a file written by save_state_dict_pt or by Python's torch.save({name: tensor}, path).

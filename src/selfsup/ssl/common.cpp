@@ -23,10 +23,6 @@ torch::Tensor forward_multicrop(const std::function<torch::Tensor(const torch::T
   return torch::cat(outputs);
 }
 
-torch::Tensor l2_normalize(const torch::Tensor& x) {
-  return torch::nn::functional::normalize(x, torch::nn::functional::NormalizeFuncOptions().dim(1));
-}
-
 HeadPrefixEncoder::HeadPrefixEncoder(std::shared_ptr<models::Backbone> backbone, models::MlpHead head, int64_t layers)
     : backbone_(register_module("backbone", std::move(backbone))), output_dim_(head->options.hidden_dim()) {
   if (layers < 0 || layers >= head->options.num_layers())

@@ -8,9 +8,10 @@
 #include <memory>
 #include <vector>
 
+#include "selfsup/core/tensor.h"
 #include "selfsup/models/backbone.h"
 #include "selfsup/models/heads.h"
-#include "selfsup/train/recipe.h"
+#include "selfsup/ssl/config.h"
 
 namespace selfsup::ssl {
 
@@ -22,9 +23,6 @@ models::MlpHead make_head(const HeadConfig& config, int64_t in_dim);
 // outputs in view order, concatenated: (V*N) x D for V views of N images.
 torch::Tensor forward_multicrop(const std::function<torch::Tensor(const torch::Tensor&)>& net,
                                 const std::vector<torch::Tensor>& views);
-
-// Rows scaled to unit length.
-torch::Tensor l2_normalize(const torch::Tensor& x);
 
 // backbone followed by the first `layers` hidden blocks (Linear [+ norm] + ReLU) of `head`: the
 // network SimCLR v2 evaluates and fine-tunes ("from the middle layer of the projection head").

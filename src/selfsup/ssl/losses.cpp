@@ -65,17 +65,6 @@ torch::Tensor info_nce_positions(const torch::Tensor& pred, const torch::Tensor&
   return torch::nn::functional::cross_entropy(logits.reshape({b * n, n}), labels);
 }
 
-double embedding_spread(const torch::Tensor& z) {
-  torch::NoGradGuard no_grad;
-  const auto n = torch::nn::functional::normalize(z.detach().to(torch::kFloat32),
-                                                  torch::nn::functional::NormalizeFuncOptions().dim(1));
-  return n.std(0).mean().item<double>() * std::sqrt(static_cast<double>(z.size(1)));
-}
-
-}  // namespace selfsup::ssl
-
-namespace selfsup::ssl {
-
 namespace {
 namespace F = torch::nn::functional;
 

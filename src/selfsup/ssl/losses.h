@@ -3,6 +3,8 @@
 
 #include <torch/torch.h>
 
+#include "selfsup/core/tensor.h"
+
 namespace selfsup::ssl {
 
 // InfoNCE with a queue of negatives (MoCo): the positive logit q·k+ sits at index 0 of
@@ -83,9 +85,5 @@ torch::Tensor sinkhorn_knopp(const torch::Tensor& scores, double epsilon, int64_
 // The teacher's targets: softmax((t - center) / tau_t), centred (against one prototype dominating)
 // and sharpened by tau_t < tau_s (against the uniform output).
 torch::Tensor dino_teacher_probs(const torch::Tensor& teacher_logits, const torch::Tensor& center, double temperature);
-
-// Collapse signal: mean per-dimension std of the L2-normalised embeddings times sqrt(D).
-// About 1 for embeddings spread over the sphere, 0 when every sample maps to the same point.
-double embedding_spread(const torch::Tensor& z);
 
 }  // namespace selfsup::ssl

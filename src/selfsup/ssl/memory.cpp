@@ -22,6 +22,11 @@ void KeyQueueImpl::enqueue(const torch::Tensor& keys) {
   pointer_.fill_((ptr + n) % size);
 }
 
+void KeyQueueImpl::commit() {
+  if (staged_.defined()) enqueue(staged_);
+  staged_ = torch::Tensor();
+}
+
 }  // namespace selfsup::ssl
 
 namespace selfsup::ssl {

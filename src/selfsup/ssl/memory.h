@@ -15,11 +15,16 @@ class KeyQueueImpl : public torch::nn::Module {
 
   // Replaces the oldest keys with `keys` (N x dim, N <= size), wrapping around the end.
   void enqueue(const torch::Tensor& keys);
+  // This step's keys, enqueued by commit() after the optimiser step: the loss graph still reads
+  // the queue's previous contents until backward is done. A later stage() replaces them.
+  void stage(const torch::Tensor& keys) { staged_ = keys; }
+  void commit();
   const torch::Tensor& keys() const { return keys_; }  // size x dim
   int64_t pointer() const { return pointer_.item<int64_t>(); }
 
  private:
   torch::Tensor keys_, pointer_;
+  torch::Tensor staged_;  // not a buffer: never checkpointed
 };
 TORCH_MODULE(KeyQueue);
 

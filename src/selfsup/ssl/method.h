@@ -29,8 +29,4 @@ class Method : public train::Model {
   virtual std::shared_ptr<models::Backbone> eval_encoder() { return backbone(); }
 };
 
-// Builds the method named in the recipe for images with `in_channels` channels; `train_images` is
-// the size of the training set (InstDisc keeps one memory-bank row per image; others ignore it).
-std::shared_ptr<Method> make_method(const Recipe& recipe, int64_t in_channels, int64_t train_images = 0);
-
 }  // namespace selfsup::ssl

@@ -7,7 +7,7 @@
 
 #include "selfsup/data/source.h"
 #include "selfsup/eval/evaluate.h"
-#include "selfsup/ssl/method.h"
+#include "selfsup/ssl/registry.h"
 #include "selfsup/train/recipe.h"
 
 namespace selfsup::ssl {
@@ -35,6 +35,7 @@ class SslTask : public train::Task {
 
   const data::ImageDataset& train_images() const override { return train_; }
   std::shared_ptr<train::Model> model() override { return method_; }
+  std::string method_name() const override { return method_config(r_).name; }
 
   std::string describe_model() const override {
     std::ostringstream s;
@@ -81,10 +82,28 @@ class SslTask : public train::Task {
   std::shared_ptr<Method> method_;
 };
 
+void validate_ssl(const Recipe& r, const RecipeCheck& check) {
+  validate_method(r, check);
+  if (r.eval.knn.k <= 0) check.fail("eval.knn.k", "expected a positive k");
+  const auto& ft = r.eval.finetune;
+  if (ft.label_fraction <= 0 || ft.label_fraction > 1) check.fail("eval.finetune.label_fraction", "expected a value in (0, 1]");
+  if (ft.epochs <= 0 || ft.batch_size <= 1) check.fail("eval.finetune", "expected positive epochs and batch_size > 1");
+}
+
 }  // namespace
 
-std::unique_ptr<train::Task> make_ssl_task(const Recipe& recipe, torch::Device device) {
-  return std::make_unique<SslTask>(recipe, device);
+void register_task() {
+  register_recipe_section(MethodConfig::kSection, "self-supervised method and its heads (task: ssl)",
+                          [] { return std::make_unique<MethodConfig>(); });
+  train::register_task_type({"ssl", validate_ssl, [](const Recipe& recipe, torch::Device device, const train::Extras&) {
+                               return std::unique_ptr<train::Task>(std::make_unique<SslTask>(recipe, device));
+                             }});
+}
+
+std::shared_ptr<Method> load_trained_method(const train::StoredRun& run, int64_t in_channels) {
+  auto method = make_method(run.recipe, in_channels, run.info.train_images);
+  train::load_checkpoint(run.checkpoint, *method, nullptr);
+  return method;
 }
 
 }  // namespace selfsup::ssl

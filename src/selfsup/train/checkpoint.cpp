@@ -4,6 +4,7 @@
 #include <filesystem>
 
 #include "selfsup/core/error.h"
+#include "selfsup/core/fs.h"
 #include "selfsup/models/state_dict.h"
 
 namespace selfsup::train {
@@ -45,9 +46,7 @@ void save_checkpoint(const std::string& path, const torch::nn::Module& model, co
     optimizer->save(opt);
     archive.write("optimizer", opt);
   }
-  const std::string tmp = path + ".tmp";
-  archive.save_to(tmp);
-  if (std::rename(tmp.c_str(), path.c_str()) != 0) throw Error(path + ": cannot rename " + tmp + " into place");
+  atomic_write(path, [&](std::ostream& out) { archive.save_to(out); });
 }
 
 CheckpointInfo read_checkpoint_info(const std::string& path) {
@@ -96,6 +95,16 @@ void load_checkpoint(const std::string& path, torch::nn::Module& model, Optimize
     if (!archive.try_read("optimizer", opt)) throw Error(path + ": checkpoint holds no optimiser state to resume");
     optimizer->load(opt);
   }
+}
+
+StoredRun open_run(const std::string& checkpoint, const std::string& task, const std::string& hint,
+                   const std::vector<std::string>& overrides) {
+  StoredRun run{checkpoint, read_checkpoint_info(checkpoint), {}};
+  run.recipe = parse_recipe(run.info.recipe_yaml, checkpoint + " (stored recipe)", overrides);
+  if (run.recipe.task != task)
+    throw Error(checkpoint + ": a '" + run.recipe.task + "' checkpoint where a '" + task + "' one is needed (train " + hint +
+                ")");
+  return run;
 }
 
 }  // namespace selfsup::train

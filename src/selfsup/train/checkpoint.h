@@ -5,8 +5,10 @@
 
 #include <map>
 #include <string>
+#include <vector>
 
 #include "selfsup/train/optimizer.h"
+#include "selfsup/train/recipe.h"
 
 namespace selfsup::train {
 
@@ -26,5 +28,16 @@ CheckpointInfo read_checkpoint_info(const std::string& path);
 
 // Loads weights (strict: every tensor present with its shape) and, if given, the optimiser state.
 void load_checkpoint(const std::string& path, torch::nn::Module& model, Optimizer* optimizer);
+
+// What every command that uses a trained model starts from: the checkpoint's metadata and the
+// recipe stored in it (with `overrides` applied, e.g. device=cuda), checked to be a run of `task`.
+struct StoredRun {
+  std::string checkpoint;
+  CheckpointInfo info;
+  Recipe recipe;
+};
+// Throws selfsup::Error "<checkpoint>: a 'clip' checkpoint where a 'ssl' one is needed (train <hint>)".
+StoredRun open_run(const std::string& checkpoint, const std::string& task, const std::string& hint,
+                   const std::vector<std::string>& overrides = {});
 
 }  // namespace selfsup::train

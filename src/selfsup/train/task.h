@@ -7,6 +7,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include <functional>
 #include <map>
 #include <memory>
 #include <string>
@@ -17,6 +18,7 @@
 
 namespace selfsup {
 struct Recipe;
+struct RecipeCheck;
 }
 
 namespace selfsup::train {
@@ -50,6 +52,7 @@ class Task {
   virtual const data::ImageDataset& train_images() const = 0;
   virtual std::shared_ptr<Model> model() = 0;
   virtual std::string describe_model() const = 0;  // one line for metrics.json
+  virtual std::string method_name() const { return ""; }  // metrics.json's "method" (empty: the task's name)
   // Columns of the per-epoch evaluation in metrics.csv (SSL: knn_top1), and their values after
   // `epochs_done` epochs (empty when this epoch is not evaluated).
   virtual std::vector<std::string> epoch_metric_names() const = 0;
@@ -60,9 +63,26 @@ class Task {
   virtual std::map<std::string, std::string> checkpoint_extras() const { return {}; }
 };
 
-// The task the recipe names (recipe.task: ssl | clip | diffusion | noisy_classifier | classifier); `extras` come from a checkpoint being
-// resumed (empty for a fresh run).
-std::unique_ptr<Task> make_task(const Recipe& recipe, torch::Device device,
-                                const std::map<std::string, std::string>& extras = {});
+// Bytes a checkpoint carries besides tensors (Task::checkpoint_extras).
+using Extras = std::map<std::string, std::string>;
+
+// A kind of task a recipe can name (recipe.task). Each task folder registers its own (ssl, clip,
+// diffusion); the trainer knows only this interface.
+struct TaskType {
+  std::string name;
+  // The task's checks of a recipe that names it (its section, views, data).
+  std::function<void(const Recipe&, const RecipeCheck&)> validate;
+  // `extras` come from a checkpoint being resumed (empty for a fresh run).
+  std::function<std::unique_ptr<Task>(const Recipe&, torch::Device, const Extras& extras)> make;
+};
+
+void register_task_type(TaskType type);
+// The registered task called `name`, or nullptr.
+const TaskType* find_task_type(const std::string& name);
+// "ssl, clip, ... or classifier", for messages.
+std::string task_type_names();
+
+// The task the recipe names.
+std::unique_ptr<Task> make_task(const Recipe& recipe, torch::Device device, const Extras& extras = {});
 
 }  // namespace selfsup::train

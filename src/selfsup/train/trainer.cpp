@@ -8,6 +8,7 @@
 #include <sstream>
 
 #include "selfsup/core/error.h"
+#include "selfsup/core/fs.h"
 #include "selfsup/core/progress.h"
 #include "selfsup/core/runtime.h"
 #include "selfsup/data/loader.h"
@@ -20,16 +21,6 @@ namespace selfsup::train {
 namespace fs = std::filesystem;
 
 namespace {
-
-void write_text_atomic(const fs::path& path, const std::string& text) {
-  const fs::path tmp = path.string() + ".tmp";
-  {
-    std::ofstream out(tmp);
-    if (!out) throw Error(tmp.string() + ": cannot write");
-    out << text;
-  }
-  fs::rename(tmp, path);
-}
 
 std::string fixed(double v, int digits) {
   std::ostringstream s;
@@ -75,7 +66,7 @@ class Run {
       fs::remove(dir_ / "metrics.csv", ec);
       fs::remove(dir_ / "grad_norms.csv", ec);
     }
-    write_text_atomic(dir_ / "recipe.yaml", recipe_to_yaml(r_));
+    atomic_write((dir_ / "recipe.yaml").string(), recipe_to_yaml(r_));
     if (r_.train.grad_norms)
       grad_norms_ = std::make_unique<GradNormLog>(optimizer_->parameters(), (dir_ / "grad_norms.csv").string());
   }
@@ -165,7 +156,7 @@ class Run {
 
     nlohmann::json metrics;
     metrics["name"] = r_.name;
-    metrics["method"] = r_.task == "ssl" ? r_.method.name : r_.task;
+    metrics["method"] = task_->method_name().empty() ? r_.task : task_->method_name();
     metrics["backbone"] = task_->describe_model();
     metrics["epochs_done"] = epochs_done_;
     metrics["epochs"] = r_.train.epochs;
@@ -179,7 +170,7 @@ class Run {
       metrics["loader_busy_share"] = loader_seconds / train_seconds;
     }
     if (r_.eval.at_end && epochs_done_ == r_.train.epochs) metrics.update(task_->evaluate_final());
-    write_text_atomic(dir_ / "metrics.json", metrics.dump(2) + "\n");
+    atomic_write((dir_ / "metrics.json").string(), metrics.dump(2) + "\n");
     return metrics;
   }
 

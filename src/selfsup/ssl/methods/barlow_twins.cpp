@@ -10,9 +10,20 @@
 
 namespace selfsup::ssl {
 
-BarlowTwins::BarlowTwins(const Recipe& recipe, int64_t in_channels) : config_(recipe.method.barlow) {
+void BarlowConfig::visit(config::Visitor& v) {
+  v("lambda", lambda, "weight of the off-diagonal terms (paper: 0.0051)");
+  v("scale_loss", scale_loss, "multiplies the whole loss (solo-learn: 0.1 at 2048 dims)");
+}
+
+void BarlowConfig::validate(const Recipe& r, const RecipeCheck& check) const {
+  check.views(r, 2, "barlow_twins");
+  if (lambda < 0) check.fail("method.barlow.lambda", "expected a value >= 0");
+}
+
+
+BarlowTwins::BarlowTwins(const Recipe& recipe, int64_t in_channels) : config_(method_settings<BarlowConfig>(recipe)) {
   encoder_ = register_module("encoder", models::make_backbone(recipe.model, in_channels));
-  projector_ = register_module("projector", make_head(recipe.method.projector, encoder_->output_dim()));
+  projector_ = register_module("projector", make_head(method_config(recipe).projector, encoder_->output_dim()));
 }
 
 StepOutput BarlowTwins::training_step(const data::Batch& batch, StepContext&) {

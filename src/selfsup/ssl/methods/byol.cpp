@@ -10,20 +10,32 @@
 
 #include "selfsup/ssl/common.h"
 #include "selfsup/ssl/losses.h"
-#include "selfsup/ssl/momentum.h"
-#include "selfsup/train/schedule.h"
 
 namespace selfsup::ssl {
 
-Byol::Byol(const Recipe& recipe, int64_t in_channels) : config_(recipe.method.byol) {
-  const auto& m = recipe.method;
+void ByolConfig::visit(config::Visitor& v) {
+  v("momentum", momentum, "target EMA momentum at the start (BYOL: 0.996; small data: 0.99)");
+  v("momentum_final", momentum_final, "momentum at the end, reached on a cosine ramp (BYOL: 1.0)");
+}
+
+void ByolConfig::validate(const Recipe& r, const RecipeCheck& check) const {
+  check.views(r, 2, "byol");
+  check.momentum("method.byol.momentum", momentum);
+  check.momentum("method.byol.momentum_final", momentum_final);
+  check_predictor_matches_projector(r, check);
+}
+
+
+Byol::Byol(const Recipe& recipe, int64_t in_channels) : config_(method_settings<ByolConfig>(recipe)) {
+  const auto& m = method_config(recipe);
   encoder_ = register_module("encoder", models::make_backbone(recipe.model, in_channels));
   projector_ = register_module("projector", make_head(m.projector, encoder_->output_dim()));
   predictor_ = register_module("predictor", make_head(m.predictor, m.projector.out_dim));
   target_encoder_ = register_module("target_encoder", models::make_backbone(recipe.model, in_channels));
   target_projector_ = register_module("target_projector", make_head(m.projector, encoder_->output_dim()));
-  init_momentum_copy(*target_encoder_, *encoder_);
-  init_momentum_copy(*target_projector_, *projector_);
+  momentum_ = train::MomentumBranch(config_.momentum, config_.momentum_final);
+  momentum_.follow(target_encoder_, encoder_);
+  momentum_.follow(target_projector_.ptr(), projector_.ptr());
 }
 
 StepOutput Byol::training_step(const data::Batch& batch, StepContext& ctx) {
@@ -40,15 +52,13 @@ StepOutput Byol::training_step(const data::Batch& batch, StepContext& ctx) {
   }
   StepOutput out{0.5 * (normalized_mse(p1, t2) + normalized_mse(p2, t1)), {}};
   out.logs["spread"] = embedding_spread(z1);
-  out.logs["m"] = train::cosine_ramp(config_.momentum, config_.momentum_final, ctx.progress());
+  out.logs["m"] = momentum_.momentum(ctx.progress());
   return out;
 }
 
 void Byol::after_step(StepContext& ctx) {
   // The target follows the online network after its update (official BYOL order).
-  const double m = train::cosine_ramp(config_.momentum, config_.momentum_final, ctx.progress());
-  momentum_update(*target_encoder_, *encoder_, m);
-  momentum_update(*target_projector_, *projector_, m);
+  momentum_.update_at(ctx.progress());
 }
 
 }  // namespace selfsup::ssl

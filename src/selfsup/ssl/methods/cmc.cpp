@@ -18,6 +18,21 @@
 
 namespace selfsup::ssl {
 
+void CmcConfig::visit(config::Visitor& v) {
+  v("color_space", color_space, "lab (CIE L*a*b*, CMC's choice) | rgb: the colour space the channel groups index");
+  v("channel_groups", channel_groups, "one entry per view, listing its channels, e.g. [\"0\", \"1,2\"] = L vs ab; each view has its own encoder and projector");
+  v("temperature", temperature, "softmax temperature of the pairwise InfoNCE (CMC: 0.07)");
+}
+
+void CmcConfig::validate(const Recipe& r, const RecipeCheck& check) const {
+  check.views(r, 1, "cmc");
+  if (color_space != "lab" && color_space != "rgb")
+    check.fail("method.cmc.color_space", "expected lab or rgb, got '" + color_space + "'");
+  if (channel_groups.size() < 2) check.fail("method.cmc.channel_groups", "expected at least two views");
+  check.temperature("method.cmc.temperature", temperature);
+}
+
+
 std::vector<std::vector<int64_t>> parse_channel_groups(const std::vector<std::string>& groups, int64_t channels) {
   std::vector<std::vector<int64_t>> out;
   for (const auto& g : groups) {
@@ -70,7 +85,7 @@ int64_t MultiViewEncoder::output_dim() const {
   return d;
 }
 
-Cmc::Cmc(const Recipe& recipe, int64_t in_channels) : config_(recipe.method.cmc) {
+Cmc::Cmc(const Recipe& recipe, int64_t in_channels) : config_(method_settings<CmcConfig>(recipe)) {
   if (in_channels != 3)
     throw Error("method.name: cmc splits a colour image into channel groups, but the data has " +
                 std::to_string(in_channels) + " channel(s)");
@@ -79,7 +94,7 @@ Cmc::Cmc(const Recipe& recipe, int64_t in_channels) : config_(recipe.method.cmc)
                                                      config_.color_space == "lab"));
   projectors_ = register_module("projectors", torch::nn::ModuleList());
   for (size_t i = 0; i < encoders_->views(); ++i)
-    projectors_->push_back(make_head(recipe.method.projector, encoders_->encoder(i).output_dim()));
+    projectors_->push_back(make_head(method_config(recipe).projector, encoders_->encoder(i).output_dim()));
 }
 
 StepOutput Cmc::training_step(const data::Batch& batch, StepContext& ctx) {
@@ -99,7 +114,7 @@ StepOutput Cmc::training_step(const data::Batch& batch, StepContext& ctx) {
   {
     torch::NoGradGuard no_grad;
     const auto target = torch::arange(z[0].size(0), torch::TensorOptions().dtype(torch::kLong).device(z[0].device()));
-    out.logs["acc"] = torch::mm(z[0], z[1].t()).argmax(1).eq(target).to(torch::kFloat).mean().item<double>();
+    out.logs["acc"] = top1_accuracy(torch::mm(z[0], z[1].t()), target);
   }
   out.logs["spread"] = embedding_spread(z[0]);
   return out;

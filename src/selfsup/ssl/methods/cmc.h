@@ -3,12 +3,22 @@
 #pragma once
 
 #include "selfsup/models/heads.h"
+#include "selfsup/ssl/config.h"
 #include "selfsup/ssl/method.h"
-#include "selfsup/train/recipe.h"
 
 #include <vector>
 
 namespace selfsup::ssl {
+
+struct CmcConfig : config::DynamicSectionOf<CmcConfig> {
+  static constexpr const char* kSection = "cmc";
+  static constexpr const char* kDoc = "CMC settings (views = channel groups of a colour image, one encoder each)";
+  std::string color_space = "lab";  // lab | rgb: what the channel groups index
+  std::vector<std::string> channel_groups{"0", "1,2"};  // one view per entry: its channels (L | ab)
+  double temperature = 0.07;
+  void visit(config::Visitor& v) override;
+  void validate(const Recipe& r, const RecipeCheck& check) const;
+};
 
 // All views' encoders side by side: splits the channels, encodes each group, concatenates the
 // features (how CMC evaluates: L and ab features together).
@@ -30,6 +40,8 @@ class MultiViewEncoder : public models::Backbone {
 
 class Cmc : public Method {
  public:
+  using Config = CmcConfig;
+  static constexpr const char* kName = "cmc";
   Cmc(const Recipe& recipe, int64_t in_channels);
   StepOutput training_step(const data::Batch& batch, StepContext& ctx) override;
   std::shared_ptr<models::Backbone> backbone() override { return encoders_; }

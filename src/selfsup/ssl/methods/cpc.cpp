@@ -16,6 +16,31 @@
 
 namespace selfsup::ssl {
 
+void CpcConfig::visit(config::Visitor& v) {
+  v("patch_size", patch_size, "side of the square patches the image is cut into (CPC v1: 64 of 256 px)");
+  v("patch_stride", patch_stride, "step between patches (CPC v1: half the patch, i.e. 50% overlap)");
+  v("context", context, "autoregressive context network down the grid: gru (per column, top to bottom) | conv (masked convolutions)");
+  v("context_layers", context_layers, "number of masked convolution layers (context: conv)");
+  v("predict_steps", predict_steps, "predict the patches 1..k rows below each context position (CPC v1 images: up to 5)");
+  v("temperature", temperature, "InfoNCE temperature on the L2-normalised predictions and patch embeddings");
+}
+
+void CpcConfig::validate(const Recipe& r, const RecipeCheck& check) const {
+  check.views(r, 1, "cpc");
+  if (patch_size < 1 || patch_stride < 1) check.fail("method.cpc.patch_size", "expected positive patch_size and patch_stride");
+  if (context != "gru" && context != "conv") check.fail("method.cpc.context", "expected gru or conv, got '" + context + "'");
+  if (context_layers < 1) check.fail("method.cpc.context_layers", "expected at least 1");
+  if (predict_steps < 1) check.fail("method.cpc.predict_steps", "expected at least 1");
+  check.temperature("method.cpc.temperature", temperature);
+  const int64_t size = r.augment.views[0].crop.size;
+  if (size > 0 && (size < patch_size || (size - patch_size) / patch_stride < predict_steps))
+    check.fail("method.cpc.predict_steps", "a " + std::to_string(size) + " px crop gives " +
+                                               std::to_string(size < patch_size ? 0 : (size - patch_size) / patch_stride + 1) +
+                                               " rows of patches: too few to predict " + std::to_string(predict_steps) +
+                                               " rows ahead");
+}
+
+
 namespace F = torch::nn::functional;
 
 PatchGridEncoder::PatchGridEncoder(std::shared_ptr<models::Backbone> backbone, int64_t patch_size, int64_t stride)
@@ -34,7 +59,7 @@ torch::Tensor PatchGridEncoder::grid(const torch::Tensor& x) {
   return backbone_->forward(p).view({n, rows, cols, -1});
 }
 
-Cpc::Cpc(const Recipe& recipe, int64_t in_channels) : config_(recipe.method.cpc) {
+Cpc::Cpc(const Recipe& recipe, int64_t in_channels) : config_(method_settings<CpcConfig>(recipe)) {
   encoder_ = register_module("encoder", models::make_backbone(recipe.model, in_channels));
   patches_ = std::make_shared<PatchGridEncoder>(encoder_, config_.patch_size, config_.patch_stride);
   const int64_t d = encoder_->output_dim();

@@ -2,10 +2,23 @@
 // summarising the patches above.
 #pragma once
 
+#include "selfsup/ssl/config.h"
 #include "selfsup/ssl/method.h"
-#include "selfsup/train/recipe.h"
 
 namespace selfsup::ssl {
+
+struct CpcConfig : config::DynamicSectionOf<CpcConfig> {
+  static constexpr const char* kSection = "cpc";
+  static constexpr const char* kDoc = "CPC settings (image patches, context network, prediction)";
+  int64_t patch_size = 8;     // pixels; the backbone encodes each patch
+  int64_t patch_stride = 4;   // patches overlap by patch_size - patch_stride
+  std::string context = "gru";  // gru | conv (masked: each row sees only the rows above)
+  int64_t context_layers = 3;   // conv context: causal layers
+  int64_t predict_steps = 3;    // predict the patches 1..k rows below
+  double temperature = 0.1;
+  void visit(config::Visitor& v) override;
+  void validate(const Recipe& r, const RecipeCheck& check) const;
+};
 
 // The backbone applied to every patch of a grid of overlapping square patches. forward() pools
 // the patch embeddings (mean over the grid), which is how CPC's features are evaluated.
@@ -24,6 +37,8 @@ class PatchGridEncoder : public models::Backbone {
 
 class Cpc : public Method {
  public:
+  using Config = CpcConfig;
+  static constexpr const char* kName = "cpc";
   Cpc(const Recipe& recipe, int64_t in_channels);
   StepOutput training_step(const data::Batch& batch, StepContext& ctx) override;
   std::shared_ptr<models::Backbone> backbone() override { return encoder_; }  // the patch encoder

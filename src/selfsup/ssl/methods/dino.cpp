@@ -11,12 +11,48 @@
 
 #include "selfsup/ssl/common.h"
 #include "selfsup/ssl/losses.h"
-#include "selfsup/ssl/momentum.h"
 #include "selfsup/train/schedule.h"
 
 #include <cmath>
 
 namespace selfsup::ssl {
+
+void DinoConfig::visit(config::Visitor& v) {
+  v("out_dim", out_dim, "K, the number of prototypes the head outputs logits for (official: 65536 ViT, lightly CIFAR: 2048)");
+  v("hidden_dim", hidden_dim, "hidden width of the head's MLP");
+  v("bottleneck_dim", bottleneck_dim, "width of the L2-normalised bottleneck before the prototypes");
+  v("head_layers", head_layers, "Linear layers of the head's MLP (GELU between)");
+  v("head_batch_norm", head_batch_norm, "BatchNorm after each hidden Linear of the head (official: off)");
+  v("norm_last_layer", norm_last_layer, "keep the prototypes at unit norm (official default; more stable)");
+  v("freeze_last_layer_epochs", freeze_last_layer_epochs, "the prototypes get no update during the first N epochs");
+  v("student_temperature", student_temperature, "student softmax temperature (0.1)");
+  v("teacher_temperature_start", teacher_temperature_start, "teacher temperature at epoch 0 (0.04)");
+  v("teacher_temperature", teacher_temperature, "teacher temperature after the warm-up (<= 0.07; sharpening)");
+  v("teacher_warmup_epochs", teacher_warmup_epochs, "epochs of the linear teacher-temperature warm-up (official ViT-S: 30)");
+  v("center_momentum", center_momentum, "EMA momentum of the centre subtracted from the teacher's logits (0.9)");
+  v("momentum", momentum, "teacher EMA momentum at the start (official 0.996; 0.9995 at batch 256 on ImageNet)");
+  v("momentum_final", momentum_final, "teacher momentum at the end, reached on a cosine ramp (1)");
+}
+
+void DinoConfig::validate(const Recipe& r, const RecipeCheck& check) const {
+  if (augment::count_views(r.augment.views) < 2)
+    check.fail("augment.views", "dino needs at least the two global crops (then any local crops)");
+  std::vector<int64_t> sizes;  // crop size of each view, repeats expanded
+  for (const auto& view : r.augment.views) sizes.insert(sizes.end(), view.repeat, view.crop.size);
+  if (sizes.size() >= 2 && sizes[0] != sizes[1])
+    check.fail("augment.views", "dino: the two global crops (the first two views) must have the same size");
+  if (out_dim < 1 || hidden_dim < 1 || bottleneck_dim < 1 || head_layers < 1)
+    check.fail("method.dino", "expected positive out_dim, hidden_dim, bottleneck_dim and head_layers");
+  check.temperature("method.dino.student_temperature", student_temperature);
+  check.temperature("method.dino.teacher_temperature", teacher_temperature);
+  check.temperature("method.dino.teacher_temperature_start", teacher_temperature_start);
+  if (teacher_warmup_epochs < 0 || freeze_last_layer_epochs < 0)
+    check.fail("method.dino", "expected teacher_warmup_epochs and freeze_last_layer_epochs >= 0");
+  if (center_momentum < 0 || center_momentum >= 1) check.fail("method.dino.center_momentum", "expected a value in [0, 1)");
+  check.momentum("method.dino.momentum", momentum);
+  check.momentum("method.dino.momentum_final", momentum_final);
+}
+
 
 namespace {
 
@@ -31,13 +67,14 @@ models::DinoHead make_dino_head(const DinoConfig& c, int64_t in_dim) {
 
 }  // namespace
 
-Dino::Dino(const Recipe& recipe, int64_t in_channels) : config_(recipe.method.dino) {
+Dino::Dino(const Recipe& recipe, int64_t in_channels) : config_(method_settings<DinoConfig>(recipe)) {
   encoder_ = register_module("encoder", models::make_backbone(recipe.model, in_channels));
   head_ = register_module("head", make_dino_head(config_, encoder_->output_dim()));
   teacher_encoder_ = register_module("teacher_encoder", models::make_backbone(recipe.model, in_channels));
   teacher_head_ = register_module("teacher_head", make_dino_head(config_, encoder_->output_dim()));
-  init_momentum_copy(*teacher_encoder_, *encoder_);
-  init_momentum_copy(*teacher_head_, *head_);
+  momentum_ = train::MomentumBranch(config_.momentum, config_.momentum_final);
+  momentum_.follow(teacher_encoder_, encoder_);
+  momentum_.follow(teacher_head_.ptr(), head_.ptr());
   center_ = register_buffer("center", torch::zeros({1, config_.out_dim}));
 }
 
@@ -77,14 +114,12 @@ StepOutput Dino::training_step(const data::Batch& batch, StepContext& ctx) {
   }
   out.logs["spread"] = embedding_spread(first_view);
   out.logs["t_temp"] = t;
-  out.logs["m"] = train::cosine_ramp(config_.momentum, config_.momentum_final, ctx.progress());
+  out.logs["m"] = momentum_.momentum(ctx.progress());
   return out;
 }
 
 void Dino::after_step(StepContext& ctx) {
-  const double m = train::cosine_ramp(config_.momentum, config_.momentum_final, ctx.progress());
-  momentum_update(*teacher_encoder_, *encoder_, m);
-  momentum_update(*teacher_head_, *head_, m);
+  momentum_.update_at(ctx.progress());
 }
 
 }  // namespace selfsup::ssl

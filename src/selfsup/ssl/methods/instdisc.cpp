@@ -22,15 +22,33 @@
 
 namespace selfsup::ssl {
 
+void InstDiscConfig::visit(config::Visitor& v) {
+  v("negatives", negatives, "NCE noise samples drawn from the memory bank per image (0 = full softmax over the bank)");
+  v("temperature", temperature, "tau of the bank scores v.f/tau (paper: 0.07)");
+  v("bank_momentum", bank_momentum, "m of the bank update v <- norm(m v + (1-m) f) (authors' code: 0.5)");
+  v("proximal", proximal, "lambda of the proximal term lambda ||f - v||^2 (0 = off)");
+  v("z_momentum", z_momentum, "NCE normalisation constant Z: 0 = estimated on the first batch and fixed (authors' code), m > 0 = moving average with momentum m of the per-batch estimate");
+}
+
+void InstDiscConfig::validate(const Recipe& r, const RecipeCheck& check) const {
+  check.views(r, 1, "instdisc");
+  if (negatives < 0) check.fail("method.instdisc.negatives", "expected 0 (full softmax) or a positive count");
+  check.temperature("method.instdisc.temperature", temperature);
+  check.momentum("method.instdisc.bank_momentum", bank_momentum);
+  if (proximal < 0) check.fail("method.instdisc.proximal", "expected a value >= 0");
+  if (z_momentum < 0 || z_momentum >= 1) check.fail("method.instdisc.z_momentum", "expected a value in [0, 1)");
+}
+
+
 InstDisc::InstDisc(const Recipe& recipe, int64_t in_channels, int64_t train_images)
-    : config_(recipe.method.instdisc) {
+    : config_(method_settings<InstDiscConfig>(recipe)) {
   if (train_images <= 0) throw Error("instdisc: the memory bank needs the number of training images");
   if (config_.negatives >= train_images)
     throw Error("method.instdisc.negatives: " + std::to_string(config_.negatives) +
                 " noise samples need more than that many training images (have " + std::to_string(train_images) + ")");
   encoder_ = register_module("encoder", models::make_backbone(recipe.model, in_channels));
-  projector_ = register_module("projector", make_head(recipe.method.projector, encoder_->output_dim()));
-  bank_ = register_module("bank", MemoryBank(train_images, recipe.method.projector.out_dim));
+  projector_ = register_module("projector", make_head(method_config(recipe).projector, encoder_->output_dim()));
+  bank_ = register_module("bank", MemoryBank(train_images, method_config(recipe).projector.out_dim));
   visited_ = register_buffer("visited", torch::zeros({train_images}, torch::kBool));
   log_z_ = register_buffer("log_z", torch::full({}, std::numeric_limits<double>::quiet_NaN(), torch::kFloat64));
 }
@@ -57,7 +75,7 @@ StepOutput InstDisc::training_step(const data::Batch& batch, StepContext& ctx) {
   if (config_.negatives == 0) {
     const auto logits = torch::mm(f, memory.t()) / tau;  // N x n
     out.loss = torch::nn::functional::cross_entropy(logits, idx);
-    out.logs["acc"] = logits.detach().argmax(1).eq(idx).to(torch::kFloat32).mean().item<double>();
+    out.logs["acc"] = top1_accuracy(logits.detach(), idx);
   } else {
     // One set of K noise entries shared by the batch: a (K x D) gather and one matrix product
     // instead of N x K x D, with every sample's noise still drawn uniformly from the bank.

@@ -3,13 +3,27 @@
 
 #include "selfsup/models/heads.h"
 #include "selfsup/ssl/memory.h"
+#include "selfsup/ssl/config.h"
 #include "selfsup/ssl/method.h"
-#include "selfsup/train/recipe.h"
 
 namespace selfsup::ssl {
 
+struct InstDiscConfig : config::DynamicSectionOf<InstDiscConfig> {
+  static constexpr const char* kSection = "instdisc";
+  static constexpr const char* kDoc = "InstDisc settings";
+  int64_t negatives = 4096;  // NCE noise samples from the bank; 0 = full non-parametric softmax
+  double temperature = 0.07;
+  double bank_momentum = 0.5;
+  double proximal = 0;
+  double z_momentum = 0;  // 0: NCE's Z fixed after the first batch; > 0: moving average
+  void visit(config::Visitor& v) override;
+  void validate(const Recipe& r, const RecipeCheck& check) const;
+};
+
 class InstDisc : public Method {
  public:
+  using Config = InstDiscConfig;
+  static constexpr const char* kName = "instdisc";
   InstDisc(const Recipe& recipe, int64_t in_channels, int64_t train_images);
   StepOutput training_step(const data::Batch& batch, StepContext& ctx) override;
   void after_step(StepContext& ctx) override;

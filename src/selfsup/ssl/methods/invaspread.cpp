@@ -11,9 +11,19 @@
 
 namespace selfsup::ssl {
 
-InvaSpread::InvaSpread(const Recipe& recipe, int64_t in_channels) : config_(recipe.method.invaspread) {
+void InvaSpreadConfig::visit(config::Visitor& v) {
+  v("temperature", temperature, "tau of the instance softmax (paper: 0.1)");
+}
+
+void InvaSpreadConfig::validate(const Recipe& r, const RecipeCheck& check) const {
+  check.views(r, 2, "invaspread");
+  check.temperature("method.invaspread.temperature", temperature);
+}
+
+
+InvaSpread::InvaSpread(const Recipe& recipe, int64_t in_channels) : config_(method_settings<InvaSpreadConfig>(recipe)) {
   encoder_ = register_module("encoder", models::make_backbone(recipe.model, in_channels));
-  projector_ = register_module("projector", make_head(recipe.method.projector, encoder_->output_dim()));
+  projector_ = register_module("projector", make_head(method_config(recipe).projector, encoder_->output_dim()));
 }
 
 StepOutput InvaSpread::training_step(const data::Batch& batch, StepContext&) {
@@ -26,7 +36,7 @@ StepOutput InvaSpread::training_step(const data::Batch& batch, StepContext&) {
   {
     torch::NoGradGuard no_grad;
     const auto logits = nt_xent_logits(z1, z2, config_.temperature);
-    out.logs["acc"] = logits.argmax(1).eq(nt_xent_targets(n, z.device())).to(torch::kFloat32).mean().item<double>();
+    out.logs["acc"] = top1_accuracy(logits, nt_xent_targets(n, z.device()));
   }
   return out;
 }

@@ -12,20 +12,34 @@
 
 #include "selfsup/ssl/common.h"
 #include "selfsup/ssl/losses.h"
-#include "selfsup/ssl/momentum.h"
-#include "selfsup/train/schedule.h"
 
 namespace selfsup::ssl {
 
-MocoV3::MocoV3(const Recipe& recipe, int64_t in_channels) : config_(recipe.method.moco_v3) {
-  const auto& m = recipe.method;
+void MocoV3Config::visit(config::Visitor& v) {
+  v("temperature", temperature, "softmax temperature; the loss is scaled by 2*temperature (official: 0.2 ViT, 1.0 ResNet-50)");
+  v("momentum", momentum, "key-encoder momentum at the start of training (official: 0.99)");
+  v("momentum_final", momentum_final, "momentum at the end, reached on a cosine ramp (official --moco-m-cos: 1)");
+}
+
+void MocoV3Config::validate(const Recipe& r, const RecipeCheck& check) const {
+  check.views(r, 2, "moco_v3");
+  check.momentum("method.moco_v3.momentum", momentum);
+  check.momentum("method.moco_v3.momentum_final", momentum_final);
+  check.temperature("method.moco_v3.temperature", temperature);
+  check_predictor_matches_projector(r, check);
+}
+
+
+MocoV3::MocoV3(const Recipe& recipe, int64_t in_channels) : config_(method_settings<MocoV3Config>(recipe)) {
+  const auto& m = method_config(recipe);
   encoder_ = register_module("encoder", models::make_backbone(recipe.model, in_channels));
   projector_ = register_module("projector", make_head(m.projector, encoder_->output_dim()));
   predictor_ = register_module("predictor", make_head(m.predictor, m.projector.out_dim));
   key_encoder_ = register_module("key_encoder", models::make_backbone(recipe.model, in_channels));
   key_projector_ = register_module("key_projector", make_head(m.projector, encoder_->output_dim()));
-  init_momentum_copy(*key_encoder_, *encoder_);
-  init_momentum_copy(*key_projector_, *projector_);
+  momentum_ = train::MomentumBranch(config_.momentum, config_.momentum_final);
+  momentum_.follow(key_encoder_, encoder_);
+  momentum_.follow(key_projector_.ptr(), projector_.ptr());
 }
 
 StepOutput MocoV3::training_step(const data::Batch& batch, StepContext& ctx) {
@@ -33,12 +47,11 @@ StepOutput MocoV3::training_step(const data::Batch& batch, StepContext& ctx) {
   const auto& x2 = batch.views.at(1);
   const auto q1 = predictor_->forward(projector_->forward(encoder_->forward(x1)));
   const auto q2 = predictor_->forward(projector_->forward(encoder_->forward(x2)));
-  const double m = train::cosine_ramp(config_.momentum, config_.momentum_final, ctx.progress());
   torch::Tensor k1, k2;
+  double m = 0;
   {
     torch::NoGradGuard no_grad;
-    momentum_update(*key_encoder_, *encoder_, m);
-    momentum_update(*key_projector_, *projector_, m);
+    m = momentum_.update_at(ctx.progress());
     k1 = l2_normalize(key_projector_->forward(key_encoder_->forward(x1)));
     k2 = l2_normalize(key_projector_->forward(key_encoder_->forward(x2)));
   }
@@ -48,7 +61,7 @@ StepOutput MocoV3::training_step(const data::Batch& batch, StepContext& ctx) {
   {
     torch::NoGradGuard no_grad;
     const auto target = torch::arange(n1.size(0), torch::TensorOptions().dtype(torch::kLong).device(n1.device()));
-    out.logs["acc"] = torch::mm(n1, k2.t()).argmax(1).eq(target).to(torch::kFloat).mean().item<double>();
+    out.logs["acc"] = top1_accuracy(torch::mm(n1, k2.t()), target);
   }
   out.logs["spread"] = embedding_spread(q1);
   out.logs["m"] = m;

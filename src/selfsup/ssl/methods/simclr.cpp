@@ -13,19 +13,39 @@
 
 #include "selfsup/ssl/common.h"
 #include "selfsup/ssl/losses.h"
-#include "selfsup/ssl/momentum.h"
 
 namespace selfsup::ssl {
 
-SimClr::SimClr(const Recipe& recipe, int64_t in_channels) : config_(recipe.method.simclr) {
+void SimClrConfig::visit(config::Visitor& v) {
+  v("temperature", temperature, "tau of NT-Xent (SimCLR: 0.1-0.5; solo-learn CIFAR: 0.2)");
+  v("queue_size", queue_size, "SimCLR v2 memory: > 0 adds a momentum encoder whose keys are queued as extra negatives");
+  v("momentum", momentum, "EMA momentum of that encoder");
+  v("eval_head_layers", eval_head_layers, "evaluate / fine-tune from this many projector layers on top of the backbone (SimCLR v2: 1)");
+}
+
+void SimClrConfig::validate(const Recipe& r, const RecipeCheck& check) const {
+  check.views(r, 2, "simclr");
+  check.temperature("method.simclr.temperature", temperature);
+  if (queue_size < 0 || (queue_size > 0 && queue_size < 2 * r.train.batch_size))
+    check.fail("method.simclr.queue_size", "expected 0 (no memory) or at least two batches (" +
+                                               std::to_string(2 * r.train.batch_size) + ")");
+  check.momentum("method.simclr.momentum", momentum);
+  const int64_t layers = method_config(r).projector.layers;
+  if (eval_head_layers < 0 || eval_head_layers >= layers)
+    check.fail("method.simclr.eval_head_layers", "expected 0 to projector.layers - 1 (" + std::to_string(layers - 1) + ")");
+}
+
+
+SimClr::SimClr(const Recipe& recipe, int64_t in_channels) : config_(method_settings<SimClrConfig>(recipe)) {
   encoder_ = register_module("encoder", models::make_backbone(recipe.model, in_channels));
-  projector_ = register_module("projector", make_head(recipe.method.projector, encoder_->output_dim()));
+  projector_ = register_module("projector", make_head(method_config(recipe).projector, encoder_->output_dim()));
   if (has_memory()) {
     key_encoder_ = register_module("key_encoder", models::make_backbone(recipe.model, in_channels));
-    key_projector_ = register_module("key_projector", make_head(recipe.method.projector, encoder_->output_dim()));
-    init_momentum_copy(*key_encoder_, *encoder_);
-    init_momentum_copy(*key_projector_, *projector_);
-    queue_ = register_module("queue", KeyQueue(config_.queue_size, recipe.method.projector.out_dim));
+    key_projector_ = register_module("key_projector", make_head(method_config(recipe).projector, encoder_->output_dim()));
+    momentum_ = train::MomentumBranch(config_.momentum, config_.momentum);
+    momentum_.follow(key_encoder_, encoder_);
+    momentum_.follow(key_projector_.ptr(), projector_.ptr());
+    queue_ = register_module("queue", KeyQueue(config_.queue_size, method_config(recipe).projector.out_dim));
   }
 }
 
@@ -42,21 +62,19 @@ StepOutput SimClr::training_step(const data::Batch& batch, StepContext&) {
   auto logits = nt_xent_logits(z1, z2, config_.temperature);  // 2N x 2N
   if (has_memory()) {
     logits = torch::cat({logits, torch::mm(z.to(torch::kFloat32), queue_->keys().t()) / config_.temperature}, 1);
-    momentum_update(*key_encoder_, *encoder_, config_.momentum);
-    momentum_update(*key_projector_, *projector_, config_.momentum);
+    momentum_.update(config_.momentum);
     torch::NoGradGuard no_grad;
-    pending_keys_ = l2_normalize(key_projector_->forward(key_encoder_->forward(x)));
+    queue_->stage(l2_normalize(key_projector_->forward(key_encoder_->forward(x))));
   }
   const auto targets = nt_xent_targets(n, z.device());
   StepOutput out{torch::nn::functional::cross_entropy(logits, targets), {}};
   out.logs["spread"] = embedding_spread(z1);
-  out.logs["acc"] = logits.detach().argmax(1).eq(targets).to(torch::kFloat32).mean().item<double>();
+  out.logs["acc"] = top1_accuracy(logits.detach(), targets);
   return out;
 }
 
 void SimClr::after_step(StepContext&) {
-  if (pending_keys_.defined()) queue_->enqueue(pending_keys_);
-  pending_keys_ = torch::Tensor();
+  if (has_memory()) queue_->commit();
 }
 
 }  // namespace selfsup::ssl

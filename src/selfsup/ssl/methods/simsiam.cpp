@@ -12,8 +12,18 @@
 
 namespace selfsup::ssl {
 
-SimSiam::SimSiam(const Recipe& recipe, int64_t in_channels) : config_(recipe.method.simsiam) {
-  const auto& m = recipe.method;
+void SimSiamConfig::visit(config::Visitor& v) {
+  v("fix_predictor_lr", fix_predictor_lr, "keep the predictor at the base lr instead of the schedule (official --fix-pred-lr)");
+}
+
+void SimSiamConfig::validate(const Recipe& r, const RecipeCheck& check) const {
+  check.views(r, 2, "simsiam");
+  check_predictor_matches_projector(r, check);
+}
+
+
+SimSiam::SimSiam(const Recipe& recipe, int64_t in_channels) : config_(method_settings<SimSiamConfig>(recipe)) {
+  const auto& m = method_config(recipe);
   encoder_ = register_module("encoder", models::make_backbone(recipe.model, in_channels));
   projector_ = register_module("projector", make_head(m.projector, encoder_->output_dim()));
   predictor_ = register_module("predictor", make_head(m.predictor, m.projector.out_dim));

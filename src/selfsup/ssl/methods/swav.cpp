@@ -19,10 +19,35 @@
 
 namespace selfsup::ssl {
 
-Swav::Swav(const Recipe& recipe, int64_t in_channels) : config_(recipe.method.swav) {
+void SwavConfig::visit(config::Visitor& v) {
+  v("prototypes", prototypes, "K, the number of prototypes (official: 3000 ImageNet; lightly CIFAR: 512)");
+  v("temperature", temperature, "softmax temperature of the swapped prediction (0.1)");
+  v("epsilon", epsilon, "Sinkhorn entropy regularisation (0.05; lower it, e.g. 0.03, if the loss stalls at ln K)");
+  v("sinkhorn_iterations", sinkhorn_iterations, "Sinkhorn-Knopp normalisation rounds (3)");
+  v("queue_size", queue_size, "embeddings of past batches kept per global crop and added to the assignment batch (0 = none; official: 3840)");
+  v("queue_start_epoch", queue_start_epoch, "epoch (0-based) from which the queue is filled; it is used once full");
+  v("freeze_prototypes_steps", freeze_prototypes_steps, "the prototypes get no update during the first N steps (official: 5005)");
+}
+
+void SwavConfig::validate(const Recipe& r, const RecipeCheck& check) const {
+  if (augment::count_views(r.augment.views) < 2)
+    check.fail("augment.views", "swav needs at least the two global crops (then any local crops)");
+  if (prototypes < 2) check.fail("method.swav.prototypes", "expected at least 2");
+  check.temperature("method.swav.temperature", temperature);
+  if (epsilon <= 0) check.fail("method.swav.epsilon", "expected a positive value");
+  if (sinkhorn_iterations < 1) check.fail("method.swav.sinkhorn_iterations", "expected at least 1");
+  if (queue_size < 0 || (queue_size > 0 && queue_size % r.train.batch_size != 0))
+    check.fail("method.swav.queue_size", "expected 0 or a positive multiple of train.batch_size (" +
+                                             std::to_string(r.train.batch_size) + ")");
+  if (queue_start_epoch < 0 || freeze_prototypes_steps < 0)
+    check.fail("method.swav", "expected queue_start_epoch and freeze_prototypes_steps >= 0");
+}
+
+
+Swav::Swav(const Recipe& recipe, int64_t in_channels) : config_(method_settings<SwavConfig>(recipe)) {
   encoder_ = register_module("encoder", models::make_backbone(recipe.model, in_channels));
-  projector_ = register_module("projector", make_head(recipe.method.projector, encoder_->output_dim()));
-  const int64_t d = recipe.method.projector.out_dim;
+  projector_ = register_module("projector", make_head(method_config(recipe).projector, encoder_->output_dim()));
+  const int64_t d = method_config(recipe).projector.out_dim;
   prototypes_ = register_parameter("prototypes", l2_normalize(torch::randn({config_.prototypes, d})));
   queue_ = register_buffer("queue", torch::zeros({2, config_.queue_size, d}));
 }

@@ -1,0 +1,62 @@
+// core/fs: atomic_write leaves either the old file or the complete new one, never a temporary;
+// read_file names the file it cannot read.
+#include <gtest/gtest.h>
+
+#include <filesystem>
+#include <stdexcept>
+
+#include "selfsup/core/fs.h"
+#include "test_util.h"
+
+using namespace selfsup;
+using test_util::contains;
+using test_util::error_message;
+using test_util::TempDir;
+namespace fs = std::filesystem;
+
+TEST(AtomicWrite, WritesAndReadsBack) {
+  TempDir dir;
+  atomic_write(dir / "a.txt", std::string("first\0second", 12));
+  EXPECT_EQ(read_file(dir / "a.txt"), std::string("first\0second", 12));
+  atomic_write(dir / "a.txt", "replaced");
+  EXPECT_EQ(read_file(dir / "a.txt"), "replaced");
+  EXPECT_FALSE(fs::exists(dir / "a.txt.tmp"));
+}
+
+TEST(AtomicWrite, FailureKeepsTheOldFileAndRemovesTheTemporary) {
+  TempDir dir;
+  atomic_write(dir / "a.txt", "good");
+  // A writer that fails half-way (a serialiser throwing, as LibTorch's does on a full disk).
+  const auto msg = error_message([&] {
+    atomic_write(dir / "a.txt", [](std::ostream& out) {
+      out << "partial";
+      throw std::runtime_error("no space left on device\nstack trace line");
+    });
+  });
+  EXPECT_TRUE(contains(msg, dir / "a.txt" + ": write failed: no space left on device")) << msg;
+  EXPECT_FALSE(contains(msg, "stack trace")) << msg;
+  EXPECT_EQ(read_file(dir / "a.txt"), "good");
+  EXPECT_FALSE(fs::exists(dir / "a.txt.tmp"));
+}
+
+TEST(AtomicWrite, StreamErrorIsAnError) {
+  TempDir dir;
+  const auto msg = error_message([&] {
+    atomic_write(dir / "b.txt", [](std::ostream& out) { out.setstate(std::ios::badbit); });
+  });
+  EXPECT_TRUE(contains(msg, dir / "b.txt" + ": write failed")) << msg;
+  EXPECT_FALSE(fs::exists(dir / "b.txt"));
+  EXPECT_FALSE(fs::exists(dir / "b.txt.tmp"));
+}
+
+TEST(AtomicWrite, MissingFolderNamesTheTarget) {
+  TempDir dir;
+  const auto msg = error_message([&] { atomic_write(dir / "no/such/folder.txt", "x"); });
+  EXPECT_TRUE(contains(msg, dir / "no/such/folder.txt" + ": cannot write")) << msg;
+}
+
+TEST(ReadFile, NamesTheFileAndWhatWasExpected) {
+  TempDir dir;
+  const auto msg = error_message([&] { read_file(dir / "missing.yaml", "recipe file"); });
+  EXPECT_TRUE(contains(msg, dir / "missing.yaml" + ": cannot read recipe file")) << msg;
+}
