@@ -96,7 +96,29 @@ TEST(Cli, TrainEvalExportRoundTrip) {
   EXPECT_EQ(r.code, 2);
   EXPECT_EQ(lines(r.output), 1) << r.output;
   EXPECT_NE(r.output.find("model.backbone.name: vit"), std::string::npos) << r.output;
+  // Commands of the other tasks name what they needed instead of failing on a missing tensor.
+  r = run_cli("eval retrieval --checkpoint " + ckpt);
+  EXPECT_EQ(r.code, 2);
+  EXPECT_EQ(lines(r.output), 1) << r.output;
+  EXPECT_NE(r.output.find(ckpt + ": a 'ssl' checkpoint where a 'clip' one is needed"), std::string::npos) << r.output;
+  r = run_cli("sample --checkpoint " + ckpt + " --out " + (dir / "s.png").string());
+  EXPECT_EQ(r.code, 2);
+  EXPECT_NE(r.output.find("where a 'diffusion' one is needed"), std::string::npos) << r.output;
+  EXPECT_FALSE(std::filesystem::exists(dir / "s.png"));
   std::filesystem::remove_all(dir);
+}
+
+TEST(Cli, EvalRejectsOptionsOfOtherProtocols) {
+  auto r = run_cli("eval knn --checkpoint none.pt --guidance 3");
+  EXPECT_EQ(r.code, 2);
+  EXPECT_EQ(lines(r.output), 1) << r.output;
+  EXPECT_NE(r.output.find("eval knn: --guidance does not apply to this protocol"), std::string::npos) << r.output;
+  r = run_cli("eval samples --checkpoint none.pt --baseline random");
+  EXPECT_EQ(r.code, 2);
+  EXPECT_NE(r.output.find("eval samples: --baseline does not apply"), std::string::npos) << r.output;
+  r = run_cli("eval retrieval --checkpoint none.pt --recipe x.yaml");
+  EXPECT_EQ(r.code, 2);
+  EXPECT_NE(r.output.find("eval retrieval: --recipe does not apply"), std::string::npos) << r.output;
 }
 
 // A ViT checkpoint's attention picture: 3 rows (images) x (input + mean + 2 heads) tiles of

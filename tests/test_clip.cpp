@@ -15,23 +15,18 @@
 #include "test_util.h"
 #include "selfsup/clip/index.h"
 #include "selfsup/clip/loss.h"
+#include "selfsup/clip/model.h"
 #include "selfsup/clip/zero_shot.h"
 #include "selfsup/core/error.h"
 #include "selfsup/eval/retrieval.h"
 #include "selfsup/models/registry.h"
 #include "selfsup/models/state_dict.h"
+#include "selfsup/train/recipe.h"
 
 using namespace selfsup;
 namespace fs = std::filesystem;
 
 namespace {
-
-std::string tmp_dir(const std::string& name) {
-  const auto dir = fs::temp_directory_path() / ("selfsup_clip_" + name + "_" + std::to_string(::getpid()));
-  fs::remove_all(dir);
-  fs::create_directories(dir);
-  return dir.string();
-}
 
 torch::Tensor ids(std::vector<int64_t> v) { return torch::tensor(v, torch::kLong); }
 
@@ -117,7 +112,7 @@ TEST(ZeroShot, TemplatesAndAccuracy) {
 }
 
 TEST(ClipIndex, RoundTripSearchAndErrors) {
-  const auto dir = tmp_dir("index");
+  const auto dir = test_util::tmp_dir("index");
   const auto path = dir + "/index.bin";
   const auto emb = torch::nn::functional::normalize(torch::randn({50, 8}),
                                                     torch::nn::functional::NormalizeFuncOptions().dim(1));
@@ -156,7 +151,7 @@ TEST(ClipIndex, FingerprintChangesWithTheWeights) {
 namespace {
 
 std::string make_pairs_folder() {
-  const auto root = tmp_dir("pairs");
+  const auto root = test_util::tmp_dir("pairs");
   selfsup::test_util::write_caption_pairs(root);
   return root;
 }
@@ -165,7 +160,7 @@ std::string make_pairs_folder() {
 
 TEST(ClipEndToEnd, OwnCaptionRetrievesItsImage) {
   const auto root = make_pairs_folder();
-  const auto runs = tmp_dir("runs");
+  const auto runs = test_util::tmp_dir("runs");
   const std::string recipe = std::string(SELFSUP_SOURCE_DIR) + "/recipes/clip_tiny_test.yaml";
   auto r = run_cli("train " + recipe + " data.root=" + root + " run_dir=" + runs);
   ASSERT_EQ(r.code, 0) << r.output;
@@ -236,4 +231,32 @@ TEST(ClipCli, ImagePretrainedStartsTheImageTower) {
   EXPECT_EQ(r.code, 2) << r.output;
   EXPECT_NE(r.output.find("wide.pt"), std::string::npos) << r.output;
   fs::remove_all(root);
+}
+
+TEST(ClipModel, ShapesScaleClampAndTextLearningRate) {
+  torch::manual_seed(0);
+  const auto r = parse_recipe(
+      "task: clip\ndata: {dataset: flickr8k}\nmodel: {name: convnet, width: 0.25}\naugment: {views: [{}]}\n"
+      "clip: {embed_dim: 8, temperature: 0.07, max_logit_scale: 10,"
+      " text: {dim: 16, layers: 1, heads: 2, hidden_dim: 32, max_positions: 16, max_length: 8, lr_scale: 0.1}}",
+      "inline");
+  clip::ClipModel model(r, 3, /*vocab_size=*/50, /*pad_token_id=*/0);
+  EXPECT_EQ(model.encode_images(torch::rand({2, 3, 16, 16})).sizes(), torch::IntArrayRef({2, 8}));
+  const auto ids = torch::randint(1, 50, {2, 8}, torch::kLong);
+  EXPECT_EQ(model.encode_texts(ids, torch::ones({2, 8}, torch::kLong)).sizes(), torch::IntArrayRef({2, 8}));
+  EXPECT_NEAR(model.logit_scale.item<double>(), std::log(1 / 0.07), 1e-6);
+  {
+    torch::NoGradGuard no_grad;
+    model.logit_scale.fill_(5.0);  // exp(5) = 148 > max_logit_scale
+  }
+  train::StepContext ctx;
+  model.after_step(ctx);
+  EXPECT_NEAR(model.logit_scale.item<double>(), std::log(10.0), 1e-6);
+  int64_t text = 0;
+  for (const auto& p : model.optimizer_parameters()) {
+    const bool is_text = p.name.rfind("text_encoder.", 0) == 0;
+    text += is_text;
+    EXPECT_DOUBLE_EQ(p.lr_scale, is_text ? 0.1 : 1.0) << p.name;
+  }
+  EXPECT_GT(text, 0);
 }

@@ -11,14 +11,13 @@
 #include "selfsup/io/png.h"
 #include "selfsup/ssl/methods/cmc.h"
 #include "selfsup/train/trainer.h"
+#include "test_util.h"
 
 using namespace selfsup;
 using namespace selfsup::ssl;
 namespace fs = std::filesystem;
 
 namespace {
-
-const std::string kTiny = std::string(SELFSUP_SOURCE_DIR) + "/recipes/tiny_test.yaml";
 
 // A 3 x 24 x 24 image of shape `cls` (0 square, 1 disc, 2 cross) in a random colour on a random
 // background colour, at a random position and size.
@@ -65,7 +64,7 @@ TEST(Cmc, ChannelGroupsAndOneEncoderPerView) {
   EXPECT_EQ(parse_channel_groups({"0", "1,2"}, 3), (std::vector<std::vector<int64_t>>{{0}, {1, 2}}));
   EXPECT_THROW(parse_channel_groups({"0", "3"}, 3), Error);
   EXPECT_THROW(parse_channel_groups({"0", "a"}, 3), Error);
-  const auto recipe = load_recipe(kTiny, {"method.name=cmc", "augment.views=[{mean: [0], std: [1]}]"});
+  const auto recipe = load_recipe(test_util::kTinyRecipe, {"method.name=cmc", "augment.views=[{mean: [0], std: [1]}]"});
   EXPECT_THROW(Cmc(recipe, 1), Error);  // a grey dataset has no chrominance
   Cmc cmc(recipe, 3);
   const auto params = cmc.named_parameters();
@@ -88,7 +87,7 @@ TEST(Cmc, LearnsShapesFromLuminanceVersusChrominance) {
   write_split(dir / "train", 300, 1);
   write_split(dir / "test", 100, 2);
   const auto recipe = load_recipe(
-      kTiny, {"method.name=cmc", "data.dataset=image_folder", "data.root=" + (dir / "train").string(),
+      test_util::kTinyRecipe, {"method.name=cmc", "data.dataset=image_folder", "data.root=" + (dir / "train").string(),
               "data.test_root=" + (dir / "test").string(), "data.subset=0", "data.test_subset=0", "run_dir=" + dir.string(),
               "name=run", "augment.views=[{crop: {size: 24, scale: [0.5, 1]}, jitter: {p: 0}, grayscale: 0, mean: [0], std: [1]}]",
               "method.projector.layers=1", "method.projector.out_dim=32", "method.cmc.temperature=0.1",

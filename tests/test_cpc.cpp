@@ -9,18 +9,17 @@
 #include "selfsup/models/convnet.h"
 #include "selfsup/ssl/losses.h"
 #include "selfsup/ssl/methods/cpc.h"
+#include "test_util.h"
 
 using namespace selfsup;
 using namespace selfsup::ssl;
 
 namespace {
 
-const std::string kTiny = std::string(SELFSUP_SOURCE_DIR) + "/recipes/tiny_test.yaml";
-
 Recipe cpc_recipe(std::vector<std::string> extra) {
   std::vector<std::string> o{"method.name=cpc", "augment.views=[{crop: {size: 28}}]"};
   o.insert(o.end(), extra.begin(), extra.end());
-  return load_recipe(kTiny, o);
+  return load_recipe(test_util::kTinyRecipe, o);
 }
 
 }  // namespace

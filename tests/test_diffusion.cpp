@@ -12,6 +12,7 @@
 
 #include "run_cli.h"
 #include "selfsup/core/error.h"
+#include "selfsup/diffusion/model.h"
 #include "selfsup/diffusion/sampler.h"
 #include "selfsup/diffusion/schedule.h"
 #include "selfsup/eval/sample_metrics.h"
@@ -388,4 +389,25 @@ TEST(DiffusionEndToEnd, TrainSampleAndMeasureGuidance) {
   EXPECT_EQ(r.code, 2) << r.output;
   EXPECT_NE(r.output.find("another noise schedule"), std::string::npos) << r.output;
   fs::remove_all(runs);
+}
+
+TEST(DiffusionModel, EmaStartsAsTheNetAndFollowsItWithTheWarmedUpDecay) {
+  torch::manual_seed(0);
+  const auto r = load_recipe(std::string(SELFSUP_SOURCE_DIR) + "/recipes/diffusion_tiny_test.yaml");
+  diffusion::DiffusionModel model(diffusion::diffusion_config(r), 1, 28, 10);
+  const auto net = model.net->parameters(), ema = model.ema->parameters();
+  ASSERT_EQ(net.size(), ema.size());
+  for (size_t i = 0; i < net.size(); ++i) {
+    EXPECT_TRUE(torch::equal(net[i], ema[i]));
+    EXPECT_FALSE(ema[i].requires_grad());  // the EMA copy is not optimised
+  }
+  {
+    torch::NoGradGuard no_grad;
+    for (auto& p : model.net->parameters()) p.add_(1.0);
+  }
+  const auto before = model.ema->parameters()[0].clone();
+  train::StepContext ctx;
+  ctx.global_step = 0;  // decay min(0.999, (1 + 0) / (10 + 0)) = 0.1
+  model.after_step(ctx);
+  EXPECT_TRUE(torch::allclose(model.ema->parameters()[0], 0.1 * before + 0.9 * model.net->parameters()[0]));
 }

@@ -7,6 +7,7 @@
 #include "selfsup/eval/evaluate.h"
 #include "selfsup/eval/finetune.h"
 #include "selfsup/eval/knn.h"
+#include "selfsup/eval/linear_probe.h"
 #include "selfsup/models/state_dict.h"
 #include "selfsup/ssl/registry.h"
 #include "selfsup/train/recipe.h"
@@ -40,4 +41,25 @@ TEST(Finetune, LearnsAndLeavesTheEncoderUnchanged) {
   std::cout << "fine-tuned top-1 " << r.finetune << std::endl;
   EXPECT_GT(r.finetune, 0.35);  // 10 classes: chance is 0.1; 1,000 labels, 160 steps (measured 0.47)
   for (const auto& [k, v] : models::state_dict(*encoder)) EXPECT_TRUE(torch::equal(v, copy.at(k))) << k;
+}
+
+TEST(LinearProbe, SeparatesSeparableFeaturesAndNotShuffledLabels) {
+  torch::manual_seed(0);
+  // Three classes, each a Gaussian blob around its own corner of a 5-d cube.
+  auto blobs = [](int64_t per_class) {
+    const auto labels = torch::arange(3, torch::kLong).repeat_interleave(per_class);
+    const auto centres = torch::eye(3).mul(4.0);
+    auto x = torch::cat({centres.index_select(0, labels), torch::zeros({labels.size(0), 2})}, 1);
+    return std::make_pair(x + 0.3 * torch::randn(x.sizes()), labels);
+  };
+  const auto [train_x, train_labels] = blobs(100);
+  const auto [test_x, test_labels] = blobs(50);
+  eval::LinearProbeOptions options;
+  options.epochs = 30;
+  options.batch_size = 64;
+  options.lr = 0.05;
+  EXPECT_GT(eval::linear_probe_accuracy(train_x, train_labels, test_x, test_labels, 3, options), 0.99);
+  // Labels unrelated to the features: nothing to learn beyond chance (1/3).
+  const auto shuffled = train_labels.index_select(0, torch::randperm(train_labels.size(0)));
+  EXPECT_LT(eval::linear_probe_accuracy(train_x, shuffled, test_x, test_labels, 3, options), 0.6);
 }

@@ -16,13 +16,12 @@
 #include "selfsup/ssl/methods/simclr.h"
 #include "selfsup/ssl/methods/simsiam.h"
 #include "selfsup/train/trainer.h"
+#include "test_util.h"
 
 using namespace selfsup;
 using namespace selfsup::ssl;
 
 namespace {
-
-const std::string kTiny = std::string(SELFSUP_SOURCE_DIR) + "/recipes/tiny_test.yaml";
 
 // Head settings per method, scaled down from the Fashion-MNIST recipes.
 std::vector<std::string> method_overrides(const std::string& name) {
@@ -55,7 +54,7 @@ std::vector<std::string> method_overrides(const std::string& name) {
 
 // tiny_test.yaml turned into a recipe for `name` (InstDisc, CPC: one view), plus extra overrides.
 Recipe tiny_method(const std::string& name, std::vector<std::string> extra = {}) {
-  YAML::Node root = YAML::LoadFile(kTiny);
+  YAML::Node root = YAML::LoadFile(test_util::kTinyRecipe);
   if (name == "instdisc" || name == "cpc") {
     YAML::Node one;
     one.push_back(root["augment"]["views"][0]);
@@ -63,7 +62,7 @@ Recipe tiny_method(const std::string& name, std::vector<std::string> extra = {})
   }
   auto overrides = method_overrides(name);
   overrides.insert(overrides.end(), extra.begin(), extra.end());
-  return parse_recipe(YAML::Dump(root), kTiny + " (" + name + ")", overrides);
+  return parse_recipe(YAML::Dump(root), test_util::kTinyRecipe + " (" + name + ")", overrides);
 }
 
 data::Batch random_batch(int64_t n, int64_t views) {

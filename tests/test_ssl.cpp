@@ -11,9 +11,12 @@
 #include "selfsup/models/batch_norm.h"
 #include "selfsup/ssl/losses.h"
 #include "selfsup/ssl/memory.h"
+#include "selfsup/ssl/methods/byol.h"
 #include "selfsup/ssl/methods/moco.h"
 #include "selfsup/train/momentum.h"
+#include "selfsup/train/task.h"
 #include "selfsup/train/trainer.h"
+#include "test_util.h"
 
 using namespace selfsup;
 using namespace selfsup::ssl;
@@ -140,4 +143,16 @@ TEST(MocoEndToEnd, BeatsRandomInitOnKnn) {
   const double trained = metrics["eval"]["knn_top1"], random = metrics["baselines"]["random_init"]["knn_top1"];
   std::cout << "kNN trained " << trained << " random init " << random << std::endl;
   EXPECT_GT(trained, random + 0.01);
+}
+
+TEST(SslTask, BuildsTheRecipesMethodOnItsData) {
+  const auto r = load_recipe(test_util::kTinyRecipe, {"data.subset=64", "train.knn_every=0", "method.name=byol",
+                                                      "method.predictor.out_dim=32"});
+  auto task = train::make_task(r, torch::kCPU);
+  EXPECT_EQ(task->method_name(), "byol");
+  EXPECT_EQ(task->train_images().size(), 64);
+  EXPECT_NE(std::dynamic_pointer_cast<ssl::Byol>(task->model()), nullptr);
+  EXPECT_EQ(task->epoch_metric_names(), std::vector<std::string>{"knn_top1"});
+  EXPECT_TRUE(task->evaluate_epoch(1).empty());  // knn_every = 0: only at the end
+  EXPECT_NE(task->describe_model().find("convnet"), std::string::npos) << task->describe_model();
 }

@@ -1,5 +1,6 @@
 #include "selfsup/clip/tokenizer.h"
 #include "selfsup/core/error.h"
+#include "test_util.h"
 
 #include <gtest/gtest.h>
 #include <unistd.h>
@@ -12,20 +13,11 @@
 namespace fs = std::filesystem;
 using namespace selfsup::clip;
 
+using selfsup::test_util::TempDir;
+
 namespace {
 
 // A fresh directory removed at scope exit.
-struct TempDir {
-  fs::path path;
-  TempDir() {
-    path = fs::temp_directory_path() / ("selfsup_test_tokenizer_" + std::to_string(getpid()) + "_" +
-                                        std::to_string(std::random_device{}()));
-    fs::create_directories(path);
-  }
-  ~TempDir() { fs::remove_all(path); }
-  std::string operator/(const std::string& name) const { return (path / name).string(); }
-};
-
 void write_text(const std::string& path, const std::string& text) { std::ofstream(path, std::ios::binary) << text; }
 
 // Ids that bert-base-uncased's vocab.txt really has (e.g. "Hello, my dog is cute" ->

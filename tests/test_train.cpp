@@ -14,6 +14,7 @@
 #include "selfsup/train/recipe.h"
 #include "selfsup/train/schedule.h"
 #include "selfsup/train/trainer.h"
+#include "test_util.h"
 
 using namespace selfsup;
 using namespace selfsup::train;
@@ -31,13 +32,6 @@ struct Params {
     b.mutable_grad() = torch::tensor({0.5});
   }
 };
-
-std::string tmp_dir(const std::string& name) {
-  const auto dir = fs::temp_directory_path() / ("selfsup_test_" + name + "_" + std::to_string(::getpid()));
-  fs::remove_all(dir);
-  fs::create_directories(dir);
-  return dir.string();
-}
 
 }  // namespace
 
@@ -116,7 +110,7 @@ TEST(Optimizer, StateRoundTrip) {
   a.step();
   torch::serialize::OutputArchive out;
   a.save(out);
-  const auto path = tmp_dir("opt") + "/o.pt";
+  const auto path = test_util::tmp_dir("opt") + "/o.pt";
   out.save_to(path);
   Params q;
   q.w.data().copy_(p.w.data());
@@ -141,7 +135,7 @@ TEST(GradNorms, GroupsByFirstTwoNamePartsAndWritesCsv) {
        c = torch::zeros({1}).set_requires_grad(true);
   a.mutable_grad() = torch::tensor({3.0f, 0.0f});
   b.mutable_grad() = torch::tensor({4.0f});  // same group as a: sqrt(9 + 16) = 5
-  const auto dir = tmp_dir("grad_norms");
+  const auto dir = test_util::tmp_dir("grad_norms");
   {
     GradNormLog log({{"enc.conv1.weight", a}, {"enc.conv1.bias", b}, {"head.fc.weight", c}}, dir + "/g.csv");
     EXPECT_EQ(log.groups(), (std::vector<std::string>{"enc.conv1", "head.fc"}));
@@ -179,7 +173,7 @@ TEST(Schedule, WarmupThenCosine) {
 }
 
 TEST(Checkpoint, RoundTripAndClearErrors) {
-  const auto dir = tmp_dir("ckpt");
+  const auto dir = test_util::tmp_dir("ckpt");
   auto recipe = load_recipe(std::string(SELFSUP_SOURCE_DIR) + "/recipes/tiny_test.yaml");
   torch::manual_seed(1);
   auto a = ssl::make_method(recipe, 1);
@@ -210,7 +204,7 @@ TEST(Checkpoint, RoundTripAndClearErrors) {
 
 // An interrupted-then-resumed run ends with exactly the weights of an uninterrupted one.
 TEST(Trainer, ResumeReproducesUninterruptedRun) {
-  const auto dir = tmp_dir("resume");
+  const auto dir = test_util::tmp_dir("resume");
   const std::string recipe_path = std::string(SELFSUP_SOURCE_DIR) + "/recipes/tiny_test.yaml";
   const std::vector<std::string> common{"run_dir=" + dir, "data.subset=256", "train.epochs=3", "eval.at_end=false",
                                         "data.workers=2"};
@@ -240,7 +234,7 @@ TEST(Trainer, ResumeReproducesUninterruptedRun) {
 }
 
 TEST(Trainer, NanLossStopsAndKeepsLastCheckpoint) {
-  const auto dir = tmp_dir("nan");
+  const auto dir = test_util::tmp_dir("nan");
   const auto recipe = load_recipe(std::string(SELFSUP_SOURCE_DIR) + "/recipes/tiny_test.yaml",
                                   {"run_dir=" + dir, "name=nan", "data.subset=128", "train.optimizer.lr=1e30",
                                    "train.epochs=3", "eval.at_end=false"});

@@ -41,6 +41,22 @@ struct TempDir {
   std::string operator/(const std::string& name) const { return (path / name).string(); }
 };
 
+// The seconds-long MoCo recipe the method tests start from.
+inline const std::string kTinyRecipe = std::string(SELFSUP_SOURCE_DIR) + "/recipes/tiny_test.yaml";
+
+// A folder for this test that outlives it (until the next run of the same test), so the files of
+// a failing run can be looked at. Distinct per test, per `name` and per process.
+inline std::string tmp_dir(const std::string& name) {
+  const auto* info = ::testing::UnitTest::GetInstance()->current_test_info();
+  std::string test = info ? std::string(info->test_suite_name()) + "." + info->name() : "global";
+  for (char& c : test)
+    if (c == '/') c = '_';
+  const auto dir = std::filesystem::temp_directory_path() / ("selfsup_" + test + "_" + name + "_" + std::to_string(::getpid()));
+  std::filesystem::remove_all(dir);
+  std::filesystem::create_directories(dir);
+  return dir.string();
+}
+
 // What `f` threw as selfsup::Error; a test failure (and "") when it threw nothing.
 inline std::string error_message(const std::function<void()>& f) {
   try {

@@ -16,6 +16,7 @@
 #include "selfsup/train/optimizer.h"
 #include "selfsup/train/recipe.h"
 #include "selfsup/train/trainer.h"
+#include "test_util.h"
 
 using namespace selfsup;
 using namespace selfsup::models;
@@ -25,13 +26,6 @@ namespace {
 
 // 28x28 gray images, 7x7 patches: a 4x4 grid.
 VitOptions small_vit() { return VitOptions().image_size(28).patch_size(7).in_channels(1).dim(32).depth(2).heads(2); }
-
-std::string tmp_dir(const std::string& name) {
-  const auto dir = fs::temp_directory_path() / ("selfsup_vit_" + name + "_" + std::to_string(::getpid()));
-  fs::remove_all(dir);
-  fs::create_directories(dir);
-  return dir.string();
-}
 
 }  // namespace
 
@@ -146,7 +140,7 @@ TEST(Vit, ErrorsNameTheKey) {
 TEST(PythonInterop, VitMatchesPlainPytorchDefinition) {
   if (std::system("/usr/bin/python3 -c 'import torch' >/dev/null 2>&1") != 0)
     GTEST_SKIP() << "python3 with torch not available";
-  const auto dir = tmp_dir("interop");
+  const auto dir = test_util::tmp_dir("interop");
   torch::manual_seed(5);
   Vit vit(small_vit().num_classes(10));
   {
@@ -216,7 +210,7 @@ sys.exit(0 if ok else 1)
 // MoCo v3 with a small ViT and the frozen patch projection: the loss falls, the embeddings stay
 // spread, kNN beats the random network, and every step's per-group gradient norms are written.
 TEST(MocoV3, VitLearnsAndLogsGradientNorms) {
-  const auto dir = tmp_dir("mocov3");
+  const auto dir = test_util::tmp_dir("mocov3");
   const std::string tiny = std::string(SELFSUP_SOURCE_DIR) + "/recipes/tiny_test.yaml";
   const auto recipe = load_recipe(
       tiny, {"run_dir=" + dir, "name=run", "method.name=moco_v3", "model.name=vit", "model.vit.image_size=28",
