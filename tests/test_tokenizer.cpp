@@ -54,6 +54,10 @@ std::string bert_like_vocab() {
   return text;
 }
 
+}  // namespace
+
+// Outside the anonymous namespace: a test fixture with internal linkage trips -Wsubobject-linkage
+// when the unity build includes this file.
 class TokenizerWordPiece : public ::testing::Test {
  protected:
   static void SetUpTestSuite() {
@@ -74,6 +78,8 @@ class TokenizerWordPiece : public ::testing::Test {
 
 TempDir* TokenizerWordPiece::dir_ = nullptr;
 Tokenizer* TokenizerWordPiece::uncased_ = nullptr;
+
+namespace {
 
 using Ids = std::vector<int64_t>;
 

@@ -14,7 +14,7 @@ std::string grad_norm_group(const std::string& parameter_name) {
   return second == std::string::npos ? parameter_name : parameter_name.substr(0, second);
 }
 
-GradNormLog::GradNormLog(const std::vector<NamedParameter>& params, const std::string& csv_path) {
+GradNormLog::GradNormLog(const std::vector<NamedParameter>& params, const std::string& csv_path) : path_(csv_path) {
   for (const auto& p : params) {
     const auto group = grad_norm_group(p.name);
     size_t i = 0;
@@ -51,6 +51,7 @@ void GradNormLog::record(int64_t step) {
   out_ << step;
   for (double n : norms()) out_ << "," << n;
   out_ << "\n";
+  if (!out_) throw Error(path_ + ": cannot append step " + std::to_string(step) + " (disk full?)");
 }
 
 }  // namespace selfsup::train

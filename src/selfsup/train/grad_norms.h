@@ -27,6 +27,7 @@ class GradNormLog {
  private:
   std::vector<std::string> groups_;
   std::vector<std::vector<torch::Tensor>> members_;
+  std::string path_;
   std::ofstream out_;
 };
 

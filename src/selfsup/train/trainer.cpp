@@ -216,6 +216,8 @@ class Run {
       if (const auto it = evaluation.find(name); it != evaluation.end()) out << it->second;
     }
     out << "\n";
+    out.flush();  // an append-only log: a failed append is an error, never a silently short file
+    if (!out) throw Error(path.string() + ": cannot append the epoch's row (disk full?)");
   }
 
   void save() {
