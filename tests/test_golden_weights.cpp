@@ -54,17 +54,25 @@ std::vector<std::string> shipped_recipes() {
   return names;
 }
 
-std::string cpu_model() {
+// The CPU's name and the vector extensions LibTorch's kernels (oneDNN, OpenBLAS) choose by: cloud
+// machines often share a generic name across generations.
+std::string cpu() {
   std::ifstream in("/proc/cpuinfo");
-  for (std::string line; std::getline(in, line);)
-    if (line.rfind("model name", 0) == 0) return line.substr(line.find(':') + 2);
-  return "unknown";
+  std::string model = "unknown", isa;
+  for (std::string line; std::getline(in, line);) {
+    if (line.rfind("model name", 0) == 0 && model == "unknown") model = line.substr(line.find(':') + 2);
+    if (line.rfind("flags", 0) == 0 && isa.empty()) {
+      std::istringstream flags(line.substr(line.find(':') + 1));
+      for (std::string f; flags >> f;)
+        if (f.rfind("avx", 0) == 0 || f.rfind("amx", 0) == 0 || f == "fma") isa += " " + f;
+    }
+  }
+  return model + " [" + (isa.empty() ? std::string() : isa.substr(1)) + "]";
 }
 
 // The machine facts bit-identity depends on.
 std::string machine() {
-  return cpu_model() + ", " + std::to_string(std::thread::hardware_concurrency()) + " threads, LibTorch " +
-         TORCH_VERSION;
+  return cpu() + ", " + std::to_string(std::thread::hardware_concurrency()) + " threads, LibTorch " + TORCH_VERSION;
 }
 
 struct Fingerprint {
