@@ -8,19 +8,12 @@
 #include "selfsup/core/error.h"
 #include "selfsup/ssl/methods/moco.h"
 #include "selfsup/train/recipe.h"
+#include "test_util.h"
 
 using namespace selfsup;
+using test_util::error_message;
 
 namespace {
-
-std::string error_of(const std::function<void()>& f) {
-  try {
-    f();
-  } catch (const Error& e) {
-    return e.what();
-  }
-  return "";
-}
 
 const std::string kRecipes = std::string(SELFSUP_SOURCE_DIR) + "/recipes/";
 
@@ -36,21 +29,21 @@ TEST(Config, ReadsValuesAndKeepsDefaults) {
 }
 
 TEST(Config, UnknownKeyNamesItsPath) {
-  const auto msg = error_of([] { parse_recipe("train: {optimiser: {lr: 1}}\n", "t.yaml"); });
+  const auto msg = error_message([] { parse_recipe("train: {optimiser: {lr: 1}}\n", "t.yaml"); });
   EXPECT_NE(msg.find("t.yaml: train.optimiser: unknown key"), std::string::npos) << msg;
 }
 
 TEST(Config, WrongTypeNamesItsPath) {
-  const auto msg = error_of([] { parse_recipe("train: {epochs: many}\n", "t.yaml"); });
+  const auto msg = error_message([] { parse_recipe("train: {epochs: many}\n", "t.yaml"); });
   EXPECT_NE(msg.find("t.yaml: train.epochs: expected an integer, got 'many'"), std::string::npos) << msg;
-  const auto msg2 = error_of([] { parse_recipe("augment: {views: [{crop: {scale: [0.2, x]}}, {}]}\n", "t.yaml"); });
+  const auto msg2 = error_message([] { parse_recipe("augment: {views: [{crop: {scale: [0.2, x]}}, {}]}\n", "t.yaml"); });
   EXPECT_NE(msg2.find("augment.views.0.crop.scale.1: expected a list of numbers"), std::string::npos) << msg2;
-  const auto msg3 = error_of([] { parse_recipe("model: 3\n", "t.yaml"); });
+  const auto msg3 = error_message([] { parse_recipe("model: 3\n", "t.yaml"); });
   EXPECT_NE(msg3.find("model: expected a mapping"), std::string::npos) << msg3;
 }
 
 TEST(Config, InvalidYamlNamesTheLine) {
-  const auto msg = error_of([] { parse_recipe("name: a\ntrain: {epochs: [\n", "bad.yaml"); });
+  const auto msg = error_message([] { parse_recipe("name: a\ntrain: {epochs: [\n", "bad.yaml"); });
   EXPECT_NE(msg.find("bad.yaml: line"), std::string::npos) << msg;
 }
 
@@ -62,9 +55,9 @@ TEST(Config, OverridesWithDottedPaths) {
   EXPECT_DOUBLE_EQ(ssl::method_settings<ssl::MocoConfig>(r).temperature, 0.5);
   EXPECT_EQ(r.augment.views[1].crop.scale, (std::vector<double>{0.5, 1.0}));
   EXPECT_EQ(r.name, "over");
-  const auto msg = error_of([] { parse_recipe("", "t.yaml", {"train.epohcs=3"}); });
+  const auto msg = error_message([] { parse_recipe("", "t.yaml", {"train.epohcs=3"}); });
   EXPECT_NE(msg.find("train.epohcs: unknown key"), std::string::npos) << msg;
-  EXPECT_NE(error_of([] { parse_recipe("", "t.yaml", {"noequals"}); }).find("expected key=value"), std::string::npos);
+  EXPECT_NE(error_message([] { parse_recipe("", "t.yaml", {"noequals"}); }).find("expected key=value"), std::string::npos);
 }
 
 TEST(Config, OverrideOfAnAliasedViewChangesOnlyThatView) {
@@ -75,9 +68,9 @@ TEST(Config, OverrideOfAnAliasedViewChangesOnlyThatView) {
 }
 
 TEST(Config, CrossFieldValidation) {
-  const auto msg = error_of([] { parse_recipe("train: {batch_size: 100}\nmethod: {moco: {queue_size: 4096}}\n", "t.yaml"); });
+  const auto msg = error_message([] { parse_recipe("train: {batch_size: 100}\nmethod: {moco: {queue_size: 4096}}\n", "t.yaml"); });
   EXPECT_NE(msg.find("method.moco.queue_size"), std::string::npos) << msg;
-  const auto msg2 = error_of([] { parse_recipe("method: {name: nope}\n", "t.yaml"); });
+  const auto msg2 = error_message([] { parse_recipe("method: {name: nope}\n", "t.yaml"); });
   EXPECT_NE(msg2.find("method.name: unknown method 'nope'"), std::string::npos) << msg2;
 }
 

@@ -13,6 +13,7 @@
 namespace fs = std::filesystem;
 using namespace selfsup::clip;
 
+using selfsup::test_util::error_message;
 using selfsup::test_util::TempDir;
 
 namespace {
@@ -82,17 +83,6 @@ Tokenizer* TokenizerWordPiece::uncased_ = nullptr;
 namespace {
 
 using Ids = std::vector<int64_t>;
-
-// Runs `f` and returns the selfsup::Error message it throws ("" if none).
-template <typename F>
-std::string error_of(F&& f) {
-  try {
-    f();
-  } catch (const selfsup::Error& e) {
-    return e.what();
-  }
-  return "";
-}
 
 // The layout both tokenizers share: [CLS] body (cut to max_length - 2) [SEP] [PAD]..., mask 1 then 0.
 void expect_layout(const Tokenizer& tok, const std::string& text, int64_t max_length) {
@@ -348,7 +338,7 @@ TEST_F(TokenizerSentencePiece, ModelCarriesNoTempPath) {
 
 TEST(TokenizerErrors, MissingVocabFileNamesPath) {
   const std::string path = "/nonexistent/selfsup/vocab.txt";
-  const auto message = error_of([&] { load_wordpiece(path); });
+  const auto message = error_message([&] { load_wordpiece(path); });
   EXPECT_NE(message.find(path), std::string::npos) << message;
   EXPECT_NE(message.find("vocab.txt (one token per line)"), std::string::npos) << message;
 }
@@ -356,42 +346,42 @@ TEST(TokenizerErrors, MissingVocabFileNamesPath) {
 TEST(TokenizerErrors, BadVocabContents) {
   TempDir dir;
   write_text(dir / "empty.txt", "");
-  auto message = error_of([&] { load_wordpiece(dir / "empty.txt"); });
+  auto message = error_message([&] { load_wordpiece(dir / "empty.txt"); });
   EXPECT_NE(message.find(dir / "empty.txt"), std::string::npos) << message;
   EXPECT_NE(message.find("empty vocab"), std::string::npos) << message;
 
   write_text(dir / "no_cls.txt", "[PAD]\n[UNK]\n[SEP]\nhello\n");
-  message = error_of([&] { load_wordpiece(dir / "no_cls.txt"); });
+  message = error_message([&] { load_wordpiece(dir / "no_cls.txt"); });
   EXPECT_NE(message.find(dir / "no_cls.txt"), std::string::npos) << message;
   EXPECT_NE(message.find("no [CLS] line"), std::string::npos) << message;
 
   write_text(dir / "bad_utf8.txt", "[PAD]\n[UNK]\nbad\xff\n[CLS]\n[SEP]\n");
-  message = error_of([&] { load_wordpiece(dir / "bad_utf8.txt"); });
+  message = error_message([&] { load_wordpiece(dir / "bad_utf8.txt"); });
   EXPECT_NE(message.find(dir / "bad_utf8.txt:3: not valid UTF-8"), std::string::npos) << message;
 }
 
 TEST(TokenizerErrors, BadArguments) {
   const auto tok = tokenizer_from_serialized("wordpiece", "[PAD]\n[UNK]\n[CLS]\n[SEP]\nhi\n");
   EXPECT_EQ(tok->encode_one("hi there", 4).ids, (Ids{2, 4, 1, 3}));
-  EXPECT_NE(error_of([&] { tok->encode_one("hi", 1); }).find("max_length 1 too small"), std::string::npos);
-  EXPECT_NE(error_of([&] { tok->id_to_token(5); }).find("token id 5 out of range"), std::string::npos);
-  EXPECT_NE(error_of([&] { tokenizer_from_serialized("bytes", ""); }).find("unknown tokenizer kind 'bytes'"),
+  EXPECT_NE(error_message([&] { tok->encode_one("hi", 1); }).find("max_length 1 too small"), std::string::npos);
+  EXPECT_NE(error_message([&] { tok->id_to_token(5); }).find("token id 5 out of range"), std::string::npos);
+  EXPECT_NE(error_message([&] { tokenizer_from_serialized("bytes", ""); }).find("unknown tokenizer kind 'bytes'"),
             std::string::npos);
 }
 
 TEST(TokenizerErrors, SentencePieceTrainingAndLoading) {
-  EXPECT_NE(error_of([&] { train_sentencepiece(captions(), 100, "char-ngram"); }).find("unknown model_type"),
+  EXPECT_NE(error_message([&] { train_sentencepiece(captions(), 100, "char-ngram"); }).find("unknown model_type"),
             std::string::npos);
-  EXPECT_NE(error_of([&] { train_sentencepiece({"", " "}, 100); }).find("no text to train on"), std::string::npos);
+  EXPECT_NE(error_message([&] { train_sentencepiece({"", " "}, 100); }).find("no text to train on"), std::string::npos);
   // Fewer pieces than the specials plus the characters of the captions.
-  EXPECT_NE(error_of([&] { train_sentencepiece(captions(), 5); }).find("train_sentencepiece(vocab_size=5"),
+  EXPECT_NE(error_message([&] { train_sentencepiece(captions(), 5); }).find("train_sentencepiece(vocab_size=5"),
             std::string::npos);
 
   TempDir dir;
   write_text(dir / "not.model", "[PAD]\n[UNK]\n");
-  auto message = error_of([&] { load_sentencepiece(dir / "not.model"); });
+  auto message = error_message([&] { load_sentencepiece(dir / "not.model"); });
   EXPECT_NE(message.find(dir / "not.model"), std::string::npos) << message;
   EXPECT_NE(message.find("not a SentencePiece model"), std::string::npos) << message;
-  message = error_of([&] { load_sentencepiece(dir / "missing.model"); });
+  message = error_message([&] { load_sentencepiece(dir / "missing.model"); });
   EXPECT_NE(message.find(dir / "missing.model"), std::string::npos) << message;
 }
