@@ -77,8 +77,7 @@ ImageSet load_image_set(const std::string& spec, const Recipe& recipe) {
 }
 
 std::vector<std::string> read_lines(const std::string& path) {
-  std::ifstream in(path);
-  if (!in) throw Error(path + ": cannot open");
+  std::istringstream in(read_file(path, "caption file (one caption per line)"));
   std::vector<std::string> lines;
   for (std::string line; std::getline(in, line);) {
     if (!line.empty() && line.back() == '\r') line.pop_back();

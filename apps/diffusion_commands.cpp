@@ -18,6 +18,7 @@
 #include "selfsup/diffusion/judge.h"
 #include "selfsup/diffusion/trained.h"
 #include "selfsup/io/png.h"
+#include "validators.h"
 
 namespace selfsup::cli {
 
@@ -51,9 +52,9 @@ std::vector<double> parse_scales(const std::string& text, const std::string& opt
     try {
       size_t used = 0;
       out.push_back(std::stod(item, &used));
-      if (used != item.size()) throw std::invalid_argument(item);
+      if (used != item.size() || !std::isfinite(out.back()) || out.back() < 0) throw std::invalid_argument(item);
     } catch (const std::exception&) {
-      throw Error(option + ": expected comma-separated numbers, got '" + text + "'");
+      throw Error(option + ": expected comma-separated finite numbers >= 0, got '" + text + "'");
     }
   }
   return out;
@@ -68,19 +69,23 @@ DiffusionCommands::DiffusionCommands(CLI::App& app, CLI::App& eval_cmd) {
   auto* s = sample_cmd_;
   s->add_option("--checkpoint", checkpoint_, "checkpoint.pt of a diffusion run (selfsup train recipes/diffusion_cfg_fmnist.yaml)")->required();
   s->add_option("--class", class_, "class index or name (e.g. 7 or sneaker); default: every class, one row each");
-  s->add_option("--guidance", guidance_, "classifier-free guidance scale s")->capture_default_str();
+  s->add_option("--guidance", guidance_, "classifier-free guidance scale s")->check(finite_in(0, 100))->capture_default_str();
   s->add_option("--sampler", sampler_, "ddim or ddpm (ancestral)")->check(CLI::IsMember({"ddim", "ddpm"}))->capture_default_str();
-  s->add_option("--steps", steps_, "denoising steps (at most the model's timesteps)")->capture_default_str();
-  s->add_option("--eta", eta_, "DDIM noise: 0 deterministic, 1 DDPM-like")->capture_default_str();
+  s->add_option("--steps", steps_, "denoising steps (at most the model's timesteps)")
+      ->check(integer_in(1, 100000))
+      ->capture_default_str();
+  s->add_option("--eta", eta_, "DDIM noise: 0 deterministic, 1 DDPM-like")->check(finite_in(0, 1))->capture_default_str();
   s->add_option("--variance", variance_, "DDPM variance: small (posterior) or large (beta)")
       ->check(CLI::IsMember({"small", "large"}))
       ->capture_default_str();
-  s->add_option("-n", n_, "images: with --class, that many (default 64); without, per class (default 10)");
+  s->add_option("-n", n_, "images: with --class, that many (default 64); without, per class (default 10)")
+      ->check(integer_in(1, 100000));
   s->add_option("--seed", seed_, "seed of the noise: the same seed gives the same images")->capture_default_str();
   s->add_option("--classifier", classifier_, "classifier guidance: checkpoint of a noisy_classifier run");
-  s->add_option("--classifier-scale", classifier_scale_, "classifier guidance scale (gamma); with --classifier and no --guidance, the model runs unconditionally (s = 0)");
-  s->add_option("--batch-size", batch_size_, "images sampled at once")->capture_default_str();
-  s->add_option("--scale", scale_, "enlarge every tile this many times in the PNG")->capture_default_str();
+  s->add_option("--classifier-scale", classifier_scale_, "classifier guidance scale (gamma); with --classifier and no --guidance, the model runs unconditionally (s = 0)")
+      ->check(finite_in(0, 1000));
+  s->add_option("--batch-size", batch_size_, "images sampled at once")->check(integer_in(1, 100000))->capture_default_str();
+  s->add_option("--scale", scale_, "enlarge every tile this many times in the PNG")->check(integer_in(1, 32))->capture_default_str();
   s->add_option("--out", out_, "output PNG")->capture_default_str();
 
   eval_cmd.add_option("--judge", judge_, "samples: checkpoint of the judge classifier (selfsup train recipes/judge_fmnist.yaml)");
@@ -88,11 +93,15 @@ DiffusionCommands::DiffusionCommands(CLI::App& app, CLI::App& eval_cmd) {
       ->capture_default_str();
   eval_cmd.add_option("--classifier", classifier_, "samples: noisy classifier checkpoint for classifier guidance");
   eval_cmd.add_option("--classifier-scales", classifier_scales_, "samples: classifier guidance scales to sweep, e.g. 1,3,10");
-  eval_cmd.add_option("--per-class", per_class_, "samples: images generated per class and setting")->capture_default_str();
+  eval_cmd.add_option("--per-class", per_class_, "samples: images generated per class and setting")
+      ->check(integer_in(1, 100000))
+      ->capture_default_str();
   eval_cmd.add_option("--sampler", sampler_, "samples: ddim or ddpm")->check(CLI::IsMember({"ddim", "ddpm"}))->capture_default_str();
-  eval_cmd.add_option("--steps", steps_, "samples: denoising steps")->capture_default_str();
+  eval_cmd.add_option("--steps", steps_, "samples: denoising steps")->check(integer_in(1, 100000))->capture_default_str();
   eval_cmd.add_option("--seed", seed_, "samples: seed of the noise")->capture_default_str();
-  eval_cmd.add_option("--batch-size", batch_size_, "samples: images sampled at once")->capture_default_str();
+  eval_cmd.add_option("--batch-size", batch_size_, "samples: images sampled at once")
+      ->check(integer_in(1, 100000))
+      ->capture_default_str();
   eval_cmd.add_option("--out", sweep_out_, "samples: output folder (samples.csv, samples.json, tradeoff.png, grids)")
       ->capture_default_str();
 }
@@ -104,7 +113,6 @@ bool DiffusionCommands::run(int& exit_code) {
 }
 
 int DiffusionCommands::sample() {
-  if (steps_ < 1 || batch_size_ < 1 || scale_ < 1) throw Error("sample: --steps, --batch-size and --scale must be >= 1");
   const auto t = diffusion::load_diffusion(checkpoint_, parse_device("cpu"));
   configure_threads(t.recipe.threads);
   const auto device = parse_device(t.recipe.device);
@@ -152,16 +160,16 @@ int DiffusionCommands::sample() {
 int DiffusionCommands::eval_samples(const std::string& checkpoint, const std::string& json_out) {
   if (checkpoint.empty()) throw Error("eval samples: give --checkpoint PATH of a diffusion run");
   if (judge_.empty()) throw Error("eval samples: give --judge PATH of a classifier run (recipes/judge_fmnist.yaml)");
+  diffusion::SweepOptions o;  // the flags first: a typo is reported before minutes of loading
+  for (double s : parse_scales(cfg_scales_, "--guidance")) o.settings.push_back({"cfg", s});
+  for (double g : parse_scales(classifier_scales_, "--classifier-scales")) o.settings.push_back({"classifier", g});
+  if (o.settings.empty()) throw Error("eval samples: nothing to measure (--guidance and --classifier-scales are empty)");
   auto model = diffusion::load_diffusion(checkpoint, parse_device("cpu"));
   configure_threads(model.recipe.threads);
   std::cout << runtime_summary() << std::endl;
   const auto device = parse_device(model.recipe.device);
   model.model->to(device);
   auto judge = diffusion::load_classifier(judge_, device);
-  diffusion::SweepOptions o;
-  for (double s : parse_scales(cfg_scales_, "--guidance")) o.settings.push_back({"cfg", s});
-  for (double g : parse_scales(classifier_scales_, "--classifier-scales")) o.settings.push_back({"classifier", g});
-  if (o.settings.empty()) throw Error("eval samples: nothing to measure (--guidance and --classifier-scales are empty)");
   std::optional<diffusion::Trained<diffusion::NoisyClassifier>> noisy;
   if (!classifier_.empty()) noisy = diffusion::load_noisy_classifier(classifier_, device);
   o.per_class = per_class_;

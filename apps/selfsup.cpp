@@ -2,6 +2,7 @@
 #include <CLI/CLI.hpp>
 #include <nlohmann/json.hpp>
 
+#include <algorithm>
 #include <filesystem>
 #include <iostream>
 #include <set>
@@ -195,6 +196,12 @@ int main(int argc, char** argv) {
                "(class-conditional DDPM/DDIM with classifier-free and classifier guidance).\n"
                "Start with: selfsup train recipes/moco_v2_fmnist_demo.yaml, recipes/clip_emoji.yaml or recipes/diffusion_cfg_fmnist.yaml"};
   app.set_version_flag("--version", [] { return runtime_summary(); });
+  // Parse errors follow the program's contract too: one line, "error: ...", exit 2.
+  app.failure_message([](const CLI::App*, const CLI::Error& e) {
+    std::string what = e.what();
+    std::replace(what.begin(), what.end(), '\n', ' ');
+    return "error: " + what + " (see --help)\n";
+  });
   app.require_subcommand(1);
 
   TrainArgs train_args;

@@ -8,6 +8,8 @@
 #include <string>
 
 #include "run_cli.h"
+#include "selfsup/core/fs.h"
+#include "selfsup/train/checkpoint.h"
 
 namespace {
 
@@ -77,6 +79,24 @@ TEST(Cli, TrainEvalExportRoundTrip) {
   const auto ckpt = (dir / "t" / "checkpoint.pt").string();
   for (const char* f : {"recipe.yaml", "metrics.csv", "metrics.json", "checkpoint.pt"})
     EXPECT_TRUE(std::filesystem::exists(dir / "t" / f)) << f;
+  // A resume with another optimiser is refused before anything in the run folder changes.
+  const auto recipe_yaml = selfsup::read_file((dir / "t" / "recipe.yaml").string());
+  r = run_cli("train " + kTiny + " run_dir=" + dir.string() +
+              " name=t train.epochs=1 data.subset=256 eval.at_end=false train.optimizer.name=adamw --resume");
+  EXPECT_EQ(r.code, 2);
+  EXPECT_NE(r.output.find(ckpt + ": --resume needs the recipe of the run being resumed; changed: "
+                                 "train.optimizer.name: sgd -> adamw"),
+            std::string::npos)
+      << r.output;
+  EXPECT_EQ(selfsup::read_file((dir / "t" / "recipe.yaml").string()), recipe_yaml);
+  // A checkpoint that cannot be written (a folder in the way of its temporary file, as a full disk
+  // would fail it) is an exit-2 error naming the checkpoint, and the previous one survives.
+  std::filesystem::create_directories(dir / "t" / "checkpoint.pt.tmp");
+  r = run_cli("train " + kTiny + " run_dir=" + dir.string() + " name=t train.epochs=2 data.subset=256 eval.at_end=false --resume");
+  EXPECT_EQ(r.code, 2) << r.output;
+  EXPECT_NE(r.output.find("error: " + ckpt + ": cannot write"), std::string::npos) << r.output;
+  EXPECT_EQ(selfsup::train::read_checkpoint_info(ckpt).epochs_done, 1);
+  EXPECT_FALSE(std::filesystem::exists(dir / "t" / "checkpoint.pt.tmp"));
   r = run_cli("eval knn --checkpoint " + ckpt + " --json " + (dir / "e.json").string());
   ASSERT_EQ(r.code, 0) << r.output;
   EXPECT_NE(r.output.find("kNN top-1"), std::string::npos);
@@ -145,4 +165,38 @@ TEST(Cli, AttentionMapsOfAVitCheckpoint) {
   EXPECT_EQ(be32(20), 3 * (56 + 2) + 2);  // height
   EXPECT_FALSE(std::filesystem::exists(png + ".tmp"));
   std::filesystem::remove_all(dir);
+}
+
+// Numeric flags have ranges (NaN and infinities included) and parse errors are one "error:" line.
+TEST(Cli, FlagRangesAreCheckedBeforeAnythingRuns) {
+  const std::vector<std::pair<std::string, std::string>> cases{
+      {"sample --checkpoint x.pt --guidance nan", "--guidance: expected a finite number in [0, 100], got nan"},
+      {"sample --checkpoint x.pt --guidance inf", "--guidance: expected a finite number"},
+      {"sample --checkpoint x.pt --eta -2", "--eta: expected a finite number in [0, 1], got -2"},
+      {"sample --checkpoint x.pt --eta 3", "--eta: expected a finite number in [0, 1], got 3"},
+      {"sample --checkpoint x.pt -n 0", "-n: Value 0 not in range 1 to 100000"},
+      {"sample --checkpoint x.pt -n -4", "-n: Value -4 not in range"},
+      {"sample --checkpoint x.pt --scale 100000", "--scale: Value 100000 not in range 1 to 32"},
+      {"eval samples --checkpoint x.pt --per-class 0", "--per-class: Value 0 not in range"},
+      {"train", "recipe is required"},
+  };
+  for (const auto& [args, expected] : cases) {
+    const auto r = run_cli(args);
+    EXPECT_EQ(r.code, 2) << args;
+    EXPECT_EQ(lines(r.output), 1) << args << "\n" << r.output;
+    EXPECT_EQ(r.output.rfind("error: ", 0), 0u) << r.output;
+    EXPECT_NE(r.output.find(expected), std::string::npos) << args << "\n" << r.output;
+  }
+  const auto r = run_cli("eval samples --checkpoint x.pt --judge j.pt --guidance 1,nan");
+  EXPECT_EQ(r.code, 2);
+  EXPECT_NE(r.output.find("--guidance: expected comma-separated finite numbers >= 0, got '1,nan'"), std::string::npos)
+      << r.output;
+}
+
+TEST(Cli, KnnWithMoreNeighboursThanImagesSaysSo) {
+  const auto r = run_cli("eval knn --baseline pixels --recipe " + kTiny + " data.subset=50 data.test_subset=20 eval.knn.k=200");
+  EXPECT_EQ(r.code, 0) << r.output;
+  EXPECT_NE(r.output.find("note: eval.knn.k = 200 is more than the 50 training images: all of them vote"),
+            std::string::npos)
+      << r.output;
 }

@@ -142,6 +142,19 @@ TEST(ClipIndex, RoundTripSearchAndErrors) {
   fs::remove_all(dir);
 }
 
+TEST(ClipIndex, NonFiniteEmbeddingsAndAnotherModelsQueryAreErrors) {
+  const auto dir = test_util::tmp_dir("index");
+  const auto path = dir + "/index.bin";
+  auto emb = torch::nn::functional::normalize(torch::randn({4, 8}), torch::nn::functional::NormalizeFuncOptions().dim(1));
+  clip::write_index(path, emb, {"a", "b", "c", "d"}, {});
+  const auto msg = test_util::error_message([&] { clip::search(clip::read_index(path), torch::randn({16}), 2); });
+  EXPECT_EQ(msg, path + ": 8-dimensional embeddings, the query has 16: the index was built with another model");
+  emb[2][3] = std::nan("");
+  clip::write_index(path, emb, {"a", "b", "c", "d"}, {});
+  EXPECT_EQ(test_util::error_message([&] { clip::read_index(path); }),
+            path + ": corrupt index: it holds NaN or infinite embeddings");
+}
+
 TEST(ClipIndex, FingerprintChangesWithTheWeights) {
   torch::nn::Linear a(4, 2), b(4, 2);
   EXPECT_EQ(clip::model_fingerprint(*a), clip::model_fingerprint(*a));

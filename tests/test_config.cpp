@@ -3,6 +3,7 @@
 #include <yaml-cpp/yaml.h>
 
 #include <filesystem>
+#include <fstream>
 
 #include "selfsup/core/config.h"
 #include "selfsup/core/error.h"
@@ -96,4 +97,23 @@ TEST(Config, EveryShippedRecipeLoadsAndEveryFieldIsDocumented) {
   EXPECT_NE(doc.find("`method.moco.queue_size`"), std::string::npos);
   EXPECT_NE(doc.find("`augment.views.N.crop.scale`"), std::string::npos);
   EXPECT_EQ(doc.find("|  |"), std::string::npos) << "a field without documentation";
+}
+
+TEST(Config, RunNameIsOneFolderName) {
+  for (const char* bad : {"''", ".", "..", "../x", "/abs", "a/b"}) {
+    const auto msg = error_message([&] { parse_recipe(std::string("name: ") + bad, "inline"); });
+    EXPECT_NE(msg.find("inline: name: expected one plain folder name"), std::string::npos) << bad << ": " << msg;
+  }
+  EXPECT_EQ(parse_recipe("name: moco_v2.run-1", "inline").name, "moco_v2.run-1");
+}
+
+TEST(Config, DuplicatedKeysAndEmptyRecipeFilesAreErrors) {
+  auto msg = error_message([] { parse_recipe("train:\n  epochs: 3\n  epochs: 5\n", "t.yaml"); });
+  EXPECT_NE(msg.find("t.yaml: train.epochs: duplicated key (line 3)"), std::string::npos) << msg;
+  msg = error_message([] { parse_recipe("seed: 1\nseed: 2\n", "t.yaml"); });
+  EXPECT_NE(msg.find("t.yaml: seed: duplicated key (line 2)"), std::string::npos) << msg;
+  test_util::TempDir dir;
+  std::ofstream(dir / "empty.yaml") << "# only a comment\n";
+  msg = error_message([&] { load_recipe(dir / "empty.yaml"); });
+  EXPECT_EQ(msg, dir / "empty.yaml" + ": empty recipe: expected YAML sections (task, data, model, ...)");
 }

@@ -3,11 +3,13 @@
 #include "selfsup/data/idx.h"
 #include "selfsup/data/image_folder.h"
 #include "selfsup/data/loader.h"
+#include "selfsup/data/source.h"
 #include "test_util.h"
 
 #include <gtest/gtest.h>
 #include <stb/stb_image_write.h>
 #include <unistd.h>
+#include <zlib.h>
 
 #include <chrono>
 #include <filesystem>
@@ -117,6 +119,36 @@ TEST(Idx, TruncatedRawFile) {
   EXPECT_EQ(msg, dir / "img" + ": truncated: expected 36 bytes of pixels, got 31");
 }
 
+// The gzip trailer's CRC-32 is checked: the reader reads to the end of the stream.
+TEST(Idx, CorruptGzipTrailingDataAndMissingTrailerAreErrors) {
+  TempDir dir;
+  const auto raw = idx_images(4, 3, 3);
+  write_bytes(dir / "lab", idx_labels({0, 1, 0, 1}));
+  const auto path = dir / "img.gz";
+  gzFile gz = gzopen(path.c_str(), "wb");
+  gzwrite(gz, raw.data(), static_cast<unsigned>(raw.size()));
+  gzclose(gz);
+  EXPECT_EQ(load_idx(path, dir / "lab", {"a", "b"}).size(), 4);
+  std::ifstream in(path, std::ios::binary);
+  std::vector<uint8_t> gzip((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+
+  auto flipped = gzip;
+  flipped[flipped.size() - 8] ^= 0xFF;  // the CRC-32 no longer matches the (intact) pixels
+  write_bytes(path, flipped);
+  auto msg = error_message([&] { load_idx(path, dir / "lab", {"a", "b"}); });
+  EXPECT_TRUE(contains(msg, path + ": corrupt gzip data: incorrect data check")) << msg;
+
+  write_bytes(path, std::vector<uint8_t>(gzip.begin(), gzip.end() - 8));  // no trailer
+  msg = error_message([&] { load_idx(path, dir / "lab", {"a", "b"}); });
+  EXPECT_EQ(msg, path + ": truncated gzip stream: its trailer (CRC-32, length) is missing");
+
+  auto longer = raw;
+  longer.push_back(7);  // one byte more than 4 x 3 x 3 pixels
+  write_bytes(dir / "img", longer);
+  msg = error_message([&] { load_idx(dir / "img", dir / "lab", {"a", "b"}); });
+  EXPECT_EQ(msg, dir / "img" + ": more data after the header's 36 bytes of pixels: not an IDX file of the size its header gives");
+}
+
 TEST(Idx, BadMagicMissingFileMismatchAndLabelRange) {
   TempDir dir;
   write_bytes(dir / "img", idx_images(2, 2, 2));
@@ -222,9 +254,33 @@ TEST(ImageFolder, Errors) {
   EXPECT_TRUE(contains(msg, tree.root + "/dog/e.png: image is 2x2: expected 6x8")) << msg;
   EXPECT_EQ(load_image_folder(tree.root, 5, 0).size(), 5);
 
+  fs::create_directories(tree.root + "/bird");  // a class without images
+  msg = error_message([&] { load_image_folder(tree.root, 5, 0); });
+  EXPECT_EQ(msg, tree.root + "/bird: empty class folder: expected .png/.jpg/.jpeg/.bmp files (remove the folder or add images)");
+  fs::remove(tree.root + "/bird");
+
   std::ofstream(tree.root + "/cat/corrupt.png") << "definitely not a png";
   msg = error_message([&] { load_image_folder(tree.root, 5, 0); });
   EXPECT_TRUE(contains(msg, tree.root + "/cat/corrupt.png: cannot decode image: ")) << msg;
+}
+
+TEST(ImageFolder, TestSplitMustHaveTheTrainingClasses) {
+  ImageTree tree;
+  const std::string test = tree.dir / "test";
+  fs::create_directories(test + "/cat");
+  fs::create_directories(test + "/cow");
+  fs::copy_file(tree.root + "/cat/a.png", test + "/cat/a.png");
+  fs::copy_file(tree.root + "/dog/c.png", test + "/cow/c.png");
+  DataConfig c;
+  c.dataset = "image_folder";
+  c.root = tree.root;
+  c.test_root = test;
+  c.image_size = 4;
+  const auto msg = error_message([&] { load_dataset(c, /*train=*/false); });
+  EXPECT_EQ(msg, "data.test_root: " + test + " has the classes [cat, cow], data.root " + tree.root +
+                     " has [cat, dog]: both splits need the same class folders");
+  fs::rename(test + "/cow", test + "/dog");
+  EXPECT_EQ(load_dataset(c, /*train=*/false).size(), 2);
 }
 
 // ---------------------------------------------------------------- Loader

@@ -12,6 +12,7 @@
 
 #include "run_cli.h"
 #include "selfsup/core/error.h"
+#include "selfsup/core/fs.h"
 #include "selfsup/diffusion/model.h"
 #include "selfsup/diffusion/sampler.h"
 #include "selfsup/diffusion/schedule.h"
@@ -25,13 +26,6 @@ using namespace selfsup::diffusion;
 namespace fs = std::filesystem;
 
 namespace {
-
-std::string read_file(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  std::stringstream s;
-  s << in.rdbuf();
-  return s.str();
-}
 
 // The exact denoiser of a data distribution with equal mass on a few points of a 1x1x1 image:
 // E[x0 | x_t] from the posterior over the points, returned as the chosen prediction type.
@@ -354,7 +348,7 @@ TEST(DiffusionEndToEnd, TrainSampleAndMeasureGuidance) {
   EXPECT_NE(r.output.find("of class Sneaker"), std::string::npos) << r.output;
   r = run_cli("sample --checkpoint " + ckpt + " --class 7 -n 4 --steps 5 --guidance 2 --out " + runs + "/b.png");
   ASSERT_EQ(r.code, 0) << r.output;
-  EXPECT_EQ(read_file(runs + "/a.png"), read_file(runs + "/b.png"));
+  EXPECT_EQ(selfsup::read_file(runs + "/a.png"), selfsup::read_file(runs + "/b.png"));
   r = run_cli("sample --checkpoint " + ckpt + " --class socks --out " + runs + "/c.png");
   EXPECT_EQ(r.code, 2) << r.output;
   EXPECT_NE(r.output.find("'socks' is not a class"), std::string::npos) << r.output;

@@ -59,4 +59,6 @@ TEST(ReadFile, NamesTheFileAndWhatWasExpected) {
   TempDir dir;
   const auto msg = error_message([&] { read_file(dir / "missing.yaml", "recipe file"); });
   EXPECT_TRUE(contains(msg, dir / "missing.yaml" + ": cannot read recipe file")) << msg;
+  EXPECT_EQ(error_message([&] { read_file(dir.path.string(), "recipe file"); }),
+            dir.path.string() + ": is a folder: expected a recipe file");
 }

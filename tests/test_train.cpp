@@ -202,6 +202,33 @@ TEST(Checkpoint, RoundTripAndClearErrors) {
   EXPECT_THROW(read_checkpoint_info(dir + "/missing.pt"), Error);
 }
 
+// LibTorch does not check the zip's CRCs: a byte changed inside a tensor's data is caught by the
+// content hash written with the weights.
+TEST(Checkpoint, CorruptWeightsAreAnError) {
+  const auto dir = test_util::tmp_dir("ckpt");
+  const auto path = dir + "/c.pt";
+  torch::nn::Linear model(4, 3);
+  {
+    torch::NoGradGuard no_grad;
+    model->weight.copy_(torch::arange(12, torch::kFloat).reshape({3, 4}) + 1000);  // bytes easy to find
+  }
+  save_checkpoint(path, *model, nullptr, {"", 1, 1});
+  std::ifstream in(path, std::ios::binary);
+  std::string bytes((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  in.close();
+  const auto weight = model->weight.contiguous();
+  const std::string pattern(static_cast<const char*>(weight.data_ptr()), 16);
+  const auto at = bytes.find(pattern);
+  ASSERT_NE(at, std::string::npos);
+  torch::nn::Linear other(4, 3);
+  load_checkpoint(path, *other, nullptr);  // intact: loads
+  EXPECT_TRUE(torch::equal(other->weight, model->weight));
+  bytes[at + 5] ^= 0x01;  // one bit of one weight
+  std::ofstream(path, std::ios::binary) << bytes;
+  const auto msg = test_util::error_message([&] { load_checkpoint(path, *other, nullptr); });
+  EXPECT_EQ(msg, path + ": corrupt checkpoint: the weights do not match the checksum written with them");
+}
+
 // An interrupted-then-resumed run ends with exactly the weights of an uninterrupted one.
 TEST(Trainer, ResumeReproducesUninterruptedRun) {
   const auto dir = test_util::tmp_dir("resume");

@@ -87,11 +87,17 @@ EmbeddingIndex read_index(const std::string& path) {
                 " embeddings, " + std::to_string(file_size) + " bytes)");
   index.embeddings = torch::from_blob(const_cast<char*>(bytes + prefix + header_size), {count, dim}, torch::kFloat);
   index.mapping = mapping;
+  index.path = path;
+  if (!torch::isfinite(index.embeddings).all().item<bool>())
+    throw Error(path + ": corrupt index: it holds NaN or infinite embeddings");
   return index;
 }
 
 std::vector<Match> search(const EmbeddingIndex& index, const torch::Tensor& query, int64_t k) {
   torch::NoGradGuard no_grad;
+  if (query.numel() != index.embeddings.size(1))
+    throw Error(index.path + ": " + std::to_string(index.embeddings.size(1)) + "-dimensional embeddings, the query has " +
+                std::to_string(query.numel()) + ": the index was built with another model");
   const auto scores = torch::mv(index.embeddings, query.to(torch::kCPU, torch::kFloat).reshape({-1}));
   const auto top = scores.topk(std::min<int64_t>(k, scores.size(0)));
   const auto values = std::get<0>(top), rows = std::get<1>(top);

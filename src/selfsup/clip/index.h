@@ -20,6 +20,7 @@ struct EmbeddingIndex {
   std::vector<std::string> paths;  // N
   nlohmann::json model;            // who made it: {"checkpoint", "fingerprint", "name", ...}
   std::shared_ptr<void> mapping;   // keeps the memory mapping alive while `embeddings` is used
+  std::string path;                // the file it was read from (for errors)
 };
 
 // Written with atomic_write (core/fs.h). Throws selfsup::Error on shape mismatch or I/O failure.

@@ -32,6 +32,15 @@ class Reader : public Visitor {
       : node_(node), path_(std::move(path)), origin_(std::move(origin)) {
     if (node_ && !node_.IsNull() && !node_.IsMap())
       fail(path_.empty() ? "<top level>" : path_, "expected a mapping, got " + type_name(node_));
+    // yaml-cpp keeps the first of two equal keys and drops the second without a word.
+    if (node_ && node_.IsMap()) {
+      std::set<std::string> keys;
+      for (const auto& kv : node_) {
+        const auto key = kv.first.as<std::string>();
+        if (!keys.insert(key).second)
+          fail(join(path_, key), "duplicated key (line " + std::to_string(kv.first.Mark().line + 1) + ")");
+      }
+    }
   }
 
   void finish() const {

@@ -6,6 +6,7 @@
 #include <cerrno>
 #include <cstdio>
 #include <cstring>
+#include <filesystem>
 #include <exception>
 #include <fstream>
 #include <sstream>
@@ -65,6 +66,8 @@ void atomic_write(const std::string& path, const std::string& bytes) {
 }
 
 std::string read_file(const std::string& path, const std::string& what) {
+  std::error_code ec;
+  if (std::filesystem::is_directory(path, ec)) throw Error(path + ": is a folder: expected a " + what);
   std::ifstream in(path, std::ios::binary);
   if (!in) throw Error(path + ": cannot read " + what + " (missing or unreadable)");
   std::ostringstream text;

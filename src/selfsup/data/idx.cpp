@@ -44,8 +44,25 @@ class GzFile {
     int err = Z_OK;
     const char* message = gzerror(file_, &err);
     // Z_BUF_ERROR is zlib's "unexpected end of file": reported by the caller as truncation.
-    if (err != Z_OK && err != Z_BUF_ERROR) throw Error(path_ + ": corrupt gzip data: " + message);
+    if (err != Z_OK && err != Z_BUF_ERROR) {
+      std::string what = message;  // zlib prefixes its message with the path: keep it once
+      if (what.rfind(path_ + ": ", 0) == 0) what = what.substr(path_.size() + 2);
+      throw Error(path_ + ": corrupt gzip data: " + what);
+    }
     return got;
+  }
+
+  // The data must end after the header's `expected` bytes of `what`. Reading up to the end also
+  // makes zlib check the gzip trailer (CRC-32 and length), so a flipped byte anywhere in a .gz
+  // file is an error instead of silently wrong pixels.
+  void expect_end(size_t expected, const std::string& what) {
+    uint8_t extra = 0;
+    if (read(&extra, 1) != 0)
+      throw Error(path_ + ": more data after the header's " + std::to_string(expected) + " bytes of " + what +
+                  ": not an IDX file of the size its header gives");
+    int err = Z_OK;
+    gzerror(file_, &err);
+    if (err == Z_BUF_ERROR) throw Error(path_ + ": truncated gzip stream: its trailer (CRC-32, length) is missing");
   }
 
  private:
@@ -105,6 +122,7 @@ torch::Tensor read_images(const std::string& path) {
     throw Error(msg.str());
   }
   auto pixels = read_exact(f, static_cast<size_t>(n * h * w), "pixels");
+  f.expect_end(pixels.size(), "pixels");
   return torch::from_blob(pixels.data(), {n, 1, h, w}, torch::kUInt8).clone();
 }
 
@@ -112,6 +130,7 @@ torch::Tensor read_labels(const std::string& path) {
   GzFile f(path);
   const int64_t n = read_header(f, kLabelsMagic, 1, "label")[0];
   auto bytes = read_exact(f, static_cast<size_t>(n), "labels");
+  f.expect_end(bytes.size(), "labels");
   return torch::from_blob(bytes.data(), {n}, torch::kUInt8).to(torch::kLong);
 }
 

@@ -33,11 +33,15 @@ FileList list_files(const std::string& root) {
   for (const auto& dir : sorted_entries(root, true)) {
     const auto label = static_cast<int64_t>(list.class_names.size());
     list.class_names.push_back(dir.filename().string());
+    const size_t before = list.paths.size();
     for (const auto& file : sorted_entries(dir, false)) {
       if (!is_image_file(file.string())) continue;
       list.paths.push_back(file.string());
       list.labels.push_back(label);
     }
+    // A class without images would still take a label: every accuracy would be off by a class.
+    if (list.paths.size() == before)
+      throw Error(dir.string() + ": empty class folder: expected .png/.jpg/.jpeg/.bmp files (remove the folder or add images)");
   }
   if (list.class_names.empty())
     throw Error(root + ": no class folders: expected root/<class>/<image files>");
@@ -47,6 +51,13 @@ FileList list_files(const std::string& root) {
 }
 
 }  // namespace
+
+std::vector<std::string> image_folder_classes(const std::string& root) {
+  if (!fs::is_directory(root)) throw Error(root + ": no such directory");
+  std::vector<std::string> names;
+  for (const auto& dir : sorted_entries(root, true)) names.push_back(dir.filename().string());
+  return names;
+}
 
 ImageDataset load_image_folder(const std::string& root, int64_t size, int64_t channels) {
   if (channels != 0 && channels != 1 && channels != 3)

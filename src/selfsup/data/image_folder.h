@@ -5,6 +5,7 @@
 #include "selfsup/data/dataset.h"
 
 #include <string>
+#include <vector>
 
 namespace selfsup::data {
 
@@ -14,5 +15,8 @@ namespace selfsup::data {
 // the size, which must then be the same for all images. Transparent pixels come out on white.
 // Throws selfsup::Error naming the file.
 ImageDataset load_image_folder(const std::string& root, int64_t size, int64_t channels);
+
+// The class names of a tree (its sorted, non-hidden subfolders) without reading any image.
+std::vector<std::string> image_folder_classes(const std::string& root);
 
 }  // namespace selfsup::data

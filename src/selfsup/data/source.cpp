@@ -25,6 +25,25 @@ void DataConfig::visit(config::Visitor& v) {
   v("prefetch", prefetch, "batches buffered ahead of the training step");
 }
 
+namespace {
+
+std::string joined(const std::vector<std::string>& names) {
+  std::string out;
+  for (const auto& n : names) out += (out.empty() ? "" : ", ") + n;
+  return out;
+}
+
+// Labels are positions in the sorted class list: the evaluation split must list the same classes,
+// or a label would mean one class in training and another in the test.
+void check_same_classes(const DataConfig& c, const std::vector<std::string>& test_classes) {
+  const auto train_classes = image_folder_classes(c.root);
+  if (train_classes != test_classes)
+    throw Error("data.test_root: " + c.test_root + " has the classes [" + joined(test_classes) + "], data.root " + c.root +
+                " has [" + joined(train_classes) + "]: both splits need the same class folders");
+}
+
+}  // namespace
+
 ImageDataset load_dataset(const DataConfig& c, bool train) {
   ImageDataset ds;
   if (c.dataset == "fashion-mnist") {
@@ -35,6 +54,7 @@ ImageDataset load_dataset(const DataConfig& c, bool train) {
     const std::string& root = train ? c.root : c.test_root;
     if (root.empty()) throw Error("data.test_root: image_folder evaluation needs a test folder");
     ds = load_image_folder(root, c.image_size, c.channels);
+    if (!train) check_same_classes(c, ds.class_names);
   } else if (c.dataset == "emoji") {
     return load_caption_dataset(c, train).images;  // the drawings alone, labelled by emoji category
   } else {

@@ -1,6 +1,7 @@
 #include "selfsup/eval/evaluate.h"
 
 #include <chrono>
+#include <iostream>
 
 #include "selfsup/core/error.h"
 #include "selfsup/eval/features.h"
@@ -37,9 +38,13 @@ EvalResult evaluate(models::Backbone* backbone, const Recipe& recipe, const data
   }
   const auto f_train = features(train), f_test = features(test);
   const int64_t classes = train.num_classes();
-  if (knn)
+  if (knn) {
+    if (recipe.eval.knn.k > f_train.size(0))  // the vote then uses every training image: say so
+      std::cerr << "note: eval.knn.k = " << recipe.eval.knn.k << " is more than the " << f_train.size(0)
+                << " training images: all of them vote" << std::endl;
     r.knn = knn_accuracy(f_train, train.labels, f_test, test.labels, classes, recipe.eval.knn.k,
                          recipe.eval.knn.temperature);
+  }
   if (linear) {
     LinearProbeOptions o;
     o.epochs = recipe.eval.linear.epochs;

@@ -5,6 +5,7 @@
 
 #include "selfsup/core/error.h"
 #include "selfsup/core/fs.h"
+#include "selfsup/core/tensor.h"
 #include "selfsup/models/state_dict.h"
 
 namespace selfsup::train {
@@ -39,8 +40,11 @@ void save_checkpoint(const std::string& path, const torch::nn::Module& model, co
     archive.write("extras", extras);
   }
   torch::serialize::OutputArchive weights;
-  for (const auto& [name, tensor] : models::state_dict(model)) weights.write(name, tensor.cpu(), /*is_buffer=*/true);
+  const auto dict = models::state_dict(model);
+  for (const auto& [name, tensor] : dict) weights.write(name, tensor.cpu(), /*is_buffer=*/true);
   archive.write("model", weights);
+  // LibTorch does not verify the zip's CRCs on load: this hash is what catches corrupted weights.
+  archive.write("model_hash", c10::IValue(std::to_string(content_hash(dict))));
   if (optimizer) {
     torch::serialize::OutputArchive opt;
     optimizer->save(opt);
@@ -89,6 +93,9 @@ void load_checkpoint(const std::string& path, torch::nn::Module& model, Optimize
       throw Error(path + ": incompatible checkpoint: no tensor '" + name + "' (was it made by another recipe?)");
     dict[name] = value;
   }
+  c10::IValue hash;
+  if (archive.try_read("model_hash", hash) && hash.toStringRef() != std::to_string(content_hash(dict)))
+    throw Error(path + ": corrupt checkpoint: the weights do not match the checksum written with them");
   models::load_state_dict(model, dict, /*strict=*/true, path);
   if (optimizer) {
     torch::serialize::InputArchive opt;

@@ -3,6 +3,7 @@
 #include <yaml-cpp/yaml.h>
 
 #include <functional>
+#include <map>
 #include <sstream>
 
 #include "selfsup/core/config.h"
@@ -119,6 +120,9 @@ void RecipeCheck::views(const Recipe& r, int64_t n, const std::string& who) cons
 
 void validate(const Recipe& r, const std::string& origin) {
   const RecipeCheck check{origin};
+  // The run folder is run_dir/name: a name that is not one plain folder name would write elsewhere.
+  if (r.name.empty() || r.name == "." || r.name == ".." || r.name.find('/') != std::string::npos)
+    check.fail("name", "expected one plain folder name (no '/', not '.' or '..'), got '" + r.name + "'");
   if (r.train.epochs <= 0) check.fail("train.epochs", "expected a positive number of epochs");
   if (r.train.batch_size <= 1) check.fail("train.batch_size", "expected at least 2 images per batch");
   if (r.train.checkpoint_every <= 0) check.fail("train.checkpoint_every", "expected a positive number of epochs");
@@ -147,9 +151,59 @@ Recipe parse_recipe(const std::string& text, const std::string& origin, const st
 }
 
 Recipe load_recipe(const std::string& path, const std::vector<std::string>& overrides) {
-  return parse_recipe(read_file(path, "recipe file"), path, overrides);
+  const auto text = read_file(path, "recipe file");
+  // An empty or comment-only file would silently run the built-in defaults.
+  const YAML::Node root = [&] {
+    try {
+      return YAML::Load(text);
+    } catch (const YAML::Exception&) {
+      return YAML::Node(YAML::NodeType::Map);  // parse_recipe reports the syntax error with its line
+    }
+  }();
+  if (!root || root.IsNull()) throw Error(path + ": empty recipe: expected YAML sections (task, data, model, ...)");
+  return parse_recipe(text, path, overrides);
 }
 
 std::string recipe_to_yaml(Recipe recipe) { return config::to_yaml(recipe); }
+
+namespace {
+
+// Every scalar of a YAML tree under its dotted key (list items by index), as flow text.
+void flatten(const YAML::Node& node, const std::string& key, std::map<std::string, std::string>& out) {
+  if (node.IsMap()) {
+    for (const auto& kv : node) flatten(kv.second, (key.empty() ? "" : key + ".") + kv.first.as<std::string>(), out);
+  } else if (node.IsSequence() && !node.IsNull()) {
+    bool scalars = true;
+    for (const auto& item : node) scalars = scalars && item.IsScalar();
+    if (scalars) {  // a list of numbers or names is one value: [0.2, 1]
+      YAML::Emitter e;
+      e << YAML::Flow << node;
+      out[key] = e.c_str();
+    } else {
+      for (size_t i = 0; i < node.size(); ++i) flatten(node[i], key + "." + std::to_string(i), out);
+    }
+  } else {
+    out[key] = node.IsNull() ? "null" : node.Scalar();
+  }
+}
+
+}  // namespace
+
+std::vector<std::string> recipe_differences(const std::string& a_yaml, const std::string& b_yaml) {
+  std::map<std::string, std::string> a, b;
+  flatten(YAML::Load(a_yaml), "", a);
+  flatten(YAML::Load(b_yaml), "", b);
+  std::vector<std::string> out;
+  auto value = [](const std::map<std::string, std::string>& m, const std::string& key) {
+    const auto it = m.find(key);
+    return it == m.end() ? std::string("(none)") : it->second;
+  };
+  std::map<std::string, bool> keys;
+  for (const auto& kv : a) keys[kv.first] = true;
+  for (const auto& kv : b) keys[kv.first] = true;
+  for (const auto& [key, unused] : keys)
+    if (value(a, key) != value(b, key)) out.push_back(key + ": " + value(a, key) + " -> " + value(b, key));
+  return out;
+}
 
 }  // namespace selfsup

@@ -116,6 +116,9 @@ Recipe load_recipe(const std::string& path, const std::vector<std::string>& over
 // Parses recipe text (e.g. the copy stored in a checkpoint); `origin` names it in errors.
 Recipe parse_recipe(const std::string& text, const std::string& origin, const std::vector<std::string>& overrides = {});
 std::string recipe_to_yaml(Recipe recipe);
+// The dotted keys whose values differ between two recipes as YAML text, each as
+// "key: <value in a> -> <value in b>" (a key one side lacks shows as "(none)").
+std::vector<std::string> recipe_differences(const std::string& a_yaml, const std::string& b_yaml);
 // The shared checks, then the task's own (its method's, for ssl).
 void validate(const Recipe& r, const std::string& origin);
 

@@ -51,7 +51,10 @@ class Run {
     fs::create_directories(dir_);
     checkpoint_ = (dir_ / "checkpoint.pt").string();
     CheckpointInfo resumed;
-    if (resume) resumed = read_checkpoint_info(checkpoint_);
+    if (resume) {
+      resumed = read_checkpoint_info(checkpoint_);
+      check_resumable(resumed.recipe_yaml);  // before anything in the run folder is touched
+    }
     task_ = make_task(r_, device_, resumed.extras);
     model_ = task_->model();
     optimizer_ = std::make_unique<Optimizer>(model_->optimizer_parameters(), r_.train.optimizer);
@@ -69,6 +72,25 @@ class Run {
     atomic_write((dir_ / "recipe.yaml").string(), recipe_to_yaml(r_));
     if (r_.train.grad_norms)
       grad_norms_ = std::make_unique<GradNormLog>(optimizer_->parameters(), (dir_ / "grad_norms.csv").string());
+  }
+
+  // --resume continues the same run: keys that only say how long, how often or where it runs may
+  // change; anything else (optimiser, model, method, data, augmentation, seed, ...) would mix two
+  // runs or fail deep inside, so the differing keys are reported instead.
+  void check_resumable(const std::string& stored_yaml) const {
+    static const char* kMayChange[] = {"train.epochs", "train.stop_after_epochs", "train.log_every",
+                                       "train.checkpoint_every", "train.knn_every", "train.grad_norms",
+                                       "eval.", "data.workers", "data.prefetch", "threads", "device", "run_dir"};
+    const auto stored = recipe_to_yaml(parse_recipe(stored_yaml, checkpoint_ + " (stored recipe)"));
+    std::string changed;
+    for (const auto& d : recipe_differences(stored, recipe_to_yaml(r_))) {
+      bool allowed = false;
+      for (const char* prefix : kMayChange) allowed = allowed || d.rfind(prefix, 0) == 0;
+      if (!allowed) changed += (changed.empty() ? "" : "; ") + d;
+    }
+    if (!changed.empty())
+      throw Error(checkpoint_ + ": --resume needs the recipe of the run being resumed; changed: " + changed +
+                  " (start a new run with another name=)");
   }
 
   nlohmann::json run() {
