@@ -4,6 +4,7 @@
 
 #include <filesystem>
 #include <fstream>
+#include <sstream>
 
 #include "selfsup/core/config.h"
 #include "selfsup/core/error.h"
@@ -116,4 +117,61 @@ TEST(Config, DuplicatedKeysAndEmptyRecipeFilesAreErrors) {
   std::ofstream(dir / "empty.yaml") << "# only a comment\n";
   msg = error_message([&] { load_recipe(dir / "empty.yaml"); });
   EXPECT_EQ(msg, dir / "empty.yaml" + ": empty recipe: expected YAML sections (task, data, model, ...)");
+}
+
+namespace {
+
+// Every numeric field of a recipe with its dotted key: those with a declared range, and the reals.
+struct FieldCollector : config::Visitor {
+  std::string path;
+  std::vector<std::pair<std::string, config::Range>>* ranged;
+  std::vector<std::string>* reals;
+  FieldCollector(std::string p, std::vector<std::pair<std::string, config::Range>>* r, std::vector<std::string>* d)
+      : path(std::move(p)), ranged(r), reals(d) {}
+  std::string key(const char* k) const { return path.empty() ? k : path + "." + k; }
+  void operator()(const char*, bool&, const char*) override {}
+  void operator()(const char*, int64_t&, const char*) override {}
+  void operator()(const char* k, double&, const char*) override { reals->push_back(key(k)); }
+  void operator()(const char*, std::string&, const char*) override {}
+  void operator()(const char* k, std::vector<double>&, const char*) override {}
+  void operator()(const char*, std::vector<std::string>&, const char*) override {}
+  void operator()(const char* k, int64_t&, const char*, const config::Range& r) override { ranged->push_back({key(k), r}); }
+  void operator()(const char* k, double&, const char*, const config::Range& r) override {
+    ranged->push_back({key(k), r});
+    reals->push_back(key(k));
+  }
+  void section(const char* k, config::SectionRef& s, const char*) override {
+    FieldCollector child(key(k), ranged, reals);
+    s.visit(child);
+  }
+  void section_list(const char* k, config::SectionListRef& list, const char*) override {
+    if (list.size() == 0) return;
+    FieldCollector child(key(k) + ".0", ranged, reals);
+    list.visit_item(0, child);
+  }
+};
+
+}  // namespace
+
+// The range declared beside each field in its visit() is what reading a recipe enforces: every
+// ranged field rejects a value just outside it, every real-valued field rejects NaN.
+TEST(Config, EveryFieldRejectsValuesOutsideItsRange) {
+  auto recipe = load_recipe(test_util::kTinyRecipe);
+  std::vector<std::pair<std::string, config::Range>> ranged;
+  std::vector<std::string> reals;
+  FieldCollector collector("", &ranged, &reals);
+  recipe.visit(collector);
+  EXPECT_GT(ranged.size(), 120u);
+  for (const auto& [key, range] : ranged) {
+    const double outside = range.min > -config::kInf ? (range.min_open ? range.min : range.min - 1) : range.max + 1;
+    std::ostringstream value;
+    value << outside;
+    const auto msg = error_message([&] { load_recipe(test_util::kTinyRecipe, {key + "=" + value.str()}); });
+    EXPECT_NE(msg.find(key + ": expected a number " + range.text() + ", got '" + value.str() + "'"), std::string::npos)
+        << key << " = " << value.str() << ": " << msg;
+  }
+  for (const auto& key : reals) {
+    const auto msg = error_message([&] { load_recipe(test_util::kTinyRecipe, {key + "=.nan"}); });
+    EXPECT_NE(msg.find(key + ": expected a finite number"), std::string::npos) << key << ": " << msg;
+  }
 }

@@ -12,7 +12,7 @@ namespace selfsup::augment {
 
 void CropConfig::visit(config::Visitor& v) {
   v("size", size,
-    "output side in pixels (square output); 0 keeps the input height and width");
+    "output side in pixels (square output); 0 keeps the input height and width", config::non_negative);
   v("scale", scale,
     "[min, max] fraction of the image area covered by the random crop, drawn uniformly; "
     "[1, 1] takes the whole image (a plain resize when the ratio also allows the image's shape)");
@@ -23,41 +23,41 @@ void CropConfig::visit(config::Visitor& v) {
 
 void JitterConfig::visit(config::Visitor& v) {
   v("brightness", brightness,
-    "brightness strength b: pixels multiplied by a factor ~ U[max(0, 1 - b), 1 + b]; 0 = off");
+    "brightness strength b: pixels multiplied by a factor ~ U[max(0, 1 - b), 1 + b]; 0 = off", config::non_negative);
   v("contrast", contrast,
     "contrast strength c: blend with the image's mean gray level, factor ~ U[max(0, 1 - c), 1 + c]"
-    "; 0 = off");
+    "; 0 = off", config::non_negative);
   v("saturation", saturation,
     "saturation strength s: blend with the grayscale image, factor ~ U[max(0, 1 - s), 1 + s]; "
-    "0 = off; no effect on 1-channel images");
+    "0 = off; no effect on 1-channel images", config::non_negative);
   v("hue", hue,
     "hue strength h in [0, 0.5]: hue shifted by ~ U[-h, h] turns of the colour circle; 0 = off; "
-    "no effect on 1-channel images");
+    "no effect on 1-channel images", config::between(0, 0.5));
   v("p", p,
     "probability that a sample is jittered (steps applied in the fixed order brightness, "
-    "contrast, saturation, hue); 0 disables jitter");
+    "contrast, saturation, hue); 0 disables jitter", config::unit_interval);
 }
 
 void BlurConfig::visit(config::Visitor& v) {
-  v("p", p, "probability that a sample is Gaussian-blurred; 0 disables blur");
+  v("p", p, "probability that a sample is Gaussian-blurred; 0 disables blur", config::unit_interval);
   v("sigma", sigma, "[min, max] blur standard deviation in pixels, drawn uniformly per sample");
   v("kernel_size", kernel_size,
-    "odd kernel side in pixels; 0 = auto (about 10% of the shorter image side, odd, at least 3)");
+    "odd kernel side in pixels; 0 = auto (about 10% of the shorter image side, odd, at least 3)", config::non_negative);
 }
 
 void SolarizeConfig::visit(config::Visitor& v) {
-  v("p", p, "probability that a sample is solarized; 0 disables solarization");
+  v("p", p, "probability that a sample is solarized; 0 disables solarization", config::unit_interval);
   v("threshold", threshold,
-    "pixel values >= threshold (on the [0, 1] scale) are inverted to 1 - value");
+    "pixel values >= threshold (on the [0, 1] scale) are inverted to 1 - value", config::unit_interval);
 }
 
 void ViewConfig::visit(config::Visitor& v) {
   v.section("crop", crop, "random resized crop, always applied (first step)");
-  v("flip", flip, "probability of a horizontal (left-right) flip; 0 disables flipping");
+  v("flip", flip, "probability of a horizontal (left-right) flip; 0 disables flipping", config::unit_interval);
   v.section("jitter", jitter, "colour jitter (after the crop)");
   v("grayscale", grayscale,
     "probability of converting a sample to grayscale (ITU-R 601 luma, channel count kept); "
-    "no effect on 1-channel images");
+    "no effect on 1-channel images", config::unit_interval);
   v.section("blur", blur, "Gaussian blur (after grayscale)");
   v.section("solarize", solarize, "solarization (after blur)");
   v("mean", mean,
@@ -67,7 +67,7 @@ void ViewConfig::visit(config::Visitor& v) {
     "every channel");
   v("repeat", repeat,
     "number of views drawn from this pipeline (multi-crop: list the global crops first, then one "
-    "entry for the local crops with repeat: 6)");
+    "entry for the local crops with repeat: 6)", config::at_least_one);
 }
 
 namespace {

@@ -5,31 +5,31 @@ namespace selfsup::clip {
 void ClipTextConfig::visit(config::Visitor& v) {
   v("tokenizer", tokenizer, "sentencepiece (a subword vocabulary trained on the training captions) or wordpiece (BERT's vocab.txt)");
   v("vocab", vocab, "wordpiece: path of BERT's vocab.txt (required); sentencepiece: a trained .model file (empty = train one)");
-  v("vocab_size", vocab_size, "sentencepiece: vocabulary size to train");
-  v("max_length", max_length, "tokens per caption including [CLS] and [SEP]; longer captions are truncated");
-  v("dim", dim, "text Transformer width (DistilBERT-base: 768)");
-  v("layers", layers, "Transformer blocks (DistilBERT: 6)");
-  v("heads", heads, "attention heads (DistilBERT: 12)");
-  v("hidden_dim", hidden_dim, "feed-forward width (DistilBERT: 3072)");
-  v("max_positions", max_positions, "position embeddings (DistilBERT: 512; at least max_length)");
-  v("dropout", dropout, "dropout in the text Transformer (DistilBERT: 0.1)");
+  v("vocab_size", vocab_size, "sentencepiece: vocabulary size to train", config::at_least(16));
+  v("max_length", max_length, "tokens per caption including [CLS] and [SEP]; longer captions are truncated", config::at_least(3));
+  v("dim", dim, "text Transformer width (DistilBERT-base: 768)", config::at_least_one);
+  v("layers", layers, "Transformer blocks (DistilBERT: 6)", config::at_least_one);
+  v("heads", heads, "attention heads (DistilBERT: 12)", config::at_least_one);
+  v("hidden_dim", hidden_dim, "feed-forward width (DistilBERT: 3072)", config::at_least_one);
+  v("max_positions", max_positions, "position embeddings (DistilBERT: 512; at least max_length)", config::at_least_one);
+  v("dropout", dropout, "dropout in the text Transformer (DistilBERT: 0.1)", config::probability);
   v("pretrained", pretrained, "DistilBERT weights (.safetensors, Hugging Face names) to start the text encoder from");
-  v("lr_scale", lr_scale, "the text encoder's learning rate relative to train.optimizer.lr (the seed: 1e-5 / 1e-3 for a pretrained one)");
+  v("lr_scale", lr_scale, "the text encoder's learning rate relative to train.optimizer.lr (the seed: 1e-5 / 1e-3 for a pretrained one)", config::non_negative);
 }
 
 void ClipConfig::visit(config::Visitor& v) {
-  v("embed_dim", embed_dim, "dimension of the shared image-text space (the seed: 256)");
-  v("projection_dropout", projection_dropout, "dropout in both projection heads (the seed: 0.1)");
+  v("embed_dim", embed_dim, "dimension of the shared image-text space (the seed: 256)", config::at_least_one);
+  v("projection_dropout", projection_dropout, "dropout in both projection heads (the seed: 0.1)", config::probability);
   v("loss", loss, "multi_positive (normalised, learnable scale, all captions of an image are positives), soft_target (the seed blog's loss, for comparison) or siglip");
-  v("temperature", temperature, "initial temperature: logit scale = 1 / temperature (CLIP: 0.07; SigLIP: 0.1)");
+  v("temperature", temperature, "initial temperature: logit scale = 1 / temperature (CLIP: 0.07; SigLIP: 0.1)", config::positive);
   v("learn_temperature", learn_temperature, "learn the logit scale (clamped at max_logit_scale)");
-  v("max_logit_scale", max_logit_scale, "upper clamp of the learnt logit scale (CLIP: 100)");
+  v("max_logit_scale", max_logit_scale, "upper clamp of the learnt logit scale (CLIP: 100)", config::at_least(1));
   v("siglip_bias", siglip_bias, "siglip: initial logit bias (the paper: -10)");
-  v("soft_target_temperature", soft_target_temperature, "soft_target: the seed's fixed temperature (1.0)");
+  v("soft_target_temperature", soft_target_temperature, "soft_target: the seed's fixed temperature (1.0)", config::positive);
   v("image_pretrained", image_pretrained, "backbone weights to start the image encoder from: torchvision (ResNet) or timm (ViT) names, a .pt file saved as torch.save(dict(model.state_dict()), path) or a .safetensors file; fc.* / head.* are skipped");
   v.section("text", text, "tokenizer and text encoder (DistilBERT architecture, CLS pooling)");
   v("zeroshot_templates", zeroshot_templates, "prompts for zero-shot classification; {} is replaced by the class name");
-  v("eval_every", eval_every, "epochs between retrieval evaluations on the test split (0 = only at the end)");
+  v("eval_every", eval_every, "epochs between retrieval evaluations on the test split (0 = only at the end)", config::non_negative);
 }
 
 void ClipConfig::validate(const Recipe& r, const RecipeCheck& check) const {

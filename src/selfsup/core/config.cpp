@@ -3,6 +3,7 @@
 #include <yaml-cpp/yaml.h>
 
 #include <algorithm>
+#include <cmath>
 #include <set>
 #include <sstream>
 
@@ -57,9 +58,24 @@ class Reader : public Visitor {
 
   void operator()(const char* key, bool& v, const char*) override { scalar(key, v, "true or false"); }
   void operator()(const char* key, int64_t& v, const char*) override { scalar(key, v, "an integer"); }
-  void operator()(const char* key, double& v, const char*) override { scalar(key, v, "a number"); }
+  void operator()(const char* key, double& v, const char*) override {
+    if (scalar(key, v, "a number") && !std::isfinite(v))
+      fail(join(path_, key), "expected a finite number, got " + type_name(lookup_again(key)));
+  }
+  void operator()(const char* key, int64_t& v, const char* doc, const Range& range) override {
+    (*this)(key, v, doc);
+    check(key, static_cast<double>(v), range);
+  }
+  void operator()(const char* key, double& v, const char* doc, const Range& range) override {
+    (*this)(key, v, doc);
+    check(key, v, range);
+  }
   void operator()(const char* key, std::string& v, const char*) override { scalar(key, v, "a string"); }
-  void operator()(const char* key, std::vector<double>& v, const char*) override { sequence(key, v, "a list of numbers"); }
+  void operator()(const char* key, std::vector<double>& v, const char*) override {
+    sequence(key, v, "a list of numbers");
+    for (size_t i = 0; i < v.size(); ++i)
+      if (!std::isfinite(v[i])) fail(join(join(path_, key), std::to_string(i)), "expected a finite number");
+  }
   void operator()(const char* key, std::vector<std::string>& v, const char*) override {
     sequence(key, v, "a list of strings");
   }
@@ -97,16 +113,30 @@ class Reader : public Visitor {
     return map[key];
   }
 
+  // Whether the key was given (a default is valid by construction and not re-checked).
+  void check(const char* key, double v, const Range& range) {
+    if (!range.contains(v) && lookup_again(key))
+      fail(join(path_, key), "expected a number " + range.text() + ", got " + type_name(lookup_again(key)));
+  }
+
+  YAML::Node lookup_again(const char* key) const {
+    if (!node_ || !node_.IsMap()) return YAML::Node(YAML::NodeType::Undefined);
+    const YAML::Node& map = node_;
+    return map[key];
+  }
+
+  // Reads the key into v when it is present; returns whether it was.
   template <class T>
-  void scalar(const char* key, T& v, const char* expected) {
+  bool scalar(const char* key, T& v, const char* expected) {
     const YAML::Node child = lookup(key);
-    if (!child) return;
+    if (!child) return false;
     if (!child.IsScalar()) fail(join(path_, key), std::string("expected ") + expected + ", got " + type_name(child));
     try {
       v = child.as<T>();
     } catch (const YAML::Exception&) {
       fail(join(path_, key), std::string("expected ") + expected + ", got " + type_name(child));
     }
+    return true;
   }
 
   template <class T>
@@ -198,6 +228,12 @@ class Describer : public Visitor {
   void operator()(const char* key, bool& v, const char* doc) override { row(key, v ? "true" : "false", doc); }
   void operator()(const char* key, int64_t& v, const char* doc) override { row(key, std::to_string(v), doc); }
   void operator()(const char* key, double& v, const char* doc) override { row(key, fmt(v), doc); }
+  void operator()(const char* key, int64_t& v, const char* doc, const Range& range) override {
+    row(key, std::to_string(v), std::string(doc) + "; " + range.text());
+  }
+  void operator()(const char* key, double& v, const char* doc, const Range& range) override {
+    row(key, fmt(v), std::string(doc) + "; " + range.text());
+  }
   void operator()(const char* key, std::string& v, const char* doc) override { row(key, "\"" + v + "\"", doc); }
   void operator()(const char* key, std::vector<double>& v, const char* doc) override {
     std::string s = "[";
@@ -233,7 +269,7 @@ class Describer : public Visitor {
     for (char c : text) out += c == '|' ? std::string("\\|") : std::string(1, c);
     return out;
   }
-  void row(const char* key, const std::string& value, const char* doc) {
+  void row(const char* key, const std::string& value, const std::string& doc) {
     out_ << "| `" << join(path_, key) << "` | `" << value << "` | " << cell(doc) << " |\n";
   }
   std::ostringstream& out_;
@@ -241,6 +277,24 @@ class Describer : public Visitor {
 };
 
 }  // namespace
+
+bool Range::contains(double v) const {
+  if (std::isnan(v)) return false;
+  const bool above = min_open ? v > min : v >= min;
+  const bool below = max_open ? v < max : v <= max;
+  return above && below;
+}
+
+std::string Range::text() const {
+  auto num = [](double v) {
+    std::ostringstream s;
+    s << v;
+    return s.str();
+  };
+  if (max == kInf) return std::string(min_open ? "> " : ">= ") + num(min);
+  if (min == -kInf) return std::string(max_open ? "< " : "<= ") + num(max);
+  return "in " + std::string(min_open ? "(" : "[") + num(min) + ", " + num(max) + (max_open ? ")" : "]");
+}
 
 SectionSet& SectionSet::operator=(const SectionSet& other) {
   if (this == &other) return *this;

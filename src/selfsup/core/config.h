@@ -9,6 +9,7 @@
 #pragma once
 
 #include <cstdint>
+#include <limits>
 #include <memory>
 #include <string>
 #include <vector>
@@ -20,6 +21,24 @@ class Node;
 namespace selfsup::config {
 
 class Visitor;
+
+// The valid values of a numeric field, declared beside it in visit(): v("lr", lr, "doc", positive).
+// Values read outside it are errors naming the key; the recipe reference lists it.
+struct Range {
+  double min = -std::numeric_limits<double>::infinity();
+  double max = std::numeric_limits<double>::infinity();
+  bool min_open = false, max_open = false;  // exclusive bounds
+  bool contains(double v) const;
+  std::string text() const;  // "> 0", ">= 1", "in [0, 1)"
+};
+inline constexpr double kInf = std::numeric_limits<double>::infinity();
+inline constexpr Range positive{0, kInf, true, false};
+inline constexpr Range non_negative{0, kInf, false, false};
+inline constexpr Range at_least_one{1, kInf, false, false};
+inline constexpr Range unit_interval{0, 1, false, false};  // [0, 1]
+inline constexpr Range probability{0, 1, false, true};     // [0, 1): a rate that may not be certain
+constexpr Range at_least(double min) { return {min, kInf, false, false}; }
+constexpr Range between(double min, double max) { return {min, max, false, false}; }
 
 // Anything with a visit(Visitor&) member can be a nested section.
 struct SectionRef {
@@ -88,6 +107,13 @@ class Visitor {
   virtual void operator()(const char* key, std::vector<std::string>& value, const char* doc) = 0;
   virtual void section(const char* key, SectionRef& section, const char* doc) = 0;
   virtual void section_list(const char* key, SectionListRef& list, const char* doc) = 0;
+  // Numbers with their valid range; visitors that do not check or show ranges ignore it.
+  virtual void operator()(const char* key, int64_t& value, const char* doc, const Range& range) {
+    (*this)(key, value, doc);
+  }
+  virtual void operator()(const char* key, double& value, const char* doc, const Range& range) {
+    (*this)(key, value, doc);
+  }
 
   template <class T>
   void section(const char* key, T& value, const char* doc) {

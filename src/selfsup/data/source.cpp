@@ -12,17 +12,17 @@ void DataConfig::visit(config::Visitor& v) {
   v("dataset", dataset, "fashion-mnist | mnist (IDX files under root) | image_folder (root/<class>/<image>) | emoji (images labelled by emoji category; with captions for task clip) | flickr8k (image-caption data, task clip only)");
   v("root", root, "dataset folder; for image_folder the training split");
   v("test_root", test_root, "image_folder: folder of the evaluation split (required for evaluation)");
-  v("image_size", image_size, "image_folder, emoji, flickr8k: resize every image to this square size (0 = keep; all must match)");
-  v("channels", channels, "image_folder: 1 or 3 channels (0 = from the first image)");
-  v("subset", subset, "use only the first N training images (0 = all)");
-  v("test_subset", test_subset, "use only the first N test images (0 = all)");
+  v("image_size", image_size, "image_folder, emoji, flickr8k: resize every image to this square size (0 = keep; all must match)", config::non_negative);
+  v("channels", channels, "image_folder: 1 or 3 channels (0 = from the first image)", config::between(0, 3));
+  v("subset", subset, "use only the first N training images (0 = all)", config::non_negative);
+  v("test_subset", test_subset, "use only the first N test images (0 = all)", config::non_negative);
   v("artists", artists, "emoji: the artists whose images train (apple, google, twitter, facebook)");
   v("test_artists", test_artists, "emoji: the artists held out for evaluation");
   v("skin_tones", skin_tones, "emoji: include the skin-tone variants (\"waving hand: medium-dark skin tone\")");
   v("split", split, "flickr8k: the training split (train, val or test; Karpathy's files when present, else 80/20)");
   v("test_split", test_split, "flickr8k: the evaluation split");
-  v("workers", workers, "loader threads that batch and augment ahead of the training step");
-  v("prefetch", prefetch, "batches buffered ahead of the training step");
+  v("workers", workers, "loader threads that batch and augment ahead of the training step", config::non_negative);
+  v("prefetch", prefetch, "batches buffered ahead of the training step", config::at_least_one);
 }
 
 namespace {

@@ -3,17 +3,17 @@
 namespace selfsup::diffusion {
 
 void DiffusionConfig::visit(config::Visitor& v) {
-  v("timesteps", timesteps, "T, the number of noising steps (DDPM: 1000)");
+  v("timesteps", timesteps, "T, the number of noising steps (DDPM: 1000)", config::at_least(2));
   v("schedule", schedule, "linear (DDPM; beta_start/beta_end are for T = 1000 and scaled by 1000 / T) or cosine (improved DDPM)");
-  v("beta_start", beta_start, "linear schedule: the first beta (DDPM: 1e-4)");
-  v("beta_end", beta_end, "linear schedule: the last beta (DDPM: 0.02)");
+  v("beta_start", beta_start, "linear schedule: the first beta (DDPM: 1e-4)", config::positive);
+  v("beta_end", beta_end, "linear schedule: the last beta (DDPM: 0.02)", config::probability);
   v("prediction", prediction, "what the U-Net predicts: eps (the noise, DDPM), x0 (the clean image) or v (Salimans & Ho)");
-  v("p_uncond", p_uncond, "classifier-free training: probability that a label is replaced by the null class (Ho & Salimans: 0.1-0.2)");
-  v("ema_decay", ema_decay, "decay of the EMA copy of the weights that sampling uses (warmed up as min(decay, (1+n)/(10+n)))");
+  v("p_uncond", p_uncond, "classifier-free training: probability that a label is replaced by the null class (Ho & Salimans: 0.1-0.2)", config::probability);
+  v("ema_decay", ema_decay, "decay of the EMA copy of the weights that sampling uses (warmed up as min(decay, (1+n)/(10+n)))", config::probability);
   v.section("unet", unet, "the denoiser (task diffusion) or the noisy classifier's down path (task noisy_classifier)");
-  v("sample_every", sample_every, "task diffusion: write runs/NAME/samples_epoch_N.png every N epochs (0 = only samples.png at the end)");
-  v("preview_guidance", preview_guidance, "guidance scale s of those sample grids");
-  v("preview_steps", preview_steps, "DDIM steps of those sample grids");
+  v("sample_every", sample_every, "task diffusion: write runs/NAME/samples_epoch_N.png every N epochs (0 = only samples.png at the end)", config::non_negative);
+  v("preview_guidance", preview_guidance, "guidance scale s of those sample grids", config::non_negative);
+  v("preview_steps", preview_steps, "DDIM steps of those sample grids", config::at_least_one);
 }
 
 void DiffusionConfig::validate(const Recipe& r, const RecipeCheck& check) const {

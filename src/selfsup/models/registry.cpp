@@ -9,12 +9,12 @@ namespace selfsup::models {
 
 void VitConfig::visit(config::Visitor& v) {
   v("image_size", image_size,
-    "input size the position embeddings are laid out for (other sizes are resampled bicubically)");
-  v("patch_size", patch_size, "patch side in pixels (4 suits 28x28 images, 16 ImageNet)");
-  v("dim", dim, "token width (ViT-Tiny 192, Small 384, Base 768)");
-  v("depth", depth, "number of Transformer blocks");
-  v("heads", heads, "attention heads per block (dim must be a multiple)");
-  v("mlp_ratio", mlp_ratio, "hidden width of each block's MLP, as a multiple of dim");
+    "input size the position embeddings are laid out for (other sizes are resampled bicubically)", config::at_least_one);
+  v("patch_size", patch_size, "patch side in pixels (4 suits 28x28 images, 16 ImageNet)", config::at_least_one);
+  v("dim", dim, "token width (ViT-Tiny 192, Small 384, Base 768)", config::at_least_one);
+  v("depth", depth, "number of Transformer blocks", config::at_least_one);
+  v("heads", heads, "attention heads per block (dim must be a multiple)", config::at_least_one);
+  v("mlp_ratio", mlp_ratio, "hidden width of each block's MLP, as a multiple of dim", config::positive);
   v("pos_embed", pos_embed, "learned | sincos (fixed 2-D sine-cosine, MoCo v3)");
   v("freeze_patch_embed", freeze_patch_embed,
     "keep the random patch projection fixed (MoCo v3's fix for training instability)");
@@ -27,8 +27,8 @@ void BackboneConfig::visit(config::Visitor& v) {
     "no max-pool (CIFAR/MNIST-sized images)");
   v("width", width,
     "ResNet/ConvNet: multiplier on the channel widths (64,128,256,512 at 1.0; convnet 16,32,64); "
-    "rounded, at least 1");
-  v("in_channels", in_channels, "input channels; 0 = take it from the dataset");
+    "rounded, at least 1", config::positive);
+  v("in_channels", in_channels, "input channels; 0 = take it from the dataset", config::non_negative);
   v("zero_init_residual", zero_init_residual,
     "ResNet: start the last BN of each residual block at weight 0 (each block = identity)");
   v.section("vit", vit, "Vision Transformer sizes (name: vit)");

@@ -34,13 +34,13 @@ int64_t level_width(const UNetConfig& c, size_t level) {
 }  // namespace
 
 void UNetConfig::visit(config::Visitor& v) {
-  v("channels", channels, "width of the first level (DDPM's CIFAR-10 U-Net: 128)");
+  v("channels", channels, "width of the first level (DDPM's CIFAR-10 U-Net: 128)", config::at_least_one);
   v("channel_mult", channel_mult, "one entry per resolution level: its width as a multiple of channels; each level after the first halves the side");
-  v("res_blocks", res_blocks, "residual blocks per level on the way down (one more on the way up)");
+  v("res_blocks", res_blocks, "residual blocks per level on the way down (one more on the way up)", config::at_least_one);
   v("attention_sides", attention_sides, "feature-map sides that get self-attention (28x28 input, 3 levels: 7 = the bottom level)");
-  v("heads", heads, "attention heads (channels at an attention level must be divisible by it)");
-  v("groups", groups, "GroupNorm groups (every level's width must be divisible by it)");
-  v("dropout", dropout, "dropout inside the residual blocks (DDPM CIFAR-10: 0.1)");
+  v("heads", heads, "attention heads (channels at an attention level must be divisible by it)", config::at_least_one);
+  v("groups", groups, "GroupNorm groups (every level's width must be divisible by it)", config::at_least_one);
+  v("dropout", dropout, "dropout inside the residual blocks (DDPM CIFAR-10: 0.1)", config::probability);
 }
 
 void validate(const UNetConfig& c, int64_t image_side, const std::string& prefix) {

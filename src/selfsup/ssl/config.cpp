@@ -6,9 +6,9 @@
 namespace selfsup::ssl {
 
 void HeadConfig::visit(config::Visitor& v) {
-  v("layers", layers, "Linear layers: 1 = a single Linear (MoCo v1), 2 = Linear-ReLU-Linear (MoCo v2 / SimCLR)");
-  v("hidden_dim", hidden_dim, "width of the hidden layers");
-  v("out_dim", out_dim, "embedding dimension the loss sees");
+  v("layers", layers, "Linear layers: 1 = a single Linear (MoCo v1), 2 = Linear-ReLU-Linear (MoCo v2 / SimCLR)", config::at_least_one);
+  v("hidden_dim", hidden_dim, "width of the hidden layers", config::at_least_one);
+  v("out_dim", out_dim, "embedding dimension the loss sees", config::at_least_one);
   v("norm", norm, "normalisation after each hidden Linear: batch, layer, group_ws (GroupNorm + weight-standardised Linears) or none");
   v("last_bn", last_bn, "BatchNorm without affine after the last Linear (SimSiam projector)");
 }

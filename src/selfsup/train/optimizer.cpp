@@ -9,13 +9,13 @@ namespace selfsup::train {
 
 void OptimizerConfig::visit(config::Visitor& v) {
   v("name", name, "sgd (momentum), adamw, or lars (SGD + layer-wise trust ratio, for large batches)");
-  v("lr", lr, "base learning rate (peak value after warm-up); not rescaled by batch size");
-  v("momentum", momentum, "sgd/lars momentum");
-  v("weight_decay", weight_decay, "L2 (sgd/lars) or decoupled (adamw) weight decay; never applied to biases and norm parameters");
+  v("lr", lr, "base learning rate (peak value after warm-up); not rescaled by batch size", config::positive);
+  v("momentum", momentum, "sgd/lars momentum", config::probability);
+  v("weight_decay", weight_decay, "L2 (sgd/lars) or decoupled (adamw) weight decay; never applied to biases and norm parameters", config::non_negative);
   v("nesterov", nesterov, "sgd: Nesterov momentum");
   v("betas", betas, "adamw: [beta1, beta2]");
-  v("eps", eps, "adamw: denominator epsilon");
-  v("lars_eta", lars_eta, "lars: trust coefficient eta (solo-learn uses 0.02 on small datasets)");
+  v("eps", eps, "adamw: denominator epsilon", config::positive);
+  v("lars_eta", lars_eta, "lars: trust coefficient eta (solo-learn uses 0.02 on small datasets)", config::positive);
   v("lars_clip", lars_clip, "lars: clip the adaptive lr at the global lr (solo-learn clip_lr)");
 }
 

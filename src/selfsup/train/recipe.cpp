@@ -18,37 +18,37 @@ void AugmentConfig::visit(config::Visitor& v) {
 }
 
 void TrainConfig::visit(config::Visitor& v) {
-  v("epochs", epochs, "passes over the training set");
-  v("batch_size", batch_size, "images per step (the last incomplete batch of an epoch is dropped)");
+  v("epochs", epochs, "passes over the training set", config::at_least_one);
+  v("batch_size", batch_size, "images per step (the last incomplete batch of an epoch is dropped)", config::at_least(2));
   v.section("optimizer", optimizer, "optimiser");
   v.section("schedule", schedule, "learning-rate schedule");
-  v("grad_clip", grad_clip, "clip the global gradient norm to this value (0 = off)");
+  v("grad_clip", grad_clip, "clip the global gradient norm to this value (0 = off)", config::non_negative);
   v("grad_norms", grad_norms, "write each step's gradient norm per layer group (before clipping) to runs/NAME/grad_norms.csv");
-  v("checkpoint_every", checkpoint_every, "write runs/NAME/checkpoint.pt every N epochs (and always at the end)");
-  v("knn_every", knn_every, "run the kNN evaluation every N epochs and log it (0 = only at the end)");
-  v("log_every", log_every, "steps between progress lines when the output is not a terminal");
-  v("stop_after_epochs", stop_after_epochs, "stop (with a checkpoint) after this many epochs of this invocation, keeping the schedule of `epochs` (0 = run to the end); for time-sliced training");
+  v("checkpoint_every", checkpoint_every, "write runs/NAME/checkpoint.pt every N epochs (and always at the end)", config::at_least_one);
+  v("knn_every", knn_every, "run the kNN evaluation every N epochs and log it (0 = only at the end)", config::non_negative);
+  v("log_every", log_every, "steps between progress lines when the output is not a terminal", config::at_least_one);
+  v("stop_after_epochs", stop_after_epochs, "stop (with a checkpoint) after this many epochs of this invocation, keeping the schedule of `epochs` (0 = run to the end); for time-sliced training", config::non_negative);
 }
 
 void KnnConfig::visit(config::Visitor& v) {
-  v("k", k, "neighbours that vote (InstDisc / MoCo protocol: 200)");
-  v("temperature", temperature, "votes are weighted by exp(cosine / temperature) (0.1)");
+  v("k", k, "neighbours that vote (InstDisc / MoCo protocol: 200)", config::at_least_one);
+  v("temperature", temperature, "votes are weighted by exp(cosine / temperature) (0.1)", config::positive);
 }
 
 void LinearConfig::visit(config::Visitor& v) {
-  v("epochs", epochs, "epochs of logistic regression on the frozen, standardised features");
-  v("batch_size", batch_size, "mini-batch size of the logistic regression");
-  v("lr", lr, "Adam learning rate (cosine-decayed)");
-  v("weight_decay", weight_decay, "L2 penalty on the classifier weights");
+  v("epochs", epochs, "epochs of logistic regression on the frozen, standardised features", config::at_least_one);
+  v("batch_size", batch_size, "mini-batch size of the logistic regression", config::at_least_one);
+  v("lr", lr, "Adam learning rate (cosine-decayed)", config::positive);
+  v("weight_decay", weight_decay, "L2 penalty on the classifier weights", config::non_negative);
 }
 
 void FinetuneConfig::visit(config::Visitor& v) {
   v("at_end", at_end, "also fine-tune when training ends (and the random-init baseline: supervised training from scratch on the same labels)");
-  v("label_fraction", label_fraction, "fraction of each class's training labels used (SimCLR: 0.01 and 0.1)");
-  v("epochs", epochs, "epochs over the labelled subset");
-  v("batch_size", batch_size, "images per step");
-  v("lr", lr, "SGD (momentum 0.9, Nesterov) learning rate, cosine-decayed to 0");
-  v("weight_decay", weight_decay, "weight decay on weights (not biases / norms)");
+  v("label_fraction", label_fraction, "fraction of each class's training labels used (SimCLR: 0.01 and 0.1)", config::Range{0, 1, true, false});
+  v("epochs", epochs, "epochs over the labelled subset", config::at_least_one);
+  v("batch_size", batch_size, "images per step", config::at_least(2));
+  v("lr", lr, "SGD (momentum 0.9, Nesterov) learning rate, cosine-decayed to 0", config::positive);
+  v("weight_decay", weight_decay, "weight decay on weights (not biases / norms)", config::non_negative);
 }
 
 void EvalConfig::visit(config::Visitor& v) {
@@ -57,15 +57,15 @@ void EvalConfig::visit(config::Visitor& v) {
   v.section("finetune", finetune, "fine-tuning of the whole encoder + a linear classifier on a fraction of the labels (selfsup eval finetune)");
   v("at_end", at_end, "evaluate (kNN + linear) when training ends");
   v("baselines", baselines, "at the end, also evaluate raw pixels and the randomly initialised network");
-  v("batch_size", batch_size, "images per forward pass when extracting features");
-  v("image_size", image_size, "evaluate at this square size (0 = the dataset's own size, whatever the training crops were)");
+  v("batch_size", batch_size, "images per forward pass when extracting features", config::at_least_one);
+  v("image_size", image_size, "evaluate at this square size (0 = the dataset's own size, whatever the training crops were)", config::non_negative);
 }
 
 void Recipe::visit(config::Visitor& v) {
   v("task", task, "what to train: ssl (self-supervised image pretraining, method section), clip (image-text, clip section), diffusion (class-conditional DDPM with classifier-free training, diffusion section), noisy_classifier (p(y | x_t, t) for classifier guidance) or classifier (a supervised classifier, e.g. the judge of generated samples)");
   v("name", name, "run name: outputs go to run_dir/name/");
   v("seed", seed, "seed of every random choice (init, shuffling, augmentation, BN shuffle)");
-  v("threads", threads, "LibTorch intra-op threads (0 = all cores)");
+  v("threads", threads, "LibTorch intra-op threads (0 = all cores)", config::non_negative);
   v("device", device, "cpu, cuda or cuda:N");
   v("run_dir", run_dir, "folder holding one sub-folder per run");
   v.section("data", data, "training and evaluation data");

@@ -10,10 +10,10 @@ namespace selfsup::train {
 
 void ScheduleConfig::visit(config::Visitor& v) {
   v("name", name, "learning-rate schedule after warm-up: cosine (decay to final_lr_ratio x lr), step (x gamma at each milestone; MoCo v1) or constant");
-  v("warmup_epochs", warmup_epochs, "epochs of linear warm-up from 0 to the base lr (fractions allowed)");
-  v("final_lr_ratio", final_lr_ratio, "cosine schedule: final lr as a fraction of the base lr");
+  v("warmup_epochs", warmup_epochs, "epochs of linear warm-up from 0 to the base lr (fractions allowed)", config::non_negative);
+  v("final_lr_ratio", final_lr_ratio, "cosine schedule: final lr as a fraction of the base lr", config::unit_interval);
   v("milestones", milestones, "step schedule: fractions of the run (0-1) at which the lr is multiplied by gamma (MoCo v1: epochs 120 and 160 of 200 = [0.6, 0.8])");
-  v("gamma", gamma, "step schedule: factor applied at each milestone");
+  v("gamma", gamma, "step schedule: factor applied at each milestone", config::positive);
 }
 
 double lr_at(const ScheduleConfig& s, double base_lr, int64_t step, int64_t warmup_steps, int64_t total_steps) {

@@ -11,8 +11,8 @@
 namespace selfsup::ssl {
 
 void BarlowConfig::visit(config::Visitor& v) {
-  v("lambda", lambda, "weight of the off-diagonal terms (paper: 0.0051)");
-  v("scale_loss", scale_loss, "multiplies the whole loss (solo-learn: 0.1 at 2048 dims)");
+  v("lambda", lambda, "weight of the off-diagonal terms (paper: 0.0051)", config::non_negative);
+  v("scale_loss", scale_loss, "multiplies the whole loss (solo-learn: 0.1 at 2048 dims)", config::positive);
 }
 
 void BarlowConfig::validate(const Recipe& r, const RecipeCheck& check) const {

@@ -14,8 +14,8 @@
 namespace selfsup::ssl {
 
 void ByolConfig::visit(config::Visitor& v) {
-  v("momentum", momentum, "target EMA momentum at the start (BYOL: 0.996; small data: 0.99)");
-  v("momentum_final", momentum_final, "momentum at the end, reached on a cosine ramp (BYOL: 1.0)");
+  v("momentum", momentum, "target EMA momentum at the start (BYOL: 0.996; small data: 0.99)", config::unit_interval);
+  v("momentum_final", momentum_final, "momentum at the end, reached on a cosine ramp (BYOL: 1.0)", config::unit_interval);
 }
 
 void ByolConfig::validate(const Recipe& r, const RecipeCheck& check) const {

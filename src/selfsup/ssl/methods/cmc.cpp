@@ -21,7 +21,7 @@ namespace selfsup::ssl {
 void CmcConfig::visit(config::Visitor& v) {
   v("color_space", color_space, "lab (CIE L*a*b*, CMC's choice) | rgb: the colour space the channel groups index");
   v("channel_groups", channel_groups, "one entry per view, listing its channels, e.g. [\"0\", \"1,2\"] = L vs ab; each view has its own encoder and projector");
-  v("temperature", temperature, "softmax temperature of the pairwise InfoNCE (CMC: 0.07)");
+  v("temperature", temperature, "softmax temperature of the pairwise InfoNCE (CMC: 0.07)", config::positive);
 }
 
 void CmcConfig::validate(const Recipe& r, const RecipeCheck& check) const {

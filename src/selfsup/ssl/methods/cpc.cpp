@@ -17,12 +17,12 @@
 namespace selfsup::ssl {
 
 void CpcConfig::visit(config::Visitor& v) {
-  v("patch_size", patch_size, "side of the square patches the image is cut into (CPC v1: 64 of 256 px)");
-  v("patch_stride", patch_stride, "step between patches (CPC v1: half the patch, i.e. 50% overlap)");
+  v("patch_size", patch_size, "side of the square patches the image is cut into (CPC v1: 64 of 256 px)", config::at_least_one);
+  v("patch_stride", patch_stride, "step between patches (CPC v1: half the patch, i.e. 50% overlap)", config::at_least_one);
   v("context", context, "autoregressive context network down the grid: gru (per column, top to bottom) | conv (masked convolutions)");
-  v("context_layers", context_layers, "number of masked convolution layers (context: conv)");
-  v("predict_steps", predict_steps, "predict the patches 1..k rows below each context position (CPC v1 images: up to 5)");
-  v("temperature", temperature, "InfoNCE temperature on the L2-normalised predictions and patch embeddings");
+  v("context_layers", context_layers, "number of masked convolution layers (context: conv)", config::at_least_one);
+  v("predict_steps", predict_steps, "predict the patches 1..k rows below each context position (CPC v1 images: up to 5)", config::at_least_one);
+  v("temperature", temperature, "InfoNCE temperature on the L2-normalised predictions and patch embeddings", config::positive);
 }
 
 void CpcConfig::validate(const Recipe& r, const RecipeCheck& check) const {

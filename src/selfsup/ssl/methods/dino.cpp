@@ -18,20 +18,20 @@
 namespace selfsup::ssl {
 
 void DinoConfig::visit(config::Visitor& v) {
-  v("out_dim", out_dim, "K, the number of prototypes the head outputs logits for (official: 65536 ViT, lightly CIFAR: 2048)");
-  v("hidden_dim", hidden_dim, "hidden width of the head's MLP");
-  v("bottleneck_dim", bottleneck_dim, "width of the L2-normalised bottleneck before the prototypes");
-  v("head_layers", head_layers, "Linear layers of the head's MLP (GELU between)");
+  v("out_dim", out_dim, "K, the number of prototypes the head outputs logits for (official: 65536 ViT, lightly CIFAR: 2048)", config::at_least_one);
+  v("hidden_dim", hidden_dim, "hidden width of the head's MLP", config::at_least_one);
+  v("bottleneck_dim", bottleneck_dim, "width of the L2-normalised bottleneck before the prototypes", config::at_least_one);
+  v("head_layers", head_layers, "Linear layers of the head's MLP (GELU between)", config::at_least_one);
   v("head_batch_norm", head_batch_norm, "BatchNorm after each hidden Linear of the head (official: off)");
   v("norm_last_layer", norm_last_layer, "keep the prototypes at unit norm (official default; more stable)");
-  v("freeze_last_layer_epochs", freeze_last_layer_epochs, "the prototypes get no update during the first N epochs");
-  v("student_temperature", student_temperature, "student softmax temperature (0.1)");
-  v("teacher_temperature_start", teacher_temperature_start, "teacher temperature at epoch 0 (0.04)");
-  v("teacher_temperature", teacher_temperature, "teacher temperature after the warm-up (<= 0.07; sharpening)");
-  v("teacher_warmup_epochs", teacher_warmup_epochs, "epochs of the linear teacher-temperature warm-up (official ViT-S: 30)");
-  v("center_momentum", center_momentum, "EMA momentum of the centre subtracted from the teacher's logits (0.9)");
-  v("momentum", momentum, "teacher EMA momentum at the start (official 0.996; 0.9995 at batch 256 on ImageNet)");
-  v("momentum_final", momentum_final, "teacher momentum at the end, reached on a cosine ramp (1)");
+  v("freeze_last_layer_epochs", freeze_last_layer_epochs, "the prototypes get no update during the first N epochs", config::non_negative);
+  v("student_temperature", student_temperature, "student softmax temperature (0.1)", config::positive);
+  v("teacher_temperature_start", teacher_temperature_start, "teacher temperature at epoch 0 (0.04)", config::positive);
+  v("teacher_temperature", teacher_temperature, "teacher temperature after the warm-up (<= 0.07; sharpening)", config::positive);
+  v("teacher_warmup_epochs", teacher_warmup_epochs, "epochs of the linear teacher-temperature warm-up (official ViT-S: 30)", config::non_negative);
+  v("center_momentum", center_momentum, "EMA momentum of the centre subtracted from the teacher's logits (0.9)", config::probability);
+  v("momentum", momentum, "teacher EMA momentum at the start (official 0.996; 0.9995 at batch 256 on ImageNet)", config::unit_interval);
+  v("momentum_final", momentum_final, "teacher momentum at the end, reached on a cosine ramp (1)", config::unit_interval);
 }
 
 void DinoConfig::validate(const Recipe& r, const RecipeCheck& check) const {

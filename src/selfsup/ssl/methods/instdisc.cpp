@@ -23,11 +23,11 @@
 namespace selfsup::ssl {
 
 void InstDiscConfig::visit(config::Visitor& v) {
-  v("negatives", negatives, "NCE noise samples drawn from the memory bank per image (0 = full softmax over the bank)");
-  v("temperature", temperature, "tau of the bank scores v.f/tau (paper: 0.07)");
-  v("bank_momentum", bank_momentum, "m of the bank update v <- norm(m v + (1-m) f) (authors' code: 0.5)");
-  v("proximal", proximal, "lambda of the proximal term lambda ||f - v||^2 (0 = off)");
-  v("z_momentum", z_momentum, "NCE normalisation constant Z: 0 = estimated on the first batch and fixed (authors' code), m > 0 = moving average with momentum m of the per-batch estimate");
+  v("negatives", negatives, "NCE noise samples drawn from the memory bank per image (0 = full softmax over the bank)", config::non_negative);
+  v("temperature", temperature, "tau of the bank scores v.f/tau (paper: 0.07)", config::positive);
+  v("bank_momentum", bank_momentum, "m of the bank update v <- norm(m v + (1-m) f) (authors' code: 0.5)", config::unit_interval);
+  v("proximal", proximal, "lambda of the proximal term lambda ||f - v||^2 (0 = off)", config::non_negative);
+  v("z_momentum", z_momentum, "NCE normalisation constant Z: 0 = estimated on the first batch and fixed (authors' code), m > 0 = moving average with momentum m of the per-batch estimate", config::probability);
 }
 
 void InstDiscConfig::validate(const Recipe& r, const RecipeCheck& check) const {

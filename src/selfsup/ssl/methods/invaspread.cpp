@@ -12,7 +12,7 @@
 namespace selfsup::ssl {
 
 void InvaSpreadConfig::visit(config::Visitor& v) {
-  v("temperature", temperature, "tau of the instance softmax (paper: 0.1)");
+  v("temperature", temperature, "tau of the instance softmax (paper: 0.1)", config::positive);
 }
 
 void InvaSpreadConfig::validate(const Recipe& r, const RecipeCheck& check) const {

@@ -13,13 +13,13 @@
 namespace selfsup::ssl {
 
 void MocoConfig::visit(config::Visitor& v) {
-  v("queue_size", queue_size, "K, keys in the FIFO dictionary (a multiple of the batch size)");
-  v("temperature", temperature, "tau of the InfoNCE softmax (v1: 0.07, v2: 0.2)");
-  v("momentum", momentum, "m of the key encoder EMA at the start of training");
-  v("momentum_final", momentum_final, "m at the end; values above `momentum` ramp on a cosine (MoCo v3 style)");
+  v("queue_size", queue_size, "K, keys in the FIFO dictionary (a multiple of the batch size)", config::at_least_one);
+  v("temperature", temperature, "tau of the InfoNCE softmax (v1: 0.07, v2: 0.2)", config::positive);
+  v("momentum", momentum, "m of the key encoder EMA at the start of training", config::unit_interval);
+  v("momentum_final", momentum_final, "m at the end; values above `momentum` ramp on a cosine (MoCo v3 style)", config::unit_interval);
   v("symmetric", symmetric, "also swap the views and average the two losses (MoCo CIFAR demo: +2-3% kNN)");
   v("shuffle_bn", shuffle_bn, "shuffle the key batch across BN splits so BN cannot leak the positive pair");
-  v("bn_splits", bn_splits, "BatchNorm sub-batches simulating that many GPUs (1 = ordinary BN)");
+  v("bn_splits", bn_splits, "BatchNorm sub-batches simulating that many GPUs (1 = ordinary BN)", config::at_least_one);
 }
 
 void MocoConfig::validate(const Recipe& r, const RecipeCheck& check) const {

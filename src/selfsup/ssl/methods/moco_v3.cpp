@@ -16,9 +16,9 @@
 namespace selfsup::ssl {
 
 void MocoV3Config::visit(config::Visitor& v) {
-  v("temperature", temperature, "softmax temperature; the loss is scaled by 2*temperature (official: 0.2 ViT, 1.0 ResNet-50)");
-  v("momentum", momentum, "key-encoder momentum at the start of training (official: 0.99)");
-  v("momentum_final", momentum_final, "momentum at the end, reached on a cosine ramp (official --moco-m-cos: 1)");
+  v("temperature", temperature, "softmax temperature; the loss is scaled by 2*temperature (official: 0.2 ViT, 1.0 ResNet-50)", config::positive);
+  v("momentum", momentum, "key-encoder momentum at the start of training (official: 0.99)", config::unit_interval);
+  v("momentum_final", momentum_final, "momentum at the end, reached on a cosine ramp (official --moco-m-cos: 1)", config::unit_interval);
 }
 
 void MocoV3Config::validate(const Recipe& r, const RecipeCheck& check) const {

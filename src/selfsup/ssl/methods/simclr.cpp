@@ -17,10 +17,10 @@
 namespace selfsup::ssl {
 
 void SimClrConfig::visit(config::Visitor& v) {
-  v("temperature", temperature, "tau of NT-Xent (SimCLR: 0.1-0.5; solo-learn CIFAR: 0.2)");
-  v("queue_size", queue_size, "SimCLR v2 memory: > 0 adds a momentum encoder whose keys are queued as extra negatives");
-  v("momentum", momentum, "EMA momentum of that encoder");
-  v("eval_head_layers", eval_head_layers, "evaluate / fine-tune from this many projector layers on top of the backbone (SimCLR v2: 1)");
+  v("temperature", temperature, "tau of NT-Xent (SimCLR: 0.1-0.5; solo-learn CIFAR: 0.2)", config::positive);
+  v("queue_size", queue_size, "SimCLR v2 memory: > 0 adds a momentum encoder whose keys are queued as extra negatives", config::non_negative);
+  v("momentum", momentum, "EMA momentum of that encoder", config::unit_interval);
+  v("eval_head_layers", eval_head_layers, "evaluate / fine-tune from this many projector layers on top of the backbone (SimCLR v2: 1)", config::non_negative);
 }
 
 void SimClrConfig::validate(const Recipe& r, const RecipeCheck& check) const {

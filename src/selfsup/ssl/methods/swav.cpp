@@ -20,13 +20,13 @@
 namespace selfsup::ssl {
 
 void SwavConfig::visit(config::Visitor& v) {
-  v("prototypes", prototypes, "K, the number of prototypes (official: 3000 ImageNet; lightly CIFAR: 512)");
-  v("temperature", temperature, "softmax temperature of the swapped prediction (0.1)");
-  v("epsilon", epsilon, "Sinkhorn entropy regularisation (0.05; lower it, e.g. 0.03, if the loss stalls at ln K)");
-  v("sinkhorn_iterations", sinkhorn_iterations, "Sinkhorn-Knopp normalisation rounds (3)");
-  v("queue_size", queue_size, "embeddings of past batches kept per global crop and added to the assignment batch (0 = none; official: 3840)");
-  v("queue_start_epoch", queue_start_epoch, "epoch (0-based) from which the queue is filled; it is used once full");
-  v("freeze_prototypes_steps", freeze_prototypes_steps, "the prototypes get no update during the first N steps (official: 5005)");
+  v("prototypes", prototypes, "K, the number of prototypes (official: 3000 ImageNet; lightly CIFAR: 512)", config::at_least(2));
+  v("temperature", temperature, "softmax temperature of the swapped prediction (0.1)", config::positive);
+  v("epsilon", epsilon, "Sinkhorn entropy regularisation (0.05; lower it, e.g. 0.03, if the loss stalls at ln K)", config::positive);
+  v("sinkhorn_iterations", sinkhorn_iterations, "Sinkhorn-Knopp normalisation rounds (3)", config::at_least_one);
+  v("queue_size", queue_size, "embeddings of past batches kept per global crop and added to the assignment batch (0 = none; official: 3840)", config::non_negative);
+  v("queue_start_epoch", queue_start_epoch, "epoch (0-based) from which the queue is filled; it is used once full", config::non_negative);
+  v("freeze_prototypes_steps", freeze_prototypes_steps, "the prototypes get no update during the first N steps (official: 5005)", config::non_negative);
 }
 
 void SwavConfig::validate(const Recipe& r, const RecipeCheck& check) const {
