@@ -20,7 +20,7 @@ unit: build
 	@cmake --build $(BUILD) --target unit
 
 demo: build
-	./$(BUILD)/selfsup train recipes/moco_v2_fmnist_demo.yaml
+	./$(BUILD)/selfsup train recipes/moco_v2_fmnist_demo.yaml --overwrite
 
 # Long runs that fill docs/results.md (tens of minutes each on 2 cores).
 results: build

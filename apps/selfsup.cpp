@@ -31,7 +31,7 @@ namespace {
 struct TrainArgs {
   std::string recipe;
   std::vector<std::string> overrides;
-  bool resume = false;
+  bool resume = false, overwrite = false;
 };
 
 struct EvalArgs {
@@ -52,7 +52,7 @@ struct AttentionArgs {
 
 int cmd_train(const TrainArgs& a) {
   const Recipe recipe = load_recipe(a.recipe, a.overrides);
-  const auto metrics = train::run_training(recipe, a.resume);
+  const auto metrics = train::run_training(recipe, a.resume, a.overwrite);
   if (metrics.contains("eval")) std::cout << "\n" << train::format_results(metrics);
   if (metrics.contains("samples")) std::cout << "samples: " << metrics["samples"].get<std::string>() << std::endl;
   std::cout << "run folder: " << (std::filesystem::path(recipe.run_dir) / recipe.name).string() << std::endl;
@@ -211,6 +211,8 @@ int main(int argc, char** argv) {
   train_cmd->add_option("recipe", train_args.recipe, "recipe YAML file (see recipes/ and docs/recipes.md)")->required();
   train_cmd->add_option("overrides", train_args.overrides, "key=value overrides with dotted keys, e.g. train.epochs=5");
   train_cmd->add_flag("--resume", train_args.resume, "continue from runs/NAME/checkpoint.pt");
+  train_cmd->add_flag("--overwrite", train_args.overwrite,
+                      "start over in runs/NAME even though it holds a checkpoint (deleting it)");
 
   EvalArgs eval_args;
   auto* eval_cmd = app.add_subcommand("eval", "Evaluate an encoder: kNN (k=200, T=0.1) and a linear probe on frozen features,\n"

@@ -10,7 +10,7 @@ norms=("$@")
 [ ${#norms[@]} -gt 0 ] || norms=(none layer group_ws)
 for norm in "${norms[@]}"; do
   echo "== heads norm: $norm"
-  ./build/selfsup train recipes/byol_fmnist.yaml name="byol_norm_$norm" method.projector.norm="$norm" \
+  ./build/selfsup train recipes/byol_fmnist.yaml --overwrite name="byol_norm_$norm" method.projector.norm="$norm" \
     method.predictor.norm="$norm" train.stop_after_epochs=5 train.knn_every=1 | tee "runs/byol_norm_$norm.log"
 done
 for run in runs/byol_fmnist runs/byol_norm_*; do

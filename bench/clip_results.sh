@@ -8,9 +8,9 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 selfsup=${SELFSUP:-./build/selfsup}
 if [ -z "${SKIP_TRAIN:-}" ]; then
-  "$selfsup" train recipes/clip_emoji.yaml | tee runs/clip_emoji.log
-  "$selfsup" train recipes/clip_emoji.yaml train.epochs=32 name=clip_emoji_32 | tee runs/clip_emoji_32.log
-  "$selfsup" train recipes/clip_emoji.yaml train.epochs=32 clip.loss=soft_target name=clip_emoji_soft_target_32 |
+  "$selfsup" train recipes/clip_emoji.yaml --overwrite | tee runs/clip_emoji.log
+  "$selfsup" train recipes/clip_emoji.yaml --overwrite train.epochs=32 name=clip_emoji_32 | tee runs/clip_emoji_32.log
+  "$selfsup" train recipes/clip_emoji.yaml --overwrite train.epochs=32 clip.loss=soft_target name=clip_emoji_soft_target_32 |
     tee runs/clip_emoji_soft_target_32.log
 fi
 ckpt=runs/clip_emoji/checkpoint.pt

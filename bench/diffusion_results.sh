@@ -9,9 +9,9 @@ cd "$(dirname "$0")/.."
 selfsup=${SELFSUP:-./build/selfsup}
 mkdir -p runs
 if [ -z "${SKIP_TRAIN:-}" ]; then
-  "$selfsup" train recipes/judge_fmnist.yaml | tee runs/judge_fmnist.log
-  "$selfsup" train recipes/diffusion_cfg_fmnist.yaml | tee runs/diffusion_cfg_fmnist.log
-  "$selfsup" train recipes/noisy_classifier_fmnist.yaml | tee runs/noisy_classifier_fmnist.log
+  "$selfsup" train recipes/judge_fmnist.yaml --overwrite | tee runs/judge_fmnist.log
+  "$selfsup" train recipes/diffusion_cfg_fmnist.yaml --overwrite | tee runs/diffusion_cfg_fmnist.log
+  "$selfsup" train recipes/noisy_classifier_fmnist.yaml --overwrite | tee runs/noisy_classifier_fmnist.log
 fi
 "$selfsup" eval samples --checkpoint runs/diffusion_cfg_fmnist/checkpoint.pt --judge runs/judge_fmnist/checkpoint.pt \
   --classifier runs/noisy_classifier_fmnist/checkpoint.pt --guidance "${CFG:-0,1,2,3,5}" \

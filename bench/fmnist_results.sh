@@ -17,6 +17,6 @@ for r in "${recipes[@]}"; do
   name=$("$selfsup" recipe "$r" ${OVERRIDES:-} | sed -n 's/^name: "\(.*\)"$/\1/p')
   names+=("$name")
   echo "== $r ($name)"
-  "$selfsup" train "$r" ${OVERRIDES:-} ${RESUME:+--resume} | tee -a "runs/$name.log"
+  "$selfsup" train "$r" ${OVERRIDES:-} $([ -n "${RESUME:-}" ] && echo --resume || echo --overwrite) | tee -a "runs/$name.log"
 done
 bench/results_table.py "${names[@]/#/runs/}"

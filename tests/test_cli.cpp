@@ -79,6 +79,19 @@ TEST(Cli, TrainEvalExportRoundTrip) {
   const auto ckpt = (dir / "t" / "checkpoint.pt").string();
   for (const char* f : {"recipe.yaml", "metrics.csv", "metrics.json", "checkpoint.pt"})
     EXPECT_TRUE(std::filesystem::exists(dir / "t" / f)) << f;
+  // Starting again in a folder that holds a checkpoint needs --resume or --overwrite.
+  const std::string again = "train " + kTiny + " run_dir=" + dir.string() + " name=t train.epochs=1 data.subset=256 eval.at_end=false";
+  r = run_cli(again);
+  EXPECT_EQ(r.code, 2);
+  EXPECT_NE(r.output.find((dir / "t").string() + ": holds the checkpoint of an earlier run: --resume to continue it"),
+            std::string::npos)
+      << r.output;
+  EXPECT_TRUE(std::filesystem::exists(ckpt));
+  r = run_cli(again + " --resume --overwrite");
+  EXPECT_EQ(r.code, 2);
+  EXPECT_NE(r.output.find("give one of them"), std::string::npos) << r.output;
+  r = run_cli(again + " --overwrite");
+  ASSERT_EQ(r.code, 0) << r.output;
   // A resume with another optimiser is refused before anything in the run folder changes.
   const auto recipe_yaml = selfsup::read_file((dir / "t" / "recipe.yaml").string());
   r = run_cli("train " + kTiny + " run_dir=" + dir.string() +

@@ -240,7 +240,7 @@ TEST(ClipCli, ImagePretrainedStartsTheImageTower) {
   ASSERT_EQ(r.code, 0) << r.output;
   EXPECT_NE(r.output.find("image encoder: weights from " + root + "/init.pt (2 classifier tensors skipped)"),
             std::string::npos) << r.output;
-  r = run_cli(train + " clip.image_pretrained=" + root + "/wide.pt");
+  r = run_cli(train + " name=wide clip.image_pretrained=" + root + "/wide.pt");
   EXPECT_EQ(r.code, 2) << r.output;
   EXPECT_NE(r.output.find("wide.pt"), std::string::npos) << r.output;
   fs::remove_all(root);

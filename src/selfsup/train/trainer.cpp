@@ -44,12 +44,19 @@ struct EpochStats {
 
 class Run {
  public:
-  Run(const Recipe& recipe, bool resume)
+  Run(const Recipe& recipe, bool resume, bool overwrite)
       : r_(recipe), dir_(fs::path(recipe.run_dir) / recipe.name), device_(parse_device(recipe.device)) {
     configure_threads(r_.threads);
     std::cout << runtime_summary() << std::endl;
     fs::create_directories(dir_);
     checkpoint_ = (dir_ / "checkpoint.pt").string();
+    if (resume && overwrite) throw Error("train: --resume continues a run, --overwrite replaces it: give one of them");
+    if (!resume && fs::exists(checkpoint_)) {
+      if (!overwrite)
+        throw Error(dir_.string() + ": holds the checkpoint of an earlier run: --resume to continue it, --overwrite to "
+                    "start over (deleting it), or another name=");
+      fs::remove(checkpoint_);  // a failure before the new run's first checkpoint must not leave the old one
+    }
     CheckpointInfo resumed;
     if (resume) {
       resumed = read_checkpoint_info(checkpoint_);
@@ -266,7 +273,9 @@ std::string percent(const nlohmann::json& j, const char* key) {
 
 }  // namespace
 
-nlohmann::json run_training(const Recipe& recipe, bool resume) { return Run(recipe, resume).run(); }
+nlohmann::json run_training(const Recipe& recipe, bool resume, bool overwrite) {
+  return Run(recipe, resume, overwrite).run();
+}
 
 std::string format_results(const nlohmann::json& m) {
   std::ostringstream out;

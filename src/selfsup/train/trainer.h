@@ -19,8 +19,10 @@ class Diverged : public std::runtime_error {
   using std::runtime_error::runtime_error;
 };
 
-// Runs (or with `resume`, continues) the recipe's training; returns what metrics.json holds.
-nlohmann::json run_training(const Recipe& recipe, bool resume);
+// Runs (or with `resume`, continues) the recipe's training; returns what metrics.json holds. A run
+// folder that already holds a checkpoint is refused unless the run resumes it or `overwrite` says
+// to start over (the old checkpoint and logs are then deleted first).
+nlohmann::json run_training(const Recipe& recipe, bool resume, bool overwrite = false);
 
 // Prints "name  kNN  linear" rows for the final numbers in `metrics` (and baselines, if present).
 std::string format_results(const nlohmann::json& metrics);
