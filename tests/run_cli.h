@@ -12,8 +12,9 @@ struct CliResult {
   std::string output;  // stdout + stderr
 };
 
-inline CliResult run_cli(const std::string& args) {
-  const std::string cmd = std::string(SELFSUP_BINARY) + " " + args + " 2>&1";
+// `env`: variable assignments for this run only, e.g. "SELFSUP_FAULT_KILL_WRITE=checkpoint.pt:2".
+inline CliResult run_cli(const std::string& args, const std::string& env = "") {
+  const std::string cmd = (env.empty() ? "" : env + " ") + std::string(SELFSUP_BINARY) + " " + args + " 2>&1";
   FILE* pipe = popen(cmd.c_str(), "r");
   std::string out;
   std::array<char, 4096> buf{};

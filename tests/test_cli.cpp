@@ -5,11 +5,13 @@
 #include <algorithm>
 #include <filesystem>
 #include <fstream>
+#include <sstream>
 #include <string>
 
 #include "run_cli.h"
 #include "selfsup/core/fs.h"
 #include "selfsup/train/checkpoint.h"
+#include "test_util.h"
 
 namespace {
 
@@ -212,4 +214,41 @@ TEST(Cli, KnnWithMoreNeighboursThanImagesSaysSo) {
   EXPECT_NE(r.output.find("note: eval.knn.k = 200 is more than the 50 training images: all of them vote"),
             std::string::npos)
       << r.output;
+}
+
+namespace {
+
+std::string stored_weights_hash(const std::string& checkpoint) {
+  torch::serialize::InputArchive archive;
+  archive.load_from(checkpoint);
+  c10::IValue hash;
+  archive.read("model_hash", hash);
+  return hash.toStringRef();
+}
+
+}  // namespace
+
+// SIGKILL in the middle of writing the second checkpoint (after its bytes, before the rename): the
+// first checkpoint survives whole, and resuming from it ends with exactly the weights of a run that
+// was never interrupted, with one metrics row per epoch.
+TEST(Cli, KilledDuringACheckpointWriteResumesBitIdentical) {
+  selfsup::test_util::TempDir dir;
+  const std::string train =
+      "train " + kTiny + " run_dir=" + dir.path.string() + " train.epochs=3 data.subset=256 eval.at_end=false";
+  auto r = run_cli(train + " name=straight");
+  ASSERT_EQ(r.code, 0) << r.output;
+  r = run_cli(train + " name=killed", "SELFSUP_FAULT_KILL_WRITE=checkpoint.pt:2");
+  EXPECT_TRUE(r.code == -1 || r.code == 128 + 9) << r.code << "\n" << r.output;
+  const std::string killed = dir / "killed/checkpoint.pt";
+  EXPECT_EQ(selfsup::train::read_checkpoint_info(killed).epochs_done, 1);
+  EXPECT_TRUE(std::filesystem::exists(killed + ".tmp"));  // the interrupted write, never renamed
+  r = run_cli(train + " name=killed --resume");
+  ASSERT_EQ(r.code, 0) << r.output;
+  EXPECT_FALSE(std::filesystem::exists(killed + ".tmp"));
+  EXPECT_EQ(selfsup::train::read_checkpoint_info(killed).epochs_done, 3);
+  EXPECT_EQ(stored_weights_hash(killed), stored_weights_hash(dir / "straight/checkpoint.pt"));
+  std::istringstream csv(selfsup::read_file(dir / "killed/metrics.csv"));
+  int rows = 0;
+  for (std::string line; std::getline(csv, line);) ++rows;
+  EXPECT_EQ(rows, 4);  // header + epochs 1, 2, 3: the killed run's epoch-2 row was dropped on resume
 }

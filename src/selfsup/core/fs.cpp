@@ -4,6 +4,8 @@
 #include <unistd.h>
 
 #include <cerrno>
+#include <csignal>
+#include <cstdlib>
 #include <cstdio>
 #include <cstring>
 #include <filesystem>
@@ -17,6 +19,20 @@ namespace selfsup {
 namespace {
 
 std::string reason() { return errno ? std::string(" (") + std::strerror(errno) + ")" : std::string(); }
+
+// Fault injection for the crash tests: SELFSUP_FAULT_KILL_WRITE=NAME:N kills the process (SIGKILL)
+// during the N-th write of a file called NAME, after its bytes went to the temporary file and
+// before the rename, as a power cut or the OOM killer would.
+void maybe_kill_during_write(const std::string& path) {
+  static const char* spec = std::getenv("SELFSUP_FAULT_KILL_WRITE");
+  if (!spec) return;
+  static int writes = 0;
+  const std::string s = spec;
+  const auto colon = s.rfind(':');
+  if (colon == std::string::npos) return;
+  if (std::filesystem::path(path).filename() != s.substr(0, colon)) return;
+  if (++writes == std::atoi(s.c_str() + colon + 1)) std::raise(SIGKILL);
+}
 
 // Data on disk before the rename, so a crash cannot leave a renamed but empty file.
 bool sync_file(const std::string& path) {
@@ -56,6 +72,7 @@ void atomic_write(const std::string& path, const std::function<void(std::ostream
     out.close();
     if (!out) fail("write failed on close (disk full?)");
   }
+  maybe_kill_during_write(path);
   errno = 0;
   if (!sync_file(tmp)) fail("write failed on fsync");
   if (std::rename(tmp.c_str(), path.c_str()) != 0) fail("cannot rename " + tmp + " into place");

@@ -71,6 +71,7 @@ class Run {
       epochs_done_ = info.epochs_done;
       global_step_ = info.global_step;
       std::cout << "resumed " << checkpoint_ << " after epoch " << epochs_done_ << std::endl;
+      drop_rows_after_checkpoint();
     } else {
       std::error_code ec;
       fs::remove(dir_ / "metrics.csv", ec);
@@ -79,6 +80,28 @@ class Run {
     atomic_write((dir_ / "recipe.yaml").string(), recipe_to_yaml(r_));
     if (r_.train.grad_norms)
       grad_norms_ = std::make_unique<GradNormLog>(optimizer_->parameters(), (dir_ / "grad_norms.csv").string());
+  }
+
+  // A run killed after logging an epoch (or step) but before its checkpoint logged rows the resumed
+  // run logs again: keep the header and the rows up to the checkpoint's position.
+  void drop_rows_after_checkpoint() const {
+    drop_rows_after((dir_ / "metrics.csv").string(), epochs_done_);
+    drop_rows_after((dir_ / "grad_norms.csv").string(), global_step_);
+  }
+
+  static void drop_rows_after(const std::string& path, int64_t last) {
+    if (!fs::exists(path)) return;
+    std::istringstream in(read_file(path, "log file"));
+    std::string kept, line;
+    for (bool header = true; std::getline(in, line); header = false) {
+      int64_t position = 0;  // the first column: epoch (metrics.csv) or step (grad_norms.csv)
+      try {
+        position = std::stoll(line.substr(0, line.find(',')));
+      } catch (const std::exception&) {
+      }
+      if (header || position <= last) kept += line + "\n";
+    }
+    atomic_write(path, kept);
   }
 
   // --resume continues the same run: keys that only say how long, how often or where it runs may
