@@ -1,5 +1,6 @@
 #include "selfsup/core/error.h"
 #include "selfsup/data/dataset.h"
+#include "selfsup/data/decode.h"
 #include "selfsup/data/idx.h"
 #include "selfsup/data/image_folder.h"
 #include "selfsup/data/loader.h"
@@ -262,6 +263,22 @@ TEST(ImageFolder, Errors) {
   std::ofstream(tree.root + "/cat/corrupt.png") << "definitely not a png";
   msg = error_message([&] { load_image_folder(tree.root, 5, 0); });
   EXPECT_TRUE(contains(msg, tree.root + "/cat/corrupt.png: cannot decode image: ")) << msg;
+}
+
+TEST(ImageFolder, UndecodableFilesSayWhatTheyAre) {
+  ImageTree tree;
+  std::ifstream in(tree.root + "/cat/a.png", std::ios::binary);
+  std::vector<char> png((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  std::ofstream(tree.root + "/cat/short.png", std::ios::binary).write(png.data(), 12);  // signature + part of IHDR
+  std::ofstream(tree.root + "/dog/empty.png");
+  std::ofstream(tree.root + "/dog/text.png") << "definitely not an image";
+  for (const auto& [file, reason] : std::vector<std::pair<std::string, std::string>>{
+           {"/cat/short.png", "a PNG whose header is truncated or corrupt"},
+           {"/dog/empty.png", "the file is empty"},
+           {"/dog/text.png", "not a PNG, JPEG or BMP file"}}) {
+    const auto msg = error_message([&] { decode_image(tree.root + file, 0, 3); });
+    EXPECT_EQ(msg, tree.root + file + ": cannot decode image: " + reason);
+  }
 }
 
 TEST(ImageFolder, TestSplitMustHaveTheTrainingClasses) {

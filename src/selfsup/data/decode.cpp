@@ -9,6 +9,7 @@
 #include <cctype>
 #include <filesystem>
 #include <fstream>
+#include <initializer_list>
 #include <limits>
 #include <memory>
 #include <sstream>
@@ -27,15 +28,34 @@ std::vector<stbi_uc> read_file(const std::string& path) {
   return bytes;
 }
 
-[[noreturn]] void throw_undecodable(const std::string& path) {
-  throw Error(path + ": cannot decode image: " + stbi_failure_reason());
+// stb answers "unknown image type" whenever no decoder accepts the header, which hides what the
+// file is: say whether it is empty, a damaged PNG/JPEG/BMP, or something else.
+[[noreturn]] void throw_undecodable(const std::string& path, const std::vector<stbi_uc>& bytes) {
+  const char* stb = stbi_failure_reason();
+  std::string reason = stb ? stb : "unknown reason";
+  auto starts_with = [&](std::initializer_list<int> magic) {
+    if (bytes.size() < magic.size()) return false;
+    size_t i = 0;
+    for (int b : magic)
+      if (bytes[i++] != b) return false;
+    return true;
+  };
+  if (bytes.empty()) {
+    reason = "the file is empty";
+  } else if (reason == "unknown image type") {
+    if (starts_with({0x89, 'P', 'N', 'G'})) reason = "a PNG whose header is truncated or corrupt";
+    else if (starts_with({0xFF, 0xD8})) reason = "a JPEG whose header is truncated or corrupt";
+    else if (starts_with({'B', 'M'})) reason = "a BMP whose header is truncated or corrupt";
+    else reason = "not a PNG, JPEG or BMP file";
+  }
+  throw Error(path + ": cannot decode image: " + reason);
 }
 
 // Components stored in the file: 1 gray, 2 gray+alpha, 3 RGB, 4 RGBA.
 int file_components(const std::string& path, const std::vector<stbi_uc>& bytes, int* w, int* h) {
   int c = 0;
   if (!stbi_info_from_memory(bytes.data(), static_cast<int>(bytes.size()), w, h, &c))
-    throw_undecodable(path);
+    throw_undecodable(path, bytes);
   return c;
 }
 
@@ -89,7 +109,7 @@ void decode_into(const std::string& path, const Geometry& g, bool resize_to_fit,
       stbi_load_from_memory(bytes.data(), static_cast<int>(bytes.size()), &w, &h, &file_c,
                             load_channels),
       stbi_image_free);
-  if (!pixels) throw_undecodable(path);
+  if (!pixels) throw_undecodable(path, bytes);
   if (alpha) composite_on_white(pixels.get(), int64_t{w} * h, g.channels);
   auto hwc = torch::from_blob(pixels.get(), {h, w, g.channels}, torch::kUInt8);
   auto chw = hwc.permute({2, 0, 1});
