@@ -113,7 +113,7 @@ class Reader : public Visitor {
     return map[key];
   }
 
-  // Whether the key was given (a default is valid by construction and not re-checked).
+  // A value read outside its range is an error; a default (key absent) is valid by construction.
   void check(const char* key, double v, const Range& range) {
     if (!range.contains(v) && lookup_again(key))
       fail(join(path_, key), "expected a number " + range.text() + ", got " + type_name(lookup_again(key)));

@@ -22,16 +22,16 @@ namespace selfsup::config {
 
 class Visitor;
 
+inline constexpr double kInf = std::numeric_limits<double>::infinity();
+
 // The valid values of a numeric field, declared beside it in visit(): v("lr", lr, "doc", positive).
 // Values read outside it are errors naming the key; the recipe reference lists it.
 struct Range {
-  double min = -std::numeric_limits<double>::infinity();
-  double max = std::numeric_limits<double>::infinity();
+  double min = -kInf, max = kInf;
   bool min_open = false, max_open = false;  // exclusive bounds
-  bool contains(double v) const;
-  std::string text() const;  // "> 0", ">= 1", "in [0, 1)"
+  bool contains(double v) const;            // never for NaN
+  std::string text() const;                 // "> 0", ">= 1", "in [0, 1)"
 };
-inline constexpr double kInf = std::numeric_limits<double>::infinity();
 inline constexpr Range positive{0, kInf, true, false};
 inline constexpr Range non_negative{0, kInf, false, false};
 inline constexpr Range at_least_one{1, kInf, false, false};
