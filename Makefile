@@ -2,7 +2,7 @@
 BUILD ?= build
 JOBS ?= $(shell nproc)
 
-.PHONY: deps build test unit demo bench results clean
+.PHONY: deps build test unit sanitize demo bench results clean
 
 deps:
 	@scripts/setup-deps.sh
@@ -22,9 +22,19 @@ unit: build
 demo: build
 	./$(BUILD)/selfsup train recipes/moco_v2_fmnist_demo.yaml --overwrite
 
+# The unit tests under AddressSanitizer + UndefinedBehaviorSanitizer, in their own build folder
+# (docs/reliability.md). Not part of `make test`: the instrumented build takes several minutes more.
+SANITIZE_BUILD ?= build-sanitize
+SANITIZE_FLAGS = -O1 -fsanitize=address,undefined -fno-sanitize=vptr -fno-omit-frame-pointer -fno-sanitize-recover=undefined
+sanitize: deps
+	@cmake -S . -B $(SANITIZE_BUILD) -G Ninja -DCMAKE_BUILD_TYPE=None -DCMAKE_CXX_FLAGS="$(SANITIZE_FLAGS)" \
+	  -DCMAKE_EXE_LINKER_FLAGS="-fsanitize=address,undefined" "-DSELFSUP_UNIT_EXCLUDE=:*SentencePiece*:TokenizerErrors*" \
+	  > $(SANITIZE_BUILD).configure.log 2>&1 || (cat $(SANITIZE_BUILD).configure.log; exit 1)
+	@cmake --build $(SANITIZE_BUILD) -j$(JOBS) --target unit
+
 # Long runs that fill docs/results.md (tens of minutes each on 2 cores).
 results: build
 	bench/fmnist_results.sh
 
 clean:
-	rm -rf $(BUILD) $(BUILD).configure.log
+	rm -rf $(BUILD) $(BUILD).configure.log $(SANITIZE_BUILD) $(SANITIZE_BUILD).configure.log
