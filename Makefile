@@ -2,7 +2,7 @@
 BUILD ?= build
 JOBS ?= $(shell nproc)
 
-.PHONY: deps build test unit sanitize demo bench results clean
+.PHONY: deps build test unit sanitize-configure sanitize fuzz demo bench results clean
 
 deps:
 	@scripts/setup-deps.sh
@@ -22,15 +22,23 @@ unit: build
 demo: build
 	./$(BUILD)/selfsup train recipes/moco_v2_fmnist_demo.yaml --overwrite
 
-# The unit tests under AddressSanitizer + UndefinedBehaviorSanitizer, in their own build folder
-# (docs/reliability.md). Not part of `make test`: the instrumented build takes several minutes more.
+# Instrumented builds (docs/reliability.md), in their own folder: clang with AddressSanitizer,
+# UndefinedBehaviorSanitizer and libFuzzer's coverage hooks. `make sanitize` runs the unit tests
+# there; `make fuzz` runs every fuzz target for FUZZ_SECONDS from its seeds and regressions.
+# Not part of `make test`: the instrumented build takes several minutes more (.ci/run adds both).
 SANITIZE_BUILD ?= build-sanitize
-SANITIZE_FLAGS = -O1 -fsanitize=address,undefined -fno-sanitize=vptr -fno-omit-frame-pointer -fno-sanitize-recover=undefined
-sanitize: deps
-	@cmake -S . -B $(SANITIZE_BUILD) -G Ninja -DCMAKE_BUILD_TYPE=None -DCMAKE_CXX_FLAGS="$(SANITIZE_FLAGS)" \
-	  -DCMAKE_EXE_LINKER_FLAGS="-fsanitize=address,undefined" "-DSELFSUP_UNIT_EXCLUDE=:*SentencePiece*:TokenizerErrors*" \
+FUZZ_SECONDS ?= 60
+sanitize-configure: deps
+	@cmake -S . -B $(SANITIZE_BUILD) -G Ninja -DCMAKE_BUILD_TYPE=None -DCMAKE_CXX_COMPILER=clang++ -DCMAKE_CXX_FLAGS="-O1 -g" \
+	  -DSELFSUP_SANITIZERS=address,undefined -DSELFSUP_FUZZ=ON "-DSELFSUP_UNIT_EXCLUDE=:*SentencePiece*:TokenizerErrors*" \
 	  > $(SANITIZE_BUILD).configure.log 2>&1 || (cat $(SANITIZE_BUILD).configure.log; exit 1)
+
+sanitize: sanitize-configure
 	@cmake --build $(SANITIZE_BUILD) -j$(JOBS) --target unit
+
+fuzz: sanitize-configure
+	@cmake --build $(SANITIZE_BUILD) -j$(JOBS) --target fuzz_all
+	fuzz/run.sh $(SANITIZE_BUILD) $(FUZZ_SECONDS)
 
 # Long runs that fill docs/results.md (tens of minutes each on 2 cores).
 results: build

@@ -8,6 +8,7 @@ packages=(
   libtorch-dev libopenblas0-openmp
   libyaml-cpp-dev libcli11-dev nlohmann-json3-dev libstb-dev zlib1g-dev libsentencepiece-dev
   libgtest-dev libbenchmark-dev
+  clang libclang-rt-14-dev  # make sanitize, make fuzz (libFuzzer)
   dataset-fashion-mnist python3 python3-torch python3-torchvision
 )
 

@@ -155,6 +155,17 @@ TEST(ClipIndex, NonFiniteEmbeddingsAndAnotherModelsQueryAreErrors) {
             path + ": corrupt index: it holds NaN or infinite embeddings");
 }
 
+// Found by fuzz/fuzz_index.cpp: rows that are not unit length gave "cosine" scores of 37.
+TEST(ClipIndex, EmbeddingsThatAreNotUnitLengthAreAnError) {
+  const auto dir = test_util::tmp_dir("index");
+  const auto path = dir + "/index.bin";
+  auto emb = torch::nn::functional::normalize(torch::randn({4, 8}), torch::nn::functional::NormalizeFuncOptions().dim(1));
+  emb[1] *= 2;
+  clip::write_index(path, emb, {"a", "b", "c", "d"}, {});
+  EXPECT_EQ(test_util::error_message([&] { clip::read_index(path); }),
+            path + ": corrupt index: embeddings are not unit length (a norm is off by 1.000000)");
+}
+
 TEST(ClipIndex, FingerprintChangesWithTheWeights) {
   torch::nn::Linear a(4, 2), b(4, 2);
   EXPECT_EQ(clip::model_fingerprint(*a), clip::model_fingerprint(*a));

@@ -49,6 +49,23 @@ TEST(Config, InvalidYamlNamesTheLine) {
   EXPECT_NE(msg.find("bad.yaml: line"), std::string::npos) << msg;
 }
 
+// Found by fuzz/fuzz_recipe.cpp: a YAML error quoting a line break printed two lines.
+TEST(Config, ErrorMessagesAreOneLine) {
+  EXPECT_STREQ(Error("a.yaml: bad\nthing\r\n").what(), "a.yaml: bad thing  ");
+}
+
+// Found by fuzz/fuzz_recipe.cpp: descending into a value escaped as a yaml-cpp exception, and a list
+// position too long for std::stoul as std::out_of_range.
+TEST(Config, OverrideIntoAValueOrAListIsAnError) {
+  EXPECT_EQ(error_message([] { parse_recipe("train: 5\n", "t.yaml", {"train.epochs=3"}); }),
+            "override 'train.epochs=3': 'train' is a value, not a section");
+  EXPECT_EQ(error_message([] { parse_recipe("7\n", "t.yaml", {"train.epochs=3"}); }),
+            "override 'train.epochs=3': the recipe is a value, not a section");
+  EXPECT_EQ(error_message([] { parse_recipe("augment: {views: [{}, {}]}\n", "t.yaml",
+                                            {"augment.views.99999999999999999999.flip=0"}); }),
+            "override 'augment.views.99999999999999999999.flip=0': 'augment.views' is a list (give an item number), not a section");
+}
+
 TEST(Config, OverridesWithDottedPaths) {
   const auto r = parse_recipe("train: {epochs: 3}\naugment: {views: [{}, {}]}\n", "t.yaml",
                               {"train.epochs=9", "method.moco.temperature=0.5", "augment.views.1.crop.scale=[0.5, 1]",

@@ -150,6 +150,17 @@ TEST(Idx, CorruptGzipTrailingDataAndMissingTrailerAreErrors) {
   EXPECT_EQ(msg, dir / "img" + ": more data after the header's 36 bytes of pixels: not an IDX file of the size its header gives");
 }
 
+// Found by fuzz/fuzz_idx.cpp: n x h x w overflowed int64 before the size was checked.
+TEST(Idx, HeaderDeclaringMoreThanATebibyteIsAnError) {
+  TempDir dir;
+  std::vector<uint8_t> header;
+  for (uint32_t v : {0x803u, 0x80000000u, 0xFFFFFFFFu, 0xFFFFFFFFu}) put_u32(header, v);
+  write_bytes(dir / "img", header);
+  write_bytes(dir / "lab", idx_labels({0}));
+  EXPECT_EQ(error_message([&] { load_idx(dir / "img", dir / "lab", {}); }),
+            dir / "img" + ": header declares 2147483648 images of 4294967295x4294967295: more than 1 TiB, a corrupt header");
+}
+
 TEST(Idx, BadMagicMissingFileMismatchAndLabelRange) {
   TempDir dir;
   write_bytes(dir / "img", idx_images(2, 2, 2));
@@ -279,6 +290,28 @@ TEST(ImageFolder, UndecodableFilesSayWhatTheyAre) {
     const auto msg = error_message([&] { decode_image(tree.root + file, 0, 3); });
     EXPECT_EQ(msg, tree.root + file + ": cannot decode image: " + reason);
   }
+}
+
+// Found by fuzz/fuzz_image.cpp. The header alone sized the output tensor (38 GB from 282 bytes), and
+// Debian's stb_image 2.27 overflows its Huffman arrays on a JPEG table with more than 256 codes.
+TEST(ImageFolder, HugeHeadersAndOverfullJpegHuffmanTablesAreErrors) {
+  TempDir dir;
+  std::string png, jpg;
+  auto append = [](void* out, void* data, int size) { static_cast<std::string*>(out)->append(static_cast<char*>(data), size); };
+  const std::vector<unsigned char> pixels(8 * 8 * 3, 128);
+  stbi_write_png_to_func(append, &png, 8, 8, 1, pixels.data(), 8);  // gray: stb's own limit is 1 GB
+  stbi_write_jpg_to_func(append, &jpg, 8, 8, 3, pixels.data(), 90);
+  // IHDR's width and height (big-endian, bytes 16..23): 20000 x 20000 (stb does not check the CRC).
+  for (const size_t at : {16u, 20u}) png.replace(at, 4, std::string{0, 0, '\x4e', '\x20'});
+  std::ofstream(dir / "huge.png", std::ios::binary) << png;
+  EXPECT_EQ(error_message([&] { decode_image(dir / "huge.png", 0, 3); }),
+            dir / "huge.png" + ": cannot decode image: its header says 20000x20000 pixels, more than the 256 Mpx this reader accepts");
+  const auto dht = jpg.find("\xFF\xC4");
+  ASSERT_NE(dht, std::string::npos);
+  jpg[dht + 5] = '\xFF';  // the first table's count of 1-bit codes: 255 on top of the others
+  std::ofstream(dir / "dht.jpg", std::ios::binary) << jpg;
+  EXPECT_TRUE(contains(error_message([&] { decode_image(dir / "dht.jpg", 0, 3); }),
+                       dir / "dht.jpg" + ": cannot decode image: a JPEG whose Huffman table declares "));
 }
 
 TEST(ImageFolder, TestSplitMustHaveTheTrainingClasses) {

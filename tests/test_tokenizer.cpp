@@ -253,6 +253,19 @@ class TokenizerSentencePiece : public ::testing::Test {
 
 Tokenizer* TokenizerSentencePiece::trained_ = nullptr;
 
+// Found by fuzz/fuzz_sentencepiece.cpp: SentencePiece trusts its normalisation table, and one damaged
+// entry made it read outside the model and crash the process.
+TEST_F(TokenizerSentencePiece, DamagedNormalisationTableIsAnError) {
+  auto model = tok().serialize();
+  const auto name = model.find("nmt_nfkc_cf");
+  ASSERT_NE(name, std::string::npos);
+  // name, the charsmap's tag (1 byte) and length (3 bytes), its table size (4), then the root unit.
+  const auto root = name + 11 + 1 + 3 + 4;
+  model.replace(root, 4, "\xFF\xFF\xFF\xFF");
+  EXPECT_EQ(error_message([&] { sentencepiece_from_model(model, "bad.model"); }),
+            "bad.model: corrupt SentencePiece model: its normalisation map is damaged (an entry points outside the table)");
+}
+
 TEST_F(TokenizerSentencePiece, SpecialPiecesComeFirst) {
   EXPECT_EQ(tok().kind(), "sentencepiece");
   EXPECT_EQ((Ids{tok().pad_id(), tok().unk_id(), tok().cls_id(), tok().sep_id()}), (Ids{0, 1, 2, 3}));

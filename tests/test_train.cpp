@@ -6,6 +6,7 @@
 #include <fstream>
 
 #include "selfsup/core/error.h"
+#include "selfsup/core/fs.h"
 #include "selfsup/models/state_dict.h"
 #include "selfsup/ssl/registry.h"
 #include "selfsup/train/checkpoint.h"
@@ -200,6 +201,30 @@ TEST(Checkpoint, RoundTripAndClearErrors) {
   std::ofstream(dir + "/junk.pt") << "not a checkpoint";
   EXPECT_THROW(read_checkpoint_info(dir + "/junk.pt"), Error);
   EXPECT_THROW(read_checkpoint_info(dir + "/missing.pt"), Error);
+}
+
+// Found by fuzz/fuzz_checkpoint.cpp: a damaged pickle inside the archive escaped as LibTorch's own
+// exception (the CLI's "internal error"). The stored tokenizer has a checksum like the weights.
+TEST(Checkpoint, DamagedArchiveAndTokenizerAreErrors) {
+  const auto dir = test_util::tmp_dir("ckpt");
+  const auto path = dir + "/c.pt";
+  torch::nn::Linear model(4, 3);
+  save_checkpoint(path, *model, nullptr, {"", 1, 1, 0, {{"tokenizer", "[PAD]\n[UNK]\n[CLS]\n[SEP]\n"}}});
+  EXPECT_EQ(read_checkpoint_info(path).extras.at("tokenizer"), "[PAD]\n[UNK]\n[CLS]\n[SEP]\n");
+  const auto original = read_file(path);
+  auto patched = [&](const std::string& from, const std::string& to) {
+    auto bytes = original;
+    const auto at = bytes.find(from);
+    EXPECT_NE(at, std::string::npos) << from;
+    bytes.replace(at, from.size(), to);
+    std::ofstream(path, std::ios::binary | std::ios::trunc) << bytes;
+  };
+  patched("OrderedDict", "OrderedDicX");  // the unpickler meets a class it does not know
+  auto msg = test_util::error_message([&] { read_checkpoint_info(path); });
+  EXPECT_EQ(msg.rfind(path + ": corrupt checkpoint (", 0), 0u) << msg;
+  patched("[UNK]", "[UNX]");
+  msg = test_util::error_message([&] { read_checkpoint_info(path); });
+  EXPECT_EQ(msg, path + ": corrupt checkpoint: the stored tokenizer does not match the checksum written with it");
 }
 
 // LibTorch does not check the zip's CRCs: a byte changed inside a tensor's data is caught by the

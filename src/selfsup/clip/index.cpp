@@ -90,6 +90,11 @@ EmbeddingIndex read_index(const std::string& path) {
   index.path = path;
   if (!torch::isfinite(index.embeddings).all().item<bool>())
     throw Error(path + ": corrupt index: it holds NaN or infinite embeddings");
+  // Scores are cosines only for unit rows; write_index stores them so (float32 rounding: ~1e-7).
+  if (count > 0) {
+    const auto off = (index.embeddings.norm(2, 1) - 1).abs().max().item<double>();
+    if (off > 1e-3) throw Error(path + ": corrupt index: embeddings are not unit length (a norm is off by " + std::to_string(off) + ")");
+  }
   return index;
 }
 

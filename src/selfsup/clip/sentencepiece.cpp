@@ -10,17 +10,13 @@
 #include <new>
 #include <unordered_map>
 
+#include "selfsup/clip/sentencepiece_model.h"
 #include "selfsup/clip/tokenizer.h"
 #include "selfsup/core/error.h"
 #include "selfsup/core/fs.h"
 
 namespace selfsup::clip {
 namespace {
-
-std::string one_line(std::string message) {
-  std::replace(message.begin(), message.end(), '\n', ' ');
-  return message;
-}
 
 // ---------------------------------------------------------------------------------------------
 // SentencePiece, loaded at run time. Debian's libsentencepiece.so.0 carries its own protobuf-lite
@@ -77,7 +73,7 @@ const SentencePieceLibrary& sentencepiece_library() {
   return library;
 }
 
-// Runs `call` (which returns a util::Status) and gives "" on success, else the error on one line.
+// Runs `call` (which returns a util::Status) and gives "" on success, else the error.
 template <typename F>
 std::string status_error(F&& call) {
   const auto& lib = sentencepiece_library();
@@ -87,7 +83,7 @@ std::string status_error(F&& call) {
   const std::string message = ok ? "" : lib.status_message(status);
   lib.destroy_status(status);
   if (ok) return "";
-  return message.empty() ? "failed" : one_line(message);
+  return message.empty() ? "failed" : message;
 }
 
 std::unique_ptr<spm::SentencePieceProcessor> new_processor() {
@@ -107,6 +103,7 @@ constexpr const char* kSpecialPieces[] = {"[PAD]", "[UNK]", "[CLS]", "[SEP]"};
 class SentencePiece final : public Tokenizer {
  public:
   SentencePiece(std::string model, const std::string& source) : model_(std::move(model)), processor_(new_processor()) {
+    check_sentencepiece_model(model_, source);
     const auto error = status_error([&] { return processor_->LoadFromSerializedProto(model_); });
     if (!error.empty())
       throw Error(source + ": not a SentencePiece model (" + error + "): expected a .model file saved from train_sentencepiece");

@@ -4,6 +4,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <optional>
 #include <set>
 #include <sstream>
 
@@ -380,31 +381,39 @@ void apply_override(YAML::Node& root, const std::string& assignment) {
     if (part.empty()) throw Error("override '" + assignment + "': empty key segment in '" + path + "'");
     parts.push_back(part);
   }
+  // A list position: digits only, and few enough to fit (std::isdigit is undefined on bytes > 127).
+  auto index_of = [](const std::string& part) -> std::optional<size_t> {
+    if (part.empty() || part.size() > 9) return std::nullopt;
+    for (const char c : part)
+      if (c < '0' || c > '9') return std::nullopt;
+    return std::stoul(part);
+  };
   // Walk with explicit node handles: yaml-cpp's operator[] returns views that re-bind on assignment.
   std::vector<YAML::Node> chain{root};
-  for (size_t i = 0; i + 1 < parts.size(); ++i) {
+  for (size_t i = 0; i < parts.size(); ++i) {
     YAML::Node parent = chain.back();
-    const bool index = parent.IsSequence() && std::all_of(parts[i].begin(), parts[i].end(), ::isdigit);
+    const auto index = parent.IsSequence() ? index_of(parts[i]) : std::nullopt;
+    const bool last = i + 1 == parts.size();
     if (index) {
-      const size_t k = std::stoul(parts[i]);
-      if (k >= parent.size())
+      if (*index >= parent.size())
         throw Error("override '" + assignment + "': index " + parts[i] + " out of range (list has " +
                     std::to_string(parent.size()) + " items)");
-      chain.push_back(parent[k]);
+      if (last) parent[*index] = value;
+      else chain.push_back(parent[*index]);
+      continue;
+    }
+    if (!parent.IsMap() && !parent.IsNull()) {
+      std::string where;
+      for (size_t k = 0; k < i; ++k) where += (k ? "." : "") + parts[k];
+      throw Error("override '" + assignment + "': " + (where.empty() ? "the recipe" : "'" + where + "'") + " is " +
+                  (parent.IsSequence() ? "a list (give an item number)" : "a value") + ", not a section");
+    }
+    if (last) {
+      parent[parts[i]] = value;
     } else {
       if (!parent[parts[i]]) parent[parts[i]] = YAML::Node(YAML::NodeType::Map);
       chain.push_back(parent[parts[i]]);
     }
-  }
-  YAML::Node parent = chain.back();
-  const std::string& last = parts.back();
-  if (parent.IsSequence() && std::all_of(last.begin(), last.end(), ::isdigit)) {
-    const size_t k = std::stoul(last);
-    if (k >= parent.size())
-      throw Error("override '" + assignment + "': index " + last + " out of range");
-    parent[k] = value;
-  } else {
-    parent[last] = value;
   }
 }
 

@@ -10,7 +10,16 @@ namespace selfsup {
 
 class Error : public std::runtime_error {
  public:
-  explicit Error(const std::string& message) : std::runtime_error(message) {}
+  // Line breaks become spaces, so a message that quotes the input (a YAML parser's complaint about
+  // the character it met, a file name) still prints as one line.
+  explicit Error(const std::string& message) : std::runtime_error(one_line(message)) {}
+
+ private:
+  static std::string one_line(std::string message) {
+    for (char& c : message)
+      if (c == '\n' || c == '\r') c = ' ';
+    return message;
+  }
 };
 
 }  // namespace selfsup

@@ -51,11 +51,53 @@ std::vector<stbi_uc> read_file(const std::string& path) {
   throw Error(path + ": cannot decode image: " + reason);
 }
 
+// stb_image 2.27 (Debian 12's) trusts the code counts of a JPEG Huffman table: counts adding up
+// to more than 256 overflow its tables (fixed upstream in 2.28; found by fuzz/fuzz_image.cpp).
+// So every DHT segment is checked first, walking the segments the way stb reads them: a marker
+// and its length, and byte by byte through entropy-coded data (where 0xFF is followed by 0x00 or
+// a restart marker).
+void check_jpeg_huffman_tables(const std::string& path, const std::vector<stbi_uc>& b) {
+  if (b.size() < 2 || b[0] != 0xFF || b[1] != 0xD8) return;
+  size_t i = 2;
+  while (i + 4 <= b.size()) {
+    const int marker = b[i + 1];
+    if (b[i] != 0xFF || marker == 0xFF) {  // entropy-coded data or a fill byte
+      ++i;
+      continue;
+    }
+    if (marker == 0x00 || marker == 0x01 || (marker >= 0xD0 && marker <= 0xD9)) {  // no length field
+      i += 2;
+      continue;
+    }
+    const size_t length = size_t{b[i + 2]} << 8 | b[i + 3];
+    if (marker == 0xC4) {
+      int64_t left = static_cast<int64_t>(length) - 2;  // stb reads tables while bytes are left
+      for (size_t t = i + 4; left > 0 && t + 17 <= b.size();) {
+        int codes = 0;
+        for (size_t k = 1; k <= 16; ++k) codes += b[t + k];
+        if (codes > 256)
+          throw Error(path + ": cannot decode image: a JPEG whose Huffman table declares " + std::to_string(codes) +
+                      " codes (at most 256): the file is corrupt");
+        t += 17 + codes;
+        left -= 17 + codes;
+      }
+    }
+    i += 2 + length;
+  }
+}
+
+constexpr int64_t kMaxPixels = int64_t{1} << 28;  // 16384 x 16384: far beyond any training image
+
 // Components stored in the file: 1 gray, 2 gray+alpha, 3 RGB, 4 RGBA.
 int file_components(const std::string& path, const std::vector<stbi_uc>& bytes, int* w, int* h) {
+  check_jpeg_huffman_tables(path, bytes);
   int c = 0;
   if (!stbi_info_from_memory(bytes.data(), static_cast<int>(bytes.size()), w, h, &c))
     throw_undecodable(path, bytes);
+  // The header alone decides the allocation: a damaged one must not ask for gigabytes.
+  if (int64_t{*w} * *h > kMaxPixels)
+    throw Error(path + ": cannot decode image: its header says " + std::to_string(*w) + "x" + std::to_string(*h) +
+                " pixels, more than the " + std::to_string(kMaxPixels >> 20) + " Mpx this reader accepts");
   return c;
 }
 

@@ -121,6 +121,14 @@ torch::Tensor read_images(const std::string& path) {
         << ": expected at least one non-empty image";
     throw Error(msg.str());
   }
+  // Each size is below 2^32, so h * w fits; the product with n may not, and a header declaring more
+  // than 2^40 bytes (1 TiB) of pixels is corrupt whatever the file holds.
+  const uint64_t image_bytes = static_cast<uint64_t>(h) * static_cast<uint64_t>(w);
+  if (static_cast<uint64_t>(n) > (uint64_t{1} << 40) / image_bytes) {
+    std::ostringstream msg;
+    msg << path << ": header declares " << n << " images of " << h << "x" << w << ": more than 1 TiB, a corrupt header";
+    throw Error(msg.str());
+  }
   auto pixels = read_exact(f, static_cast<size_t>(n * h * w), "pixels");
   f.expect_end(pixels.size(), "pixels");
   return torch::from_blob(pixels.data(), {n, 1, h, w}, torch::kUInt8).clone();

@@ -107,12 +107,6 @@ struct Entry {
   uint64_t begin, end;
 };
 
-// nlohmann's messages are one line already; this guards the one-line contract regardless.
-std::string one_line(std::string s) {
-  std::replace(s.begin(), s.end(), '\n', ' ');
-  return s;
-}
-
 Entry parse_entry(const std::string& path, const std::string& name, const json& value,
                   uint64_t buffer_size) {
   const std::string where = path + ": tensor '" + name + "': ";
@@ -139,7 +133,7 @@ Entry parse_entry(const std::string& path, const std::string& name, const json& 
   bool overflow = false, empty = false;
   for (const auto& dim : *shape_it) {
     if (!dim.is_number_unsigned() || dim.get<uint64_t>() > static_cast<uint64_t>(INT64_MAX))
-      throw Error(where + "\"shape\" must hold non-negative integers, got " + one_line(shape_it->dump()));
+      throw Error(where + "\"shape\" must hold non-negative integers, got " + shape_it->dump());
     const auto n = dim.get<uint64_t>();
     e.shape.push_back(static_cast<int64_t>(n));
     empty = empty || n == 0;
@@ -198,7 +192,7 @@ Safetensors read_safetensors(const std::string& path) {
   try {
     header = json::parse(header_begin, header_begin + header_size);
   } catch (const json::exception& e) {
-    throw Error(path + ": invalid JSON header (" + one_line(e.what()) + ")");
+    throw Error(path + ": invalid JSON header (" + e.what() + ")");
   }
   if (!header.is_object()) throw Error(path + ": invalid header: expected a JSON object, got " + header.type_name());
 
@@ -275,7 +269,7 @@ void write_safetensors(const std::string& path, const TensorMap& tensors,
   try {
     text = header.dump();  // nlohmann's object is a std::map: keys come out sorted
   } catch (const json::exception& e) {
-    throw Error(path + ": cannot encode header (" + one_line(e.what()) + ")");
+    throw Error(path + ": cannot encode header (" + e.what() + ")");
   }
   text.append((8 - text.size() % 8) % 8, ' ');
   write_file(path, text, data);

@@ -22,6 +22,26 @@ torch::serialize::InputArchive open_archive(const std::string& path) {
   return archive;
 }
 
+// LibTorch reports a malformed archive as c10::Error, as std::runtime_error or with its unpickler's
+// own exceptions, wherever it notices: every read goes through here, so callers get one Error.
+template <typename F>
+auto reading(const std::string& path, F&& read) -> decltype(read()) {
+  try {
+    return read();
+  } catch (const Error&) {
+    throw;
+  } catch (const std::exception& e) {
+    const std::string what = e.what();
+    throw Error(path + ": corrupt checkpoint (" + what.substr(0, what.find('\n')) + ")");
+  }
+}
+
+int64_t count(const std::string& path, const char* key, const torch::Tensor& t) {
+  if (t.numel() != 1 || t.is_floating_point() || t.item<int64_t>() < 0)
+    throw Error(path + ": corrupt checkpoint: '" + key + "' is not a count");
+  return t.item<int64_t>();
+}
+
 }  // namespace
 
 void save_checkpoint(const std::string& path, const torch::nn::Module& model, const Optimizer* optimizer,
@@ -34,10 +54,15 @@ void save_checkpoint(const std::string& path, const torch::nn::Module& model, co
   archive.write("train_images", torch::tensor(info.train_images));
   if (!info.extras.empty()) {
     torch::serialize::OutputArchive extras;
-    for (const auto& [key, bytes] : info.extras)
-      extras.write(key, torch::tensor(std::vector<uint8_t>(bytes.begin(), bytes.end()), torch::kUInt8),
-                   /*is_buffer=*/true);
+    TensorMap tensors;
+    for (const auto& [key, bytes] : info.extras) {
+      tensors[key] = torch::tensor(std::vector<uint8_t>(bytes.begin(), bytes.end()), torch::kUInt8);
+      extras.write(key, tensors[key], /*is_buffer=*/true);
+    }
     archive.write("extras", extras);
+    // Like model_hash: a corrupt tokenizer must be caught here, not by the SentencePiece parser
+    // (which trusts its tables and can crash on a damaged one).
+    archive.write("extras_hash", c10::IValue(std::to_string(content_hash(tensors))));
   }
   torch::serialize::OutputArchive weights;
   const auto dict = models::state_dict(model);
@@ -53,7 +78,9 @@ void save_checkpoint(const std::string& path, const torch::nn::Module& model, co
   atomic_write(path, [&](std::ostream& out) { archive.save_to(out); });
 }
 
-CheckpointInfo read_checkpoint_info(const std::string& path) {
+namespace {
+
+CheckpointInfo read_info(const std::string& path) {
   auto archive = open_archive(path);
   CheckpointInfo info;
   c10::IValue value;
@@ -63,26 +90,31 @@ CheckpointInfo read_checkpoint_info(const std::string& path) {
   info.recipe_yaml = value.toStringRef();
   torch::Tensor t;
   archive.read("epochs_done", t);
-  info.epochs_done = t.item<int64_t>();
+  info.epochs_done = count(path, "epochs_done", t);
   t = torch::Tensor();
   archive.read("global_step", t);
-  info.global_step = t.item<int64_t>();
+  info.global_step = count(path, "global_step", t);
   t = torch::Tensor();
-  if (archive.try_read("train_images", t)) info.train_images = t.item<int64_t>();
+  if (archive.try_read("train_images", t)) info.train_images = count(path, "train_images", t);
   torch::serialize::InputArchive extras;
   if (archive.try_read("extras", extras)) {
+    TensorMap tensors;
     for (const auto& key : extras.keys()) {
       torch::Tensor bytes;
       extras.read(key, bytes, /*is_buffer=*/true);
       bytes = bytes.contiguous();
       const auto* data = bytes.data_ptr<uint8_t>();
       info.extras[key] = std::string(data, data + bytes.numel());
+      tensors[key] = bytes;
     }
+    c10::IValue hash;
+    if (archive.try_read("extras_hash", hash) && hash.toStringRef() != std::to_string(content_hash(tensors)))
+      throw Error(path + ": corrupt checkpoint: the stored tokenizer does not match the checksum written with it");
   }
   return info;
 }
 
-void load_checkpoint(const std::string& path, torch::nn::Module& model, Optimizer* optimizer) {
+void load_into(const std::string& path, torch::nn::Module& model, Optimizer* optimizer) {
   auto archive = open_archive(path);
   torch::serialize::InputArchive weights;
   if (!archive.try_read("model", weights)) throw Error(path + ": checkpoint holds no model weights");
@@ -102,6 +134,16 @@ void load_checkpoint(const std::string& path, torch::nn::Module& model, Optimize
     if (!archive.try_read("optimizer", opt)) throw Error(path + ": checkpoint holds no optimiser state to resume");
     optimizer->load(opt);
   }
+}
+
+}  // namespace
+
+CheckpointInfo read_checkpoint_info(const std::string& path) {
+  return reading(path, [&] { return read_info(path); });
+}
+
+void load_checkpoint(const std::string& path, torch::nn::Module& model, Optimizer* optimizer) {
+  reading(path, [&] { load_into(path, model, optimizer); });
 }
 
 StoredRun open_run(const std::string& checkpoint, const std::string& task, const std::string& hint,
