@@ -183,7 +183,8 @@ TEST(Config, EveryFieldRejectsValuesOutsideItsRange) {
     const double outside = range.min > -config::kInf ? (range.min_open ? range.min : range.min - 1) : range.max + 1;
     std::ostringstream value;
     value << outside;
-    const auto msg = error_message([&] { load_recipe(test_util::kTinyRecipe, {key + "=" + value.str()}); });
+    const std::string assignment = key + "=" + value.str();  // C++17 lambdas cannot capture bindings
+    const auto msg = error_message([&] { load_recipe(test_util::kTinyRecipe, {assignment}); });
     EXPECT_NE(msg.find(key + ": expected a number " + range.text() + ", got '" + value.str() + "'"), std::string::npos)
         << key << " = " << value.str() << ": " << msg;
   }

@@ -287,7 +287,8 @@ TEST(ImageFolder, UndecodableFilesSayWhatTheyAre) {
            {"/cat/short.png", "a PNG whose header is truncated or corrupt"},
            {"/dog/empty.png", "the file is empty"},
            {"/dog/text.png", "not a PNG, JPEG or BMP file"}}) {
-    const auto msg = error_message([&] { decode_image(tree.root + file, 0, 3); });
+    const std::string path = tree.root + file;  // C++17 lambdas cannot capture structured bindings
+    const auto msg = error_message([&] { decode_image(path, 0, 3); });
     EXPECT_EQ(msg, tree.root + file + ": cannot decode image: " + reason);
   }
 }

@@ -2,6 +2,7 @@
 // read_file names the file it cannot read.
 #include <gtest/gtest.h>
 
+#include <cstdlib>
 #include <filesystem>
 #include <stdexcept>
 
@@ -53,6 +54,30 @@ TEST(AtomicWrite, MissingFolderNamesTheTarget) {
   TempDir dir;
   const auto msg = error_message([&] { atomic_write(dir / "no/such/folder.txt", "x"); });
   EXPECT_TRUE(contains(msg, dir / "no/such/folder.txt" + ": cannot write")) << msg;
+}
+
+// A real full disk and a real read-only folder: a 64 KiB tmpfs, remounted read-only. Mounting needs
+// root (as CI has); elsewhere the test is skipped and says so.
+TEST(AtomicWrite, FullDiskAndReadOnlyFolderKeepTheOldFile) {
+  TempDir dir;
+  const std::string mount_point = dir / "small";
+  fs::create_directories(mount_point);
+  if (std::system(("mount -t tmpfs -o size=64k tmpfs " + mount_point + " 2>/dev/null").c_str()) != 0)
+    GTEST_SKIP() << "cannot mount a tmpfs here (needs root)";
+  struct Unmount {
+    std::string at;
+    ~Unmount() { EXPECT_EQ(std::system(("umount " + at).c_str()), 0); }
+  } unmount{mount_point};
+  const auto target = mount_point + "/a.bin";
+  atomic_write(target, "good");
+  auto msg = error_message([&] { atomic_write(target, std::string(1 << 20, 'x')); });
+  EXPECT_EQ(msg.rfind(target + ": write failed", 0), 0u) << msg;
+  EXPECT_EQ(read_file(target), "good");
+  EXPECT_FALSE(fs::exists(target + ".tmp"));
+  ASSERT_EQ(std::system(("mount -o remount,ro " + mount_point).c_str()), 0);
+  msg = error_message([&] { atomic_write(target, "new"); });
+  EXPECT_EQ(msg.rfind(target + ": cannot write", 0), 0u) << msg;
+  EXPECT_EQ(read_file(target), "good");
 }
 
 TEST(ReadFile, NamesTheFileAndWhatWasExpected) {
