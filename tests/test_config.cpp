@@ -54,6 +54,12 @@ TEST(Config, ErrorMessagesAreOneLine) {
   EXPECT_STREQ(Error("a.yaml: bad\nthing\r\n").what(), "a.yaml: bad thing  ");
 }
 
+// Found by fuzz/fuzz_recipe.cpp: YAML's complex keys (`? ...`) escaped as yaml-cpp's "bad conversion".
+TEST(Config, KeysThatAreNotNamesAreErrors) {
+  EXPECT_EQ(error_message([] { parse_recipe("train:\n  ? {a: 1}\n  : 3\n", "k.yaml"); }),
+            "k.yaml: train: a key that is a mapping (line 2): keys are plain names");
+}
+
 // Found by fuzz/fuzz_recipe.cpp: descending into a value escaped as a yaml-cpp exception, and a list
 // position too long for std::stoul as std::out_of_range.
 TEST(Config, OverrideIntoAValueOrAListIsAnError) {

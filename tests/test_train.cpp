@@ -1,5 +1,6 @@
 // Trainer pieces: optimiser arithmetic, schedules, checkpoints, and exact resume.
 #include <gtest/gtest.h>
+#include <zlib.h>
 
 #include <cmath>
 #include <filesystem>
@@ -203,8 +204,32 @@ TEST(Checkpoint, RoundTripAndClearErrors) {
   EXPECT_THROW(read_checkpoint_info(dir + "/missing.pt"), Error);
 }
 
+namespace {
+
+uint32_t le32(const std::string& b, size_t at) {
+  uint32_t v = 0;
+  for (int i = 3; i >= 0; --i) v = v << 8 | static_cast<uint8_t>(b[at + i]);
+  return v;
+}
+
+// Recomputes the CRC-32 of every stored zip entry (in its local header and in the directory), as a
+// tool that rewrote the archive would: damage then gets past the zip check to the content hashes.
+void rewrite_zip_crcs(std::string& b) {
+  for (size_t at = b.find("PK\x01\x02"); at != std::string::npos; at = b.find("PK\x01\x02", at + 4)) {
+    const size_t local = le32(b, at + 42), size = le32(b, at + 20);
+    const size_t data = local + 30 + (le32(b, local + 26) & 0xFFFF) + (le32(b, local + 28) & 0xFFFF);
+    const uint32_t crc = crc32(0, reinterpret_cast<const Bytef*>(b.data() + data), static_cast<uInt>(size));
+    for (const size_t field : {at + 16, local + 14})
+      for (int i = 0; i < 4; ++i) b[field + i] = static_cast<char>(crc >> (8 * i));
+  }
+}
+
+}  // namespace
+
 // Found by fuzz/fuzz_checkpoint.cpp: a damaged pickle inside the archive escaped as LibTorch's own
-// exception (the CLI's "internal error"). The stored tokenizer has a checksum like the weights.
+// exception (the CLI's "internal error"), another crashed LibTorch's TorchScript type parser. The
+// zip's CRC-32s are checked before LibTorch reads anything; behind them, the weights and the stored
+// tokenizer have content hashes.
 TEST(Checkpoint, DamagedArchiveAndTokenizerAreErrors) {
   const auto dir = test_util::tmp_dir("ckpt");
   const auto path = dir + "/c.pt";
@@ -217,18 +242,27 @@ TEST(Checkpoint, DamagedArchiveAndTokenizerAreErrors) {
     const auto at = bytes.find(from);
     EXPECT_NE(at, std::string::npos) << from;
     bytes.replace(at, from.size(), to);
-    std::ofstream(path, std::ios::binary | std::ios::trunc) << bytes;
+    return bytes;
   };
-  patched("OrderedDict", "OrderedDicX");  // the unpickler meets a class it does not know
+  auto write = [&](const std::string& bytes) { std::ofstream(path, std::ios::binary | std::ios::trunc) << bytes; };
+  auto bytes = patched("OrderedDict", "OrderedDicX");  // the unpickler would meet a class it does not know
+  write(bytes);
   auto msg = test_util::error_message([&] { read_checkpoint_info(path); });
+  EXPECT_EQ(msg.rfind(path + ": not a readable checkpoint (zip entry '", 0), 0u) << msg;
+  EXPECT_NE(msg.find("' fails its CRC-32 check)"), std::string::npos) << msg;
+  rewrite_zip_crcs(bytes);
+  write(bytes);
+  msg = test_util::error_message([&] { read_checkpoint_info(path); });
   EXPECT_EQ(msg.rfind(path + ": corrupt checkpoint (", 0), 0u) << msg;
-  patched("[UNK]", "[UNX]");
+  bytes = patched("[UNK]", "[UNX]");
+  rewrite_zip_crcs(bytes);
+  write(bytes);
   msg = test_util::error_message([&] { read_checkpoint_info(path); });
   EXPECT_EQ(msg, path + ": corrupt checkpoint: the stored tokenizer does not match the checksum written with it");
 }
 
 // LibTorch does not check the zip's CRCs: a byte changed inside a tensor's data is caught by the
-// content hash written with the weights.
+// zip check, and with the CRCs rewritten, by the content hash written with the weights.
 TEST(Checkpoint, CorruptWeightsAreAnError) {
   const auto dir = test_util::tmp_dir("ckpt");
   const auto path = dir + "/c.pt";
@@ -250,7 +284,11 @@ TEST(Checkpoint, CorruptWeightsAreAnError) {
   EXPECT_TRUE(torch::equal(other->weight, model->weight));
   bytes[at + 5] ^= 0x01;  // one bit of one weight
   std::ofstream(path, std::ios::binary) << bytes;
-  const auto msg = test_util::error_message([&] { load_checkpoint(path, *other, nullptr); });
+  auto msg = test_util::error_message([&] { load_checkpoint(path, *other, nullptr); });
+  EXPECT_EQ(msg.rfind(path + ": not a readable checkpoint (zip entry '", 0), 0u) << msg;
+  rewrite_zip_crcs(bytes);
+  std::ofstream(path, std::ios::binary) << bytes;
+  msg = test_util::error_message([&] { load_checkpoint(path, *other, nullptr); });
   EXPECT_EQ(msg, path + ": corrupt checkpoint: the weights do not match the checksum written with them");
 }
 

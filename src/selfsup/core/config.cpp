@@ -38,6 +38,11 @@ class Reader : public Visitor {
     if (node_ && node_.IsMap()) {
       std::set<std::string> keys;
       for (const auto& kv : node_) {
+        // A list or a mapping as a key (YAML's `? ...`) cannot name a field.
+        if (!kv.first.IsScalar())
+          fail(path_.empty() ? "<top level>" : path_,
+               "a key that is " + type_name(kv.first) + " (line " + std::to_string(kv.first.Mark().line + 1) +
+                   "): keys are plain names");
         const auto key = kv.first.as<std::string>();
         if (!keys.insert(key).second)
           fail(join(path_, key), "duplicated key (line " + std::to_string(kv.first.Mark().line + 1) + ")");

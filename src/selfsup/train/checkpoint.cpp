@@ -6,6 +6,7 @@
 #include "selfsup/core/error.h"
 #include "selfsup/core/fs.h"
 #include "selfsup/core/tensor.h"
+#include "selfsup/io/zip_check.h"
 #include "selfsup/models/state_dict.h"
 
 namespace selfsup::train {
@@ -13,6 +14,7 @@ namespace {
 
 torch::serialize::InputArchive open_archive(const std::string& path) {
   if (!std::filesystem::exists(path)) throw Error(path + ": checkpoint not found");
+  io::verify_zip_crcs(path, "not a readable checkpoint");
   torch::serialize::InputArchive archive;
   try {
     archive.load_from(path);

@@ -1,0 +1,54 @@
+#include "selfsup/io/zip_check.h"
+
+#include <zlib.h>
+
+#include <cstdint>
+#include <cstring>
+
+#include "selfsup/core/error.h"
+#include "selfsup/core/fs.h"
+
+namespace selfsup::io {
+namespace {
+
+uint32_t le(const std::string& b, size_t at, int bytes) {
+  uint32_t v = 0;
+  for (int i = bytes - 1; i >= 0; --i) v = v << 8 | static_cast<uint8_t>(b[at + i]);
+  return v;
+}
+
+}  // namespace
+
+void verify_zip_crcs(const std::string& path, const std::string& what) {
+  const std::string b = read_file(path, "zip archive");
+  auto fail = [&](const std::string& detail) { throw Error(path + ": " + what + " (" + detail + ")"); };
+  // The end-of-central-directory record: 22 bytes plus a comment of at most 65535.
+  size_t eocd = std::string::npos;
+  for (size_t i = b.size() >= 22 ? b.size() - 22 : 0; b.size() >= 22; --i) {
+    if (le(b, i, 4) == 0x06054b50) {
+      eocd = i;
+      break;
+    }
+    if (i == 0 || b.size() - i > 22 + 65535) break;
+  }
+  if (eocd == std::string::npos) fail("not a zip archive: no end-of-directory record");
+  const uint32_t entries = le(b, eocd + 10, 2), directory = le(b, eocd + 16, 4);
+  if (entries == 0xFFFF || directory == 0xFFFFFFFF) return;  // ZIP64
+  size_t at = directory;
+  for (uint32_t e = 0; e < entries; ++e) {
+    if (at + 46 > b.size() || le(b, at, 4) != 0x02014b50) fail("zip directory entry " + std::to_string(e) + " is damaged");
+    const uint32_t method = le(b, at + 10, 2), crc = le(b, at + 16, 4), size = le(b, at + 20, 4);
+    const size_t name_length = le(b, at + 28, 2), local = le(b, at + 42, 4);
+    const size_t next = at + 46 + name_length + le(b, at + 30, 2) + le(b, at + 32, 2);
+    if (next > b.size()) fail("zip directory entry " + std::to_string(e) + " runs past the end");
+    const std::string name = b.substr(at + 46, name_length);
+    if (local + 30 > b.size() || le(b, local, 4) != 0x04034b50) fail("zip entry '" + name + "' has no header");
+    const size_t data = local + 30 + le(b, local + 26, 2) + le(b, local + 28, 2);
+    if (data + size > b.size()) fail("zip entry '" + name + "' runs past the end");
+    if (method == 0 && crc32(0, reinterpret_cast<const Bytef*>(b.data() + data), size) != crc)
+      fail("zip entry '" + name + "' fails its CRC-32 check");
+    at = next;
+  }
+}
+
+}  // namespace selfsup::io

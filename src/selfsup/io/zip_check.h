@@ -1,0 +1,17 @@
+// Verifies the CRC-32 of every entry of a zip archive (LibTorch's checkpoint format) before
+// LibTorch reads it. LibTorch does not check them, and its reader trusts what it finds: a damaged
+// pickle or code entry crashed it inside its TorchScript type parser (found by
+// fuzz/fuzz_checkpoint.cpp), so damage must be caught before it gets there.
+#pragma once
+
+#include <string>
+
+namespace selfsup::io {
+
+// Throws selfsup::Error "<path>: <what> (<detail>)" when the file is not a zip archive, an entry
+// runs past the end of the file, or an entry's bytes do not match its CRC-32. `what` names the
+// file kind in the message, e.g. "corrupt checkpoint". Entries that are compressed (LibTorch
+// stores them uncompressed) and ZIP64 archives (over 4 GiB) are not checked.
+void verify_zip_crcs(const std::string& path, const std::string& what);
+
+}  // namespace selfsup::io
