@@ -16,6 +16,7 @@
 #include "selfsup/core/error.h"
 #include "selfsup/core/fs.h"
 #include "selfsup/io/safetensors.h"
+#include "selfsup/models/state_dict.h"
 #include "selfsup/train/checkpoint.h"
 #include "selfsup/train/recipe.h"
 
@@ -128,6 +129,13 @@ void checkpoint_seeds(const std::string& recipes_dir, const std::string& tmp) {
   seed("checkpoint", "weights_only", read_file(tmp));
 }
 
+void state_dict_seeds(const std::string& tmp) {
+  models::save_state_dict_pt(tmp, {{"fc.weight", torch::arange(6, torch::kFloat).reshape({2, 3})},
+                                   {"fc.bias", torch::zeros({2})},
+                                   {"bn.num_batches_tracked", torch::tensor(int64_t{3})}});
+  seed("statedict", "three_tensors", read_file(tmp));
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -149,6 +157,7 @@ int main(int argc, char** argv) {
     index_seeds(tmp);
     caption_seeds();
     checkpoint_seeds(recipes_dir, tmp);
+    state_dict_seeds(tmp);
     fs::remove(tmp);
   } catch (const Error& e) {
     std::cerr << "error: " << e.what() << "\n";

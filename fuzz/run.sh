@@ -22,7 +22,7 @@ export ASAN_OPTIONS=detect_leaks=0:allocator_may_return_null=1
 export OMP_NUM_THREADS=1
 status=0
 summary="target          runs   seconds  corpus  result"
-for target in idx image safetensors recipe wordpiece sentencepiece index captions checkpoint; do
+for target in idx image safetensors recipe wordpiece sentencepiece index captions checkpoint statedict; do
   corpus=$fuzz_dir/corpus/$target
   findings=$fuzz_dir/findings/$target
   log=$fuzz_dir/$target.log

@@ -293,9 +293,10 @@ TEST(ImageFolder, UndecodableFilesSayWhatTheyAre) {
   }
 }
 
-// Found by fuzz/fuzz_image.cpp. The header alone sized the output tensor (38 GB from 282 bytes), and
-// Debian's stb_image 2.27 overflows its Huffman arrays on a JPEG table with more than 256 codes.
-TEST(ImageFolder, HugeHeadersAndOverfullJpegHuffmanTablesAreErrors) {
+// Found by fuzz/fuzz_image.cpp. The header alone sized the output tensor (38 GB from 282 bytes, or a
+// negative size), and Debian's stb_image 2.27 overflows its Huffman arrays on a JPEG table with
+// more than 256 codes.
+TEST(ImageFolder, BadSizesAndOverfullJpegHuffmanTablesAreErrors) {
   TempDir dir;
   std::string png, jpg;
   auto append = [](void* out, void* data, int size) { static_cast<std::string*>(out)->append(static_cast<char*>(data), size); };
@@ -307,6 +308,13 @@ TEST(ImageFolder, HugeHeadersAndOverfullJpegHuffmanTablesAreErrors) {
   std::ofstream(dir / "huge.png", std::ios::binary) << png;
   EXPECT_EQ(error_message([&] { decode_image(dir / "huge.png", 0, 3); }),
             dir / "huge.png" + ": cannot decode image: its header says 20000x20000 pixels, more than the 256 Mpx this reader accepts");
+  // A BMP's width is a signed 32-bit field: negative reached LibTorch as a negative tensor size.
+  std::string bmp;
+  stbi_write_bmp_to_func(append, &bmp, 7, 5, 3, pixels.data());
+  bmp[21] = '\xFD';  // the width's top byte (little-endian, bytes 18..21)
+  std::ofstream(dir / "negative.bmp", std::ios::binary) << bmp;
+  EXPECT_EQ(error_message([&] { decode_image(dir / "negative.bmp", 0, 3); }),
+            dir / "negative.bmp" + ": cannot decode image: its header says -50331641x5 pixels: the file is corrupt");
   const auto dht = jpg.find("\xFF\xC4");
   ASSERT_NE(dht, std::string::npos);
   jpg[dht + 5] = '\xFF';  // the first table's count of 1-bit codes: 255 on top of the others

@@ -19,6 +19,7 @@
 #include <filesystem>
 #include <fstream>
 #include <functional>
+#include <iterator>
 #include <string>
 #include <unistd.h>
 
@@ -395,8 +396,26 @@ TEST(StateDict, MismatchesNameOriginAndKey) {
 TEST(StateDict, UnreadableFileThrows) {
   TempDir dir;
   std::ofstream(dir / "junk.pt") << "not a zip";
-  EXPECT_THROW(load_state_dict_pt(dir / "junk.pt"), selfsup::Error);
+  EXPECT_EQ(selfsup::test_util::error_message([&] { load_state_dict_pt(dir / "junk.pt"); }),
+            dir / "junk.pt" + ": not a readable torch state dict file (not a zip archive: no end-of-directory record)");
   EXPECT_THROW(load_state_dict_pt(dir / "absent.pt"), selfsup::Error);
+}
+
+// LibTorch checks no CRC: one changed byte of a tensor loaded as a different weight.
+TEST(StateDict, DamagedBytesFailTheZipCheck) {
+  TempDir dir;
+  const auto weight = torch::arange(8, torch::kFloat) + 1000;  // bytes easy to find
+  save_state_dict_pt(dir / "w.pt", {{"w", weight}});
+  std::ifstream in(dir / "w.pt", std::ios::binary);
+  std::string bytes((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  in.close();
+  const auto at = bytes.find(std::string(static_cast<const char*>(weight.data_ptr()), 16));
+  ASSERT_NE(at, std::string::npos);
+  bytes[at + 1] ^= 0x01;
+  std::ofstream(dir / "w.pt", std::ios::binary | std::ios::trunc) << bytes;
+  const auto msg = selfsup::test_util::error_message([&] { load_state_dict_pt(dir / "w.pt"); });
+  EXPECT_EQ(msg.rfind(dir / "w.pt" + ": not a readable torch state dict file (zip entry '", 0), 0u) << msg;
+  EXPECT_NE(msg.find("' fails its CRC-32 check)"), std::string::npos) << msg;
 }
 
 // A backbone starts from another's weights given in either file format; the classifier (fc.*) is

@@ -6,7 +6,6 @@
 #include <cstring>
 
 #include "selfsup/core/error.h"
-#include "selfsup/core/fs.h"
 
 namespace selfsup::io {
 namespace {
@@ -19,8 +18,7 @@ uint32_t le(const std::string& b, size_t at, int bytes) {
 
 }  // namespace
 
-void verify_zip_crcs(const std::string& path, const std::string& what) {
-  const std::string b = read_file(path, "zip archive");
+void verify_zip_crcs(const std::string& b, const std::string& path, const std::string& what) {
   auto fail = [&](const std::string& detail) { throw Error(path + ": " + what + " (" + detail + ")"); };
   // The end-of-central-directory record: 22 bytes plus a comment of at most 65535.
   size_t eocd = std::string::npos;

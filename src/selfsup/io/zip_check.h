@@ -8,10 +8,10 @@
 
 namespace selfsup::io {
 
-// Throws selfsup::Error "<path>: <what> (<detail>)" when the file is not a zip archive, an entry
-// runs past the end of the file, or an entry's bytes do not match its CRC-32. `what` names the
-// file kind in the message, e.g. "corrupt checkpoint". Entries that are compressed (LibTorch
-// stores them uncompressed) and ZIP64 archives (over 4 GiB) are not checked.
-void verify_zip_crcs(const std::string& path, const std::string& what);
+// `bytes` is the file `path`. Throws selfsup::Error "<path>: <what> (<detail>)" when it is not a
+// zip archive, an entry runs past its end, or an entry's bytes do not match its CRC-32. `what`
+// says what the file should be, e.g. "not a readable checkpoint". Entries that are compressed
+// (LibTorch stores them uncompressed) and ZIP64 archives (over 4 GiB) are not checked.
+void verify_zip_crcs(const std::string& bytes, const std::string& path, const std::string& what);
 
 }  // namespace selfsup::io

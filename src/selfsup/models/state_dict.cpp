@@ -3,6 +3,7 @@
 
 #include "selfsup/core/error.h"
 #include "selfsup/core/fs.h"
+#include "selfsup/io/zip_check.h"
 
 #include <algorithm>
 #include <cstdio>
@@ -24,11 +25,6 @@ std::string key_list(const std::vector<std::string>& keys) {
   for (size_t i = 0; i < shown; ++i) out += (i ? ", " : "") + keys[i];
   if (keys.size() > shown) out += " and " + std::to_string(keys.size() - shown) + " more";
   return out;
-}
-
-std::vector<char> read_bytes(const std::string& path) {
-  const auto bytes = read_file(path, "state dict file");
-  return std::vector<char>(bytes.begin(), bytes.end());
 }
 
 void write_bytes(const std::string& path, const std::vector<char>& bytes) {
@@ -77,11 +73,14 @@ void save_state_dict_pt(const std::string& path, const StateDict& dict) {
 }
 
 StateDict load_state_dict_pt(const std::string& path) {
+  const auto bytes = read_file(path, "state dict file");
+  // LibTorch's reader trusts the archive: damage must be caught before it (io/zip_check.h).
+  io::verify_zip_crcs(bytes, path, "not a readable torch state dict file");
   c10::IValue value;
   try {
-    value = torch::pickle_load(read_bytes(path));
-  } catch (const c10::Error& e) {
-    std::istringstream first_line(e.what_without_backtrace());
+    value = torch::pickle_load(std::vector<char>(bytes.begin(), bytes.end()));
+  } catch (const std::exception& e) {  // c10::Error, or the unpickler's own errors
+    std::istringstream first_line(e.what());
     std::string line;
     std::getline(first_line, line);
     // LibTorch's unpickler turns a Python OrderedDict (what model.state_dict() returns) into

@@ -14,10 +14,11 @@ namespace {
 
 torch::serialize::InputArchive open_archive(const std::string& path) {
   if (!std::filesystem::exists(path)) throw Error(path + ": checkpoint not found");
-  io::verify_zip_crcs(path, "not a readable checkpoint");
+  const auto bytes = read_file(path, "checkpoint");
+  io::verify_zip_crcs(bytes, path, "not a readable checkpoint");
   torch::serialize::InputArchive archive;
   try {
-    archive.load_from(path);
+    archive.load_from(bytes.data(), bytes.size());
   } catch (const c10::Error&) {
     throw Error(path + ": not a selfsup checkpoint (unreadable or truncated archive)");
   }
