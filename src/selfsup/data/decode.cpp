@@ -72,9 +72,9 @@ void check_jpeg_huffman_tables(const std::string& path, const std::vector<stbi_u
     const size_t length = size_t{b[i + 2]} << 8 | b[i + 3];
     if (marker == 0xC4) {
       int64_t left = static_cast<int64_t>(length) - 2;  // stb reads tables while bytes are left
-      for (size_t t = i + 4; left > 0 && t + 17 <= b.size();) {
+      for (size_t t = i + 4; left > 0 && t < b.size();) {
         int codes = 0;
-        for (size_t k = 1; k <= 16; ++k) codes += b[t + k];
+        for (size_t k = 1; k <= 16 && t + k < b.size(); ++k) codes += b[t + k];  // stb reads 0 past the end
         if (codes > 256)
           throw Error(path + ": cannot decode image: a JPEG whose Huffman table declares " + std::to_string(codes) +
                       " codes (at most 256): the file is corrupt");

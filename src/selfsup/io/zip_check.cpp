@@ -4,6 +4,7 @@
 
 #include <cstdint>
 #include <cstring>
+#include <optional>
 
 #include "selfsup/core/error.h"
 
@@ -14,6 +15,23 @@ uint32_t le(const std::string& b, size_t at, int bytes) {
   uint32_t v = 0;
   for (int i = bytes - 1; i >= 0; --i) v = v << 8 | static_cast<uint8_t>(b[at + i]);
   return v;
+}
+
+// The CRC-32 of a raw-deflated entry's uncompressed bytes; nothing when it does not inflate to
+// exactly `size` bytes.
+std::optional<uint32_t> inflated_crc(const char* data, size_t compressed, size_t size) {
+  std::string out(size, '\0');
+  z_stream z{};
+  if (inflateInit2(&z, -MAX_WBITS) != Z_OK) return std::nullopt;
+  z.next_in = reinterpret_cast<Bytef*>(const_cast<char*>(data));
+  z.avail_in = static_cast<uInt>(compressed);
+  z.next_out = reinterpret_cast<Bytef*>(out.data());
+  z.avail_out = static_cast<uInt>(size);
+  const int status = inflate(&z, Z_FINISH);
+  const bool whole = status == Z_STREAM_END && z.total_out == size;
+  inflateEnd(&z);
+  if (!whole) return std::nullopt;
+  return static_cast<uint32_t>(crc32(0, reinterpret_cast<const Bytef*>(out.data()), static_cast<uInt>(size)));
 }
 
 }  // namespace
@@ -35,16 +53,22 @@ void verify_zip_crcs(const std::string& b, const std::string& path, const std::s
   size_t at = directory;
   for (uint32_t e = 0; e < entries; ++e) {
     if (at + 46 > b.size() || le(b, at, 4) != 0x02014b50) fail("zip directory entry " + std::to_string(e) + " is damaged");
-    const uint32_t method = le(b, at + 10, 2), crc = le(b, at + 16, 4), size = le(b, at + 20, 4);
+    const uint32_t method = le(b, at + 10, 2), crc = le(b, at + 16, 4), size = le(b, at + 20, 4),
+                   uncompressed = le(b, at + 24, 4);
     const size_t name_length = le(b, at + 28, 2), local = le(b, at + 42, 4);
     const size_t next = at + 46 + name_length + le(b, at + 30, 2) + le(b, at + 32, 2);
     if (next > b.size()) fail("zip directory entry " + std::to_string(e) + " runs past the end");
     const std::string name = b.substr(at + 46, name_length);
     if (local + 30 > b.size() || le(b, local, 4) != 0x04034b50) fail("zip entry '" + name + "' has no header");
-    const size_t data = local + 30 + le(b, local + 26, 2) + le(b, local + 28, 2);
+    const size_t local_name = le(b, local + 26, 2), data = local + 30 + local_name + le(b, local + 28, 2);
     if (data + size > b.size()) fail("zip entry '" + name + "' runs past the end");
-    if (method == 0 && crc32(0, reinterpret_cast<const Bytef*>(b.data() + data), size) != crc)
-      fail("zip entry '" + name + "' fails its CRC-32 check");
+    if (b.compare(local + 30, local_name, name) != 0) fail("zip entry '" + name + "' has another name in its header");
+    // LibTorch stores tensors and deflates its code files; a reader sees the uncompressed bytes.
+    std::optional<uint32_t> actual;
+    if (method == 0 && uncompressed == size) actual = crc32(0, reinterpret_cast<const Bytef*>(b.data() + data), size);
+    else if (method == 8 && uncompressed <= uint64_t{size} * 1032 + 64)  // deflate's best ratio is 1032:1
+      actual = inflated_crc(b.data() + data, size, uncompressed);
+    if (!actual || *actual != crc) fail("zip entry '" + name + "' fails its CRC-32 check");
     at = next;
   }
 }
