@@ -57,8 +57,11 @@ std::vector<stbi_uc> read_file(const std::string& path) {
 // and its length, and byte by byte through entropy-coded data (where 0xFF is followed by 0x00 or
 // a restart marker).
 void check_jpeg_huffman_tables(const std::string& path, const std::vector<stbi_uc>& b) {
-  if (b.size() < 2 || b[0] != 0xFF || b[1] != 0xD8) return;
-  size_t i = 2;
+  // stb takes any run of 0xFF fill bytes before the start-of-image marker.
+  size_t i = 0;
+  while (i < b.size() && b[i] == 0xFF) ++i;
+  if (i == 0 || i >= b.size() || b[i] != 0xD8) return;
+  ++i;
   while (i + 4 <= b.size()) {
     const int marker = b[i + 1];
     if (b[i] != 0xFF || marker == 0xFF) {  // entropy-coded data or a fill byte
