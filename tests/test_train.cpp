@@ -255,6 +255,14 @@ TEST(Checkpoint, DamagedArchiveAndTokenizerAreErrors) {
   write(bytes);
   msg = test_util::error_message([&] { read_checkpoint_info(path); });
   EXPECT_EQ(msg.rfind(path + ": corrupt checkpoint (", 0), 0u) << msg;
+  // An end record whose total count says 0 made the first version of the check look at nothing.
+  bytes = original;
+  const auto end = bytes.rfind("PK\x05\x06");
+  ASSERT_NE(end, std::string::npos);
+  bytes[end + 10] = bytes[end + 11] = 0;
+  write(bytes);
+  EXPECT_EQ(test_util::error_message([&] { read_checkpoint_info(path); }),
+            path + ": not a readable checkpoint (the end record's two entry counts disagree)");
   bytes = patched("[UNK]", "[UNX]");
   rewrite_zip_crcs(bytes);
   write(bytes);
