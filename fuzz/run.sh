@@ -20,6 +20,9 @@ SELFSUP_FUZZ_WRITE_SEED=$seeds/sentencepiece/bpe.model "$fuzz_dir/fuzz_sentencep
 # LibTorch's start-up allocations are never freed: leak reports would be about them, not the parsers.
 export ASAN_OPTIONS=detect_leaks=0:allocator_may_return_null=1
 export OMP_NUM_THREADS=1
+# SECONDS=0 replays the seeds and regressions only (CI: deterministic, so an unrelated change cannot
+# fail on a new random finding).
+if [ "$seconds" -eq 0 ]; then limit=-runs=0; else limit=-max_total_time=$seconds; fi
 status=0
 summary="target          runs   seconds  corpus  result"
 for target in idx image safetensors recipe wordpiece sentencepiece index captions checkpoint statedict; do
@@ -28,9 +31,6 @@ for target in idx image safetensors recipe wordpiece sentencepiece index caption
   log=$fuzz_dir/$target.log
   mkdir -p "$corpus" "$findings"
   result=clean
-  # SECONDS=0 replays the seeds and regressions only (CI: deterministic, so an unrelated change
-  # cannot fail on a new random finding).
-  if [ "$seconds" -eq 0 ]; then limit=-runs=0; else limit=-max_total_time=$seconds; fi
   if ! "$fuzz_dir/fuzz_$target" "$limit" -timeout=20 -rss_limit_mb=4096 -print_final_stats=1 \
        -artifact_prefix="$findings/" "$corpus" "$seeds/$target" $(ls -d fuzz/regressions/$target 2>/dev/null) \
        > "$log" 2>&1; then
