@@ -27,8 +27,7 @@ extern "C" int LLVMFuzzerInitialize(int*, char***) {
 }
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
-  std::ofstream(root + "/captions.txt", std::ios::binary | std::ios::trunc)
-      .write(reinterpret_cast<const char*>(data), static_cast<std::streamsize>(size));
+  fuzz::write_file("flickr/captions.txt", fuzz::as_text(data, size));
   for (const char* split : {"train", "val"})
     fuzz::parses([&] {
       const auto dataset = data::load_flickr8k(root, split, 8);

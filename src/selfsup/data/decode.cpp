@@ -99,12 +99,11 @@ int file_components(const std::string& path, const std::vector<stbi_uc>& bytes, 
     throw_undecodable(path, bytes);
   // The header alone decides the allocation: a damaged one must not ask for gigabytes, nor give a
   // negative size (a BMP's width is signed; found by fuzz/fuzz_image.cpp).
-  if (*w <= 0 || *h <= 0)
-    throw Error(path + ": cannot decode image: its header says " + std::to_string(*w) + "x" + std::to_string(*h) +
-                " pixels: the file is corrupt");
+  const std::string says = path + ": cannot decode image: its header says " + std::to_string(*w) + "x" +
+                           std::to_string(*h) + " pixels";
+  if (*w <= 0 || *h <= 0) throw Error(says + ": the file is corrupt");
   if (int64_t{*w} * *h > kMaxPixels)
-    throw Error(path + ": cannot decode image: its header says " + std::to_string(*w) + "x" + std::to_string(*h) +
-                " pixels, more than the " + std::to_string(kMaxPixels >> 20) + " Mpx this reader accepts");
+    throw Error(says + ", more than the " + std::to_string(kMaxPixels >> 20) + " Mpx this reader accepts");
   return c;
 }
 
