@@ -6,7 +6,7 @@ set -euo pipefail
 packages=(
   build-essential cmake pkg-config ninja-build
   libtorch-dev libopenblas0-openmp
-  libyaml-cpp-dev libcli11-dev nlohmann-json3-dev libstb-dev zlib1g-dev libsentencepiece-dev
+  libyaml-cpp-dev libcli11-dev nlohmann-json3-dev libstb-dev libjpeg62-turbo-dev zlib1g-dev libsentencepiece-dev
   libgtest-dev libbenchmark-dev
   clang libclang-rt-14-dev  # make sanitize, make fuzz (libFuzzer)
   dataset-fashion-mnist python3 python3-torch python3-torchvision

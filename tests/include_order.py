@@ -2,7 +2,7 @@
 """Fails when a source file includes a folder at its own layer or above (docs/architecture.md).
 
 Layers, bottom to top; a folder may include its own files and any folder of a lower layer:
-  core -> io -> data, augment, models -> train -> eval -> ssl, clip, diffusion -> the library root
+  core -> io -> data -> augment, models -> train -> eval -> ssl, clip, diffusion -> the library root
   (src/selfsup/*.h, *.cpp: what registers the tasks) -> apps, tests, examples, bench.
 
 Usage: include_order.py SOURCE_DIR
@@ -11,7 +11,7 @@ import pathlib
 import re
 import sys
 
-LAYERS = [["core"], ["io"], ["data", "augment", "models"], ["train"], ["eval"], ["ssl", "clip", "diffusion"], [""]]
+LAYERS = [["core"], ["io"], ["data"], ["augment", "models"], ["train"], ["eval"], ["ssl", "clip", "diffusion"], [""]]
 LEVEL = {folder: i for i, group in enumerate(LAYERS) for folder in group}
 TOP = len(LAYERS)  # apps, tests, examples, bench may include anything
 INCLUDE = re.compile(r'^\s*#\s*include\s+"selfsup/([^"]+)"')

@@ -146,15 +146,10 @@ int64_t count_views(const std::vector<ViewConfig>& views) {
   return n;
 }
 
-torch::Tensor apply_view(const torch::Tensor& images_u8, const ViewConfig& view,
-                         at::Generator& gen, torch::Device device) {
-  auto x = to_unit_float(images_u8, device);  // N x C x H x W
-  const auto& c = view.crop;
-  const int64_t out_h = c.size > 0 ? c.size : x.size(2), out_w = c.size > 0 ? c.size : x.size(3);
-  if (c.scale.size() != 2 || c.ratio.size() != 2 || view.blur.sigma.size() != 2)
-    throw Error("augment: crop.scale, crop.ratio and blur.sigma need two numbers each");
-  x = random_resized_crop(x, out_h, out_w, c.scale[0], c.scale[1], c.ratio[0], c.ratio[1],
-                          view.flip, gen);  // N x C x out_h x out_w
+namespace {
+
+// Everything of a view after its crop and flip: jitter, grayscale, blur, solarize, normalise.
+torch::Tensor finish_view(torch::Tensor x, const ViewConfig& view, at::Generator& gen) {
   const auto& j = view.jitter;
   x = color_jitter(x, j.brightness, j.contrast, j.saturation, j.hue, j.p, gen);
   x = random_grayscale(x, view.grayscale, gen);
@@ -162,6 +157,47 @@ torch::Tensor apply_view(const torch::Tensor& images_u8, const ViewConfig& view,
   x = gaussian_blur(x, b.p, b.sigma[0], b.sigma[1], b.kernel_size, gen);
   x = solarize(x, view.solarize.p, view.solarize.threshold, gen);
   return normalize(x, view.mean, view.std);
+}
+
+void check_pairs(const ViewConfig& view) {
+  const auto& c = view.crop;
+  if (c.scale.size() != 2 || c.ratio.size() != 2 || view.blur.sigma.size() != 2)
+    throw Error("augment: crop.scale, crop.ratio and blur.sigma need two numbers each");
+}
+
+}  // namespace
+
+torch::Tensor apply_view(const torch::Tensor& images_u8, const ViewConfig& view,
+                         at::Generator& gen, torch::Device device) {
+  check_pairs(view);
+  auto x = to_unit_float(images_u8, device);  // N x C x H x W
+  const auto& c = view.crop;
+  const int64_t out_h = c.size > 0 ? c.size : x.size(2), out_w = c.size > 0 ? c.size : x.size(3);
+  x = random_resized_crop(x, out_h, out_w, c.scale[0], c.scale[1], c.ratio[0], c.ratio[1],
+                          view.flip, gen);  // N x C x out_h x out_w
+  return finish_view(x, view, gen);
+}
+
+std::vector<torch::Tensor> apply_views_to_crops(const std::vector<torch::Tensor>& crops_u8,
+                                                const std::vector<ViewConfig>& views, at::Generator& gen,
+                                                torch::Device device) {
+  std::vector<torch::Tensor> out;
+  size_t next = 0;
+  for (const auto& view : views) {
+    check_pairs(view);
+    for (int64_t r = 0; r < view.repeat; ++r) out.push_back(finish_view(to_unit_float(crops_u8.at(next++), device), view, gen));
+  }
+  return out;
+}
+
+std::vector<data::CropSpec> crop_specs(const std::vector<ViewConfig>& views) {
+  std::vector<data::CropSpec> specs;
+  for (const auto& view : views) {
+    check_pairs(view);
+    const auto& c = view.crop;
+    for (int64_t r = 0; r < view.repeat; ++r) specs.push_back({c.size, c.scale[0], c.scale[1], c.ratio[0], c.ratio[1], view.flip});
+  }
+  return specs;
 }
 
 torch::Tensor prepare_eval(const torch::Tensor& images_u8, const ViewConfig& view,

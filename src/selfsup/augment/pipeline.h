@@ -9,6 +9,7 @@
 #include <vector>
 
 #include "selfsup/core/config.h"
+#include "selfsup/data/crop.h"
 
 namespace selfsup::augment {
 
@@ -62,6 +63,15 @@ torch::Tensor apply_view(const torch::Tensor& images_u8, const ViewConfig& view,
 // crops first, then the local ones).
 std::vector<torch::Tensor> apply_views(const torch::Tensor& images_u8, const std::vector<ViewConfig>& views,
                                        at::Generator& gen, torch::Device device);
+
+// Streamed data: the views of crops the loader already cut and flipped while decoding (one uint8
+// B x C x S x S tensor per view, in apply_views' order): the rest of each view's pipeline.
+std::vector<torch::Tensor> apply_views_to_crops(const std::vector<torch::Tensor>& crops_u8,
+                                                const std::vector<ViewConfig>& views, at::Generator& gen,
+                                                torch::Device device);
+
+// The crop of each view (repeats included) for the streaming loader.
+std::vector<data::CropSpec> crop_specs(const std::vector<ViewConfig>& views);
 
 // Number of views apply_views produces.
 int64_t count_views(const std::vector<ViewConfig>& views);

@@ -2,6 +2,7 @@
 
 #include "selfsup/core/error.h"
 #include "selfsup/core/fs.h"
+#include "selfsup/data/csv.h"
 #include "selfsup/data/decode.h"
 
 #include <algorithm>
@@ -28,72 +29,6 @@ std::string lower(std::string s) {
   std::transform(s.begin(), s.end(), s.begin(),
                  [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
   return s;
-}
-
-struct CsvRecord {
-  int64_t line;  // where the record starts (1-based)
-  std::vector<std::string> fields;
-};
-
-// RFC 4180 as pandas writes it: fields separated by commas, a field that starts with a quote runs
-// to the matching quote ("" inside is one quote, commas and newlines are literal), CRLF or LF line
-// ends. A quote inside an unquoted field is kept literally, as Python's csv module does, because
-// hand-edited caption files have them. Blank lines are skipped.
-std::vector<CsvRecord> read_csv(const std::string& path) {
-  const std::string text = read_file(path);
-  std::vector<CsvRecord> records;
-  CsvRecord record{1, {}};
-  std::string field;
-  int64_t line = 1;
-  bool quoted = false;       // inside a quoted field
-  bool after_quote = false;  // a quoted field just closed: only , or end of line may follow
-  bool field_started = false;
-  auto end_record = [&] {
-    record.fields.push_back(std::move(field));
-    field.clear();
-    const bool blank = record.fields.size() == 1 && trim(record.fields[0]).empty() && !after_quote;
-    if (!blank) records.push_back(std::move(record));
-    record = CsvRecord{line + 1, {}};
-    after_quote = field_started = false;
-  };
-  for (size_t i = 0; i < text.size(); ++i) {
-    const char c = text[i];
-    if (quoted) {
-      if (c == '"' && i + 1 < text.size() && text[i + 1] == '"') {
-        field += '"';
-        ++i;
-      } else if (c == '"') {
-        quoted = false;
-        after_quote = true;
-      } else {
-        if (c == '\n') ++line;
-        field += c;
-      }
-      continue;
-    }
-    if (c == ',') {
-      record.fields.push_back(std::move(field));
-      field.clear();
-      after_quote = field_started = false;
-    } else if (c == '\n') {
-      end_record();
-      ++line;
-    } else if (c == '\r' && (i + 1 == text.size() || text[i + 1] == '\n')) {
-      // the CR of a CRLF line end
-    } else if (after_quote) {
-      throw Error(path + ":" + std::to_string(line) +
-                  ": expected `,` or the end of the line after a closing quote");
-    } else if (c == '"' && !field_started) {
-      quoted = field_started = true;
-    } else {
-      field += c;
-      field_started = true;
-    }
-  }
-  if (quoted)
-    throw Error(path + ":" + std::to_string(record.line) + ": unterminated quoted field");
-  if (!field.empty() || !record.fields.empty() || after_quote) end_record();
-  return records;
 }
 
 struct Flickr8kFiles {

@@ -18,8 +18,10 @@
 namespace selfsup::data {
 namespace {
 
+ByteSpan span_of(const std::vector<stbi_uc>& v) { return {v.data(), v.size()}; }
+
 // The file's bytes, read once so the header probe and the decode do not open it twice.
-std::vector<stbi_uc> read_file(const std::string& path) {
+std::vector<stbi_uc> read_image_file(const std::string& path) {
   std::ifstream in(path, std::ios::binary);
   if (!in) throw Error(path + ": cannot decode image: cannot open file");
   std::vector<stbi_uc> bytes((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
@@ -30,7 +32,7 @@ std::vector<stbi_uc> read_file(const std::string& path) {
 
 // stb answers "unknown image type" whenever no decoder accepts the header, which hides what the
 // file is: say whether it is empty, a damaged PNG/JPEG/BMP, or something else.
-[[noreturn]] void throw_undecodable(const std::string& path, const std::vector<stbi_uc>& bytes) {
+[[noreturn]] void throw_undecodable(const std::string& path, const ByteSpan& bytes) {
   const char* stb = stbi_failure_reason();
   std::string reason = stb ? stb : "unknown reason";
   auto starts_with = [&](std::initializer_list<int> magic) {
@@ -56,7 +58,7 @@ std::vector<stbi_uc> read_file(const std::string& path) {
 // So every DHT segment is checked first, walking the segments the way stb reads them: a marker
 // and its length, and byte by byte through entropy-coded data (where 0xFF is followed by 0x00 or
 // a restart marker).
-void check_jpeg_huffman_tables(const std::string& path, const std::vector<stbi_uc>& b) {
+void check_jpeg_huffman_tables(const std::string& path, const ByteSpan& b) {
   // stb takes any run of 0xFF fill bytes before the start-of-image marker.
   size_t i = 0;
   while (i < b.size() && b[i] == 0xFF) ++i;
@@ -92,7 +94,7 @@ void check_jpeg_huffman_tables(const std::string& path, const std::vector<stbi_u
 constexpr int64_t kMaxPixels = int64_t{1} << 28;  // 16384 x 16384: far beyond any training image
 
 // Components stored in the file: 1 gray, 2 gray+alpha, 3 RGB, 4 RGBA.
-int file_components(const std::string& path, const std::vector<stbi_uc>& bytes, int* w, int* h) {
+int file_components(const std::string& path, const ByteSpan& bytes, int* w, int* h) {
   check_jpeg_huffman_tables(path, bytes);
   int c = 0;
   if (!stbi_info_from_memory(bytes.data(), static_cast<int>(bytes.size()), w, h, &c))
@@ -114,7 +116,7 @@ struct Geometry {
 // Output geometry from the first image's header, so the result can be allocated up front.
 Geometry plan_geometry(const std::string& first, int64_t size, int64_t channels) {
   int w = 0, h = 0;
-  const int c = file_components(first, read_file(first), &w, &h);
+  const int c = file_components(first, span_of(read_image_file(first)), &w, &h);
   if (channels == 0) channels = c <= 2 ? 1 : 3;  // gray or gray+alpha -> 1
   return {channels, size > 0 ? size : h, size > 0 ? size : w};
 }
@@ -143,24 +145,41 @@ void composite_on_white(stbi_uc* pixels, int64_t count, int64_t channels) {
   }
 }
 
-// Decodes one file into out (C x H x W uint8).
-void decode_into(const std::string& path, const Geometry& g, bool resize_to_fit,
-                 torch::Tensor out) {
-  const auto bytes = read_file(path);
+}  // namespace
+
+ImageHeader read_image_header(const ByteSpan& bytes, const std::string& name) {
+  ImageHeader h;
+  int w = 0, ht = 0;
+  h.components = file_components(name, bytes, &w, &ht);
+  h.width = w;
+  h.height = ht;
+  return h;
+}
+
+Pixels decode_pixels(const ByteSpan& bytes, const std::string& name, int64_t channels) {
   int w = 0, h = 0;
-  const int c = file_components(path, bytes, &w, &h);
+  const int c = file_components(name, bytes, &w, &h);
+  if (channels == 0) channels = c <= 2 ? 1 : 3;
   // Alpha is loaded along with the colour (stb converts both together) and then flattened.
   const bool alpha = c == 2 || c == 4;
-  const int load_channels = static_cast<int>(g.channels) + (alpha ? 1 : 0);
+  const int load_channels = static_cast<int>(channels) + (alpha ? 1 : 0);
   int file_c = 0;
-  std::unique_ptr<stbi_uc, void (*)(void*)> pixels(
-      stbi_load_from_memory(bytes.data(), static_cast<int>(bytes.size()), &w, &h, &file_c,
-                            load_channels),
-      stbi_image_free);
-  if (!pixels) throw_undecodable(path, bytes);
-  if (alpha) composite_on_white(pixels.get(), int64_t{w} * h, g.channels);
-  auto hwc = torch::from_blob(pixels.get(), {h, w, g.channels}, torch::kUInt8);
-  auto chw = hwc.permute({2, 0, 1});
+  Pixels p{{stbi_load_from_memory(bytes.data(), static_cast<int>(bytes.size()), &w, &h, &file_c, load_channels),
+            stbi_image_free},
+           w, h, channels};
+  if (!p.data) throw_undecodable(name, bytes);
+  if (alpha) composite_on_white(p.data.get(), int64_t{w} * h, channels);
+  return p;
+}
+
+namespace {
+
+// Decodes one file into out (C x H x W uint8).
+void decode_into(const std::string& path, const Geometry& g, bool resize_to_fit, torch::Tensor out) {
+  const auto bytes = read_image_file(path);
+  const auto p = decode_pixels(span_of(bytes), path, g.channels);
+  const int64_t w = p.width, h = p.height;
+  auto chw = torch::from_blob(p.data.get(), {h, w, g.channels}, torch::kUInt8).permute({2, 0, 1});
   if (h == g.height && w == g.width) {
     out.copy_(chw);
   } else if (resize_to_fit) {

@@ -4,10 +4,40 @@
 
 #include <torch/torch.h>
 
+#include <cstdint>
+#include <memory>
 #include <string>
 #include <vector>
 
 namespace selfsup::data {
+
+// Bytes of an encoded image, owned elsewhere.
+struct ByteSpan {
+  const uint8_t* ptr = nullptr;
+  size_t length = 0;
+  const uint8_t* data() const { return ptr; }
+  size_t size() const { return length; }
+  bool empty() const { return length == 0; }
+  uint8_t operator[](size_t i) const { return ptr[i]; }
+};
+
+struct ImageHeader {
+  int64_t width = 0, height = 0;
+  int components = 0;  // stored in the file: 1 gray, 2 gray+alpha, 3 RGB, 4 RGBA
+};
+
+// Interleaved 8-bit pixels (H x W x channels), alpha already composited onto white.
+struct Pixels {
+  std::unique_ptr<uint8_t, void (*)(void*)> data;
+  int64_t width, height, channels;
+};
+
+// The size and components of a PNG, JPEG or BMP from its header, checked as decode_images checks
+// them (sizes, the pixel limit, JPEG Huffman tables). Throws selfsup::Error naming `name`.
+ImageHeader read_image_header(const ByteSpan& bytes, const std::string& name);
+
+// One encoded image decoded by stb to `channels` (1 or 3; 0 = from the file, as decode_images).
+Pixels decode_pixels(const ByteSpan& bytes, const std::string& name, int64_t channels);
 
 // True for the extensions the decoder reads: .png .jpg .jpeg .bmp (any case).
 bool is_image_file(const std::string& path);

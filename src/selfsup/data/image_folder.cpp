@@ -11,12 +11,6 @@ namespace {
 
 namespace fs = std::filesystem;
 
-struct FileList {
-  std::vector<std::string> class_names;
-  std::vector<std::string> paths;
-  std::vector<int64_t> labels;
-};
-
 std::vector<fs::path> sorted_entries(const fs::path& dir, bool want_dirs) {
   std::vector<fs::path> out;
   for (const auto& entry : fs::directory_iterator(dir)) {
@@ -27,9 +21,11 @@ std::vector<fs::path> sorted_entries(const fs::path& dir, bool want_dirs) {
   return out;
 }
 
-FileList list_files(const std::string& root) {
+}  // namespace
+
+ImageFolderFiles list_image_folder_files(const std::string& root) {
   if (!fs::is_directory(root)) throw Error(root + ": no such directory");
-  FileList list;
+  ImageFolderFiles list;
   for (const auto& dir : sorted_entries(root, true)) {
     const auto label = static_cast<int64_t>(list.class_names.size());
     list.class_names.push_back(dir.filename().string());
@@ -50,8 +46,6 @@ FileList list_files(const std::string& root) {
   return list;
 }
 
-}  // namespace
-
 std::vector<std::string> image_folder_classes(const std::string& root) {
   if (!fs::is_directory(root)) throw Error(root + ": no such directory");
   std::vector<std::string> names;
@@ -63,7 +57,7 @@ ImageDataset load_image_folder(const std::string& root, int64_t size, int64_t ch
   if (channels != 0 && channels != 1 && channels != 3)
     throw Error(root + ": channels " + std::to_string(channels) + ": expected 0, 1 or 3");
   if (size < 0) throw Error(root + ": size " + std::to_string(size) + ": expected >= 0");
-  auto list = list_files(root);
+  auto list = list_image_folder_files(root);
   ImageDataset ds;
   ds.images = decode_images(list.paths, size, channels);
   ds.labels = torch::tensor(list.labels, torch::kLong);

@@ -16,6 +16,14 @@ namespace selfsup::data {
 // Throws selfsup::Error naming the file.
 ImageDataset load_image_folder(const std::string& root, int64_t size, int64_t channels);
 
+// The files of a tree and their labels, without reading any image (as load_image_folder lists them).
+struct ImageFolderFiles {
+  std::vector<std::string> class_names;
+  std::vector<std::string> paths;
+  std::vector<int64_t> labels;
+};
+ImageFolderFiles list_image_folder_files(const std::string& root);
+
 // The class names of a tree (its sorted, non-hidden subfolders) without reading any image.
 std::vector<std::string> image_folder_classes(const std::string& root);
 

@@ -1,11 +1,13 @@
 #include "selfsup/data/loader.h"
 
 #include "selfsup/core/error.h"
+#include "selfsup/data/encoded_image.h"
 
 #include <ATen/CPUGeneratorImpl.h>
 
 #include <algorithm>
 #include <chrono>
+#include <iostream>
 #include <stdexcept>
 
 namespace selfsup::data {
@@ -36,6 +38,10 @@ Loader::Loader(ImageDataset dataset, LoaderOptions options, BatchTransform trans
     throw Error("loader: workers >= 0 and prefetch >= 1 expected, got workers " +
                 std::to_string(options_.workers) + ", prefetch " +
                 std::to_string(options_.prefetch));
+  if (dataset_.streamed() && options_.crops.empty())
+    throw Error(dataset_.source + ": a streamed dataset needs the size of each view's crop (augment.views.*.crop.size)");
+  for (const auto& c : options_.crops)
+    if (c.size <= 0) throw Error(dataset_.source + ": crop size " + std::to_string(c.size) + ": expected > 0 for streamed data");
 }
 
 Loader::~Loader() { stop_workers(); }
@@ -83,20 +89,57 @@ Loader::Result Loader::produce(int64_t step) const {
     const int64_t begin = step * options_.batch_size;
     const int64_t end = std::min(begin + options_.batch_size, dataset_.size());
     batch.indices = permutation_.slice(0, begin, end).clone();  // callers may modify it
-    const auto on_device = batch.indices.to(dataset_.images.device());
-    batch.images = dataset_.images.index_select(0, on_device);
-    if (dataset_.labels.defined()) batch.labels = dataset_.labels.index_select(0, on_device);
-    if (transform_) {
-      // Fresh per batch, so the result does not depend on which worker ran it or when.
-      auto gen = at::make_generator<at::CPUGeneratorImpl>(
-          mix_seed(options_.seed, epoch_, step + kTransformSeedOffset));
-      transform_(batch, gen);
+    // Fresh per batch, so the result does not depend on which worker ran it or when.
+    auto gen = at::make_generator<at::CPUGeneratorImpl>(mix_seed(options_.seed, epoch_, step + kTransformSeedOffset));
+    if (dataset_.streamed()) {
+      decode_crops(batch, gen);
+    } else {
+      const auto on_device = batch.indices.to(dataset_.images.device());
+      batch.images = dataset_.images.index_select(0, on_device);
     }
+    if (dataset_.labels.defined())
+      batch.labels = dataset_.labels.index_select(0, batch.indices.to(dataset_.labels.device()));
+    if (transform_) transform_(batch, gen);
     batch.prepare_seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
     return batch;
   } catch (...) {
     return std::current_exception();
   }
+}
+
+// Each image is read and decoded once per crop, in batch order, drawing its boxes on its own size
+// from the batch's generator: the result is the same whichever worker decodes it.
+void Loader::decode_crops(Batch& batch, at::Generator& gen) const {
+  const auto& stream = *dataset_.stream;
+  const int64_t b = batch.indices.size(0), n = stream.size(), c = stream.channels;
+  for (const auto& spec : options_.crops) batch.crops.push_back(torch::empty({b, c, spec.size, spec.size}, torch::kUInt8));
+  auto* indices = batch.indices.data_ptr<int64_t>();
+  for (int64_t i = 0; i < b; ++i) {
+    for (int64_t attempt = 0;; ++attempt) {
+      const int64_t index = (indices[i] + attempt) % n;
+      try {
+        const EncodedImage image(stream.read(index), stream.where(index), c);
+        for (size_t v = 0; v < options_.crops.size(); ++v) {
+          const auto& spec = options_.crops[v];
+          const auto box = random_crop_box(image.width(), image.height(), spec, gen);
+          const bool flip = uniform01(gen) < spec.flip;
+          batch.crops[v][i].copy_(image.crop(box, spec.size, flip));
+        }
+        indices[i] = index;
+        break;
+      } catch (const Error& e) {
+        if (!options_.skip_bad_files) throw;
+        if (attempt + 1 >= n) throw Error(dataset_.source + ": no image of the dataset could be decoded");
+        std::lock_guard<std::mutex> lock(skipped_mutex_);
+        if (skipped_.insert(index).second) std::cerr << "skipping " << e.what() << std::endl;
+      }
+    }
+  }
+}
+
+int64_t Loader::skipped_files() const {
+  std::lock_guard<std::mutex> lock(skipped_mutex_);
+  return static_cast<int64_t>(skipped_.size());
 }
 
 void Loader::worker_loop() {

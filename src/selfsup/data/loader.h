@@ -1,7 +1,9 @@
-// Deterministic, prefetching mini-batch loader over an in-memory ImageDataset: a batch is a
-// pure function of (seed, epoch, step), whichever worker thread produced it.
+// Deterministic, prefetching mini-batch loader over an ImageDataset: a batch is a pure function of
+// (seed, epoch, step), whichever worker thread produced it. In memory a batch is an index_select;
+// streamed, the workers read and decode each image straight into its views' random crops.
 #pragma once
 
+#include "selfsup/data/crop.h"
 #include "selfsup/data/dataset.h"
 
 #include <condition_variable>
@@ -11,6 +13,7 @@
 #include <map>
 #include <mutex>
 #include <optional>
+#include <set>
 #include <thread>
 #include <variant>
 #include <vector>
@@ -18,7 +21,8 @@
 namespace selfsup::data {
 
 struct Batch {
-  torch::Tensor images;              // B x C x H x W uint8 (index_select of the dataset)
+  torch::Tensor images;              // B x C x H x W uint8 (index_select of the dataset); undefined when streamed
+  std::vector<torch::Tensor> crops;  // streamed: per LoaderOptions::crops entry, B x C x S x S uint8
   torch::Tensor labels;              // B int64
   torch::Tensor indices;             // B int64, dataset indices
   std::vector<torch::Tensor> views;  // filled by the transform (augmented float views)
@@ -36,6 +40,11 @@ struct LoaderOptions {
   uint64_t seed = 0;
   int64_t workers = 1;   // threads producing batches; 0 = produce inside next()
   int64_t prefetch = 4;  // batches buffered ahead
+  // Streamed datasets: the crops decoded per image (one per view, drawn on the original size).
+  std::vector<CropSpec> crops;
+  // Streamed datasets: an image that cannot be read or decoded stops the epoch with an error
+  // naming it (false), or is replaced by the next readable image of the list and counted (true).
+  bool skip_bad_files = false;
 };
 
 class Loader {
@@ -59,11 +68,14 @@ class Loader {
   // Total seconds next() spent blocked waiting for a batch (with workers = 0: producing it).
   double wait_seconds() const;
   void reset_wait_seconds();
+  // Streamed files replaced because they could not be decoded (skip_bad_files), each counted once.
+  int64_t skipped_files() const;
 
  private:
   using Result = std::variant<Batch, std::exception_ptr>;
 
   Result produce(int64_t step) const;
+  void decode_crops(Batch& batch, at::Generator& gen) const;
   void worker_loop();
   void stop_workers();
 
@@ -81,6 +93,8 @@ class Loader {
   double wait_seconds_ = 0;
 
   mutable std::mutex mutex_;
+  mutable std::mutex skipped_mutex_;
+  mutable std::set<int64_t> skipped_;
   std::condition_variable ready_cv_;  // a batch was finished
   std::condition_variable space_cv_;  // a batch was taken, or stopping
   std::vector<std::thread> workers_;

@@ -6,6 +6,8 @@
 #include "selfsup/data/idx.h"
 #include "selfsup/data/image_folder.h"
 
+#include <iostream>
+
 namespace selfsup::data {
 
 void DataConfig::visit(config::Visitor& v) {
@@ -21,6 +23,16 @@ void DataConfig::visit(config::Visitor& v) {
   v("skin_tones", skin_tones, "emoji: include the skin-tone variants (\"waving hand: medium-dark skin tone\")");
   v("split", split, "flickr8k: the training split (train, val or test; Karpathy's files when present, else 80/20)");
   v("test_split", test_split, "flickr8k: the evaluation split");
+  v("shards", shards, "webdataset: the training shards, a path with brace ranges (\"/data/train-{000000..000127}.tar\")");
+  v("test_shards", test_shards, "webdataset: the evaluation shards");
+  v("csv", csv, "csv: the training list (a header row, then one image path and caption per row; paths relative to the file)");
+  v("test_csv", test_csv, "csv: the evaluation list");
+  v("csv_image_key", csv_image_key, "csv: the column holding the image path");
+  v("csv_caption_key", csv_caption_key, "csv: the column holding the caption");
+  v("csv_separator", csv_separator, "csv: the field separator: one character, tab or comma");
+  v("cache", cache, "memory (decode every image once, at data.image_size) | stream (decode each batch from the files, cropping on the original image) | auto (memory for the built-in datasets and image folders under 4 GiB decoded, else stream)");
+  v("on_bad_file", on_bad_file, "streamed data: error (stop, naming the file) | skip (replace it by the next readable image, log it, count it in metrics.json)");
+  v("eval_crop", eval_crop, "streamed evaluation: the centre crop's side as a fraction of the shorter image side (0.875 = Resize(256) + CenterCrop(224))", config::between(0.01, 1.0));
   v("workers", workers, "loader threads that batch and augment ahead of the training step", config::non_negative);
   v("prefetch", prefetch, "batches buffered ahead of the training step", config::at_least_one);
 }
@@ -44,9 +56,79 @@ void check_same_classes(const DataConfig& c, const std::vector<std::string>& tes
 
 }  // namespace
 
+namespace {
+
+char separator_of(const DataConfig& c) {
+  if (c.csv_separator == "\t" || c.csv_separator == "tab") return '\t';
+  if (c.csv_separator == "comma") return ',';
+  if (c.csv_separator.size() != 1) throw Error("data.csv_separator: '" + c.csv_separator + "': expected one character");
+  return c.csv_separator[0];
+}
+
+int64_t image_folder_bytes(const DataConfig& c) {
+  const auto files = list_image_folder_files(c.root).paths.size();
+  const int64_t side = c.image_size > 0 ? c.image_size : 224;
+  return static_cast<int64_t>(files) * (c.channels == 1 ? 1 : 3) * side * side;
+}
+
+}  // namespace
+
+bool streams(const DataConfig& c) {
+  if (c.cache != "auto" && c.cache != "memory" && c.cache != "stream")
+    throw Error("data.cache: '" + c.cache + "': expected memory, stream or auto");
+  if (c.on_bad_file != "error" && c.on_bad_file != "skip")
+    throw Error("data.on_bad_file: '" + c.on_bad_file + "': expected error or skip");
+  const bool list_only = c.dataset == "webdataset" || c.dataset == "csv";
+  if (c.cache == "memory" && list_only)
+    throw Error("data.cache: memory: " + c.dataset + " data is always streamed (data.cache: stream or auto)");
+  if (c.cache == "stream" && c.dataset != "image_folder" && !list_only)
+    throw Error("data.cache: stream: " + c.dataset + " is read into memory (stream image_folder, webdataset or csv data)");
+  if (c.cache != "auto") return c.cache == "stream";
+  if (list_only) return true;
+  return c.dataset == "image_folder" && (c.image_size == 0 || image_folder_bytes(c) > kAutoMemoryBytes);
+}
+
+namespace {
+
+// The streamed training or evaluation split of an image_folder, webdataset or csv dataset.
+StreamList list_stream(const DataConfig& c, bool train, bool captions) {
+  ListOptions o;
+  o.skip_bad = c.on_bad_file == "skip";
+  o.need_captions = captions;
+  o.channels = c.channels == 1 ? 1 : 3;
+  const auto pick = [&](const std::string& a, const std::string& b, const char* key) {
+    const std::string& v = train ? a : b;
+    if (v.empty()) throw Error(std::string("data.") + (train ? "" : "test_") + key + ": needed for the " + (train ? "training" : "evaluation") + " split");
+    return v;
+  };
+  if (c.dataset == "image_folder") return list_image_folder_stream(pick(c.root, c.test_root, "root"), o);
+  if (c.dataset == "webdataset") return list_webdataset(pick(c.shards, c.test_shards, "shards"), o);
+  if (c.dataset == "csv")
+    return list_csv(pick(c.csv, c.test_csv, "csv"), c.csv_image_key, c.csv_caption_key, separator_of(c), o);
+  throw Error("data.dataset: '" + c.dataset + "' cannot be streamed");
+}
+
+ImageDataset streamed_dataset(StreamList list, const std::string& source) {
+  ImageDataset ds;
+  ds.labels = torch::tensor(list.labels, torch::kLong);
+  ds.class_names = std::move(list.class_names);
+  ds.source = source;
+  for (const auto& why : list.source.skipped) std::cerr << "skipping " << why << std::endl;
+  ds.stream = std::make_shared<StreamSource>(std::move(list.source));
+  return ds;
+}
+
+}  // namespace
+
 ImageDataset load_dataset(const DataConfig& c, bool train) {
   ImageDataset ds;
-  if (c.dataset == "fashion-mnist") {
+  if (streams(c)) {
+    const std::string source = c.dataset == "webdataset" ? (train ? c.shards : c.test_shards)
+                               : c.dataset == "csv"      ? (train ? c.csv : c.test_csv)
+                                                         : (train ? c.root : c.test_root);
+    ds = streamed_dataset(list_stream(c, train, false), source);
+    if (!train && c.dataset == "image_folder") check_same_classes(c, ds.class_names);
+  } else if (c.dataset == "fashion-mnist") {
     ds = load_mnist_like(c.root, train, fashion_mnist_classes());
   } else if (c.dataset == "mnist") {
     ds = load_mnist_like(c.root, train, mnist_classes());
@@ -58,7 +140,7 @@ ImageDataset load_dataset(const DataConfig& c, bool train) {
   } else if (c.dataset == "emoji") {
     return load_caption_dataset(c, train).images;  // the drawings alone, labelled by emoji category
   } else {
-    throw Error("data.dataset: unknown dataset '" + c.dataset + "' (expected fashion-mnist, mnist, image_folder or emoji)");
+    throw Error("data.dataset: unknown dataset '" + c.dataset + "' (expected fashion-mnist, mnist, image_folder, emoji, webdataset or csv)");
   }
   return ds.head(train ? c.subset : c.test_subset);
 }

@@ -14,7 +14,7 @@ class Visitor;
 namespace selfsup::data {
 
 struct DataConfig {
-  std::string dataset = "fashion-mnist";  // fashion-mnist | mnist | image_folder | emoji | flickr8k
+  std::string dataset = "fashion-mnist";  // fashion-mnist | mnist | image_folder | emoji | flickr8k | webdataset | csv
   std::string root = "/usr/share/datasets/fashion-mnist";  // emoji: /usr/local/share/selfsup/emoji (scripts/setup-deps.sh)
   std::string test_root;  // image_folder: the evaluation split
   int64_t image_size = 0;
@@ -26,10 +26,23 @@ struct DataConfig {
   bool skin_tones = true;  // emoji: include the skin-tone variants
   std::string split = "train";      // flickr8k: training split (train | val | test)
   std::string test_split = "test";  // flickr8k: evaluation split
+  std::string shards, test_shards;  // webdataset: brace patterns of .tar shards
+  std::string csv, test_csv;        // csv: image-caption lists
+  std::string csv_image_key = "filepath", csv_caption_key = "title", csv_separator = "\t";  // open_clip's defaults
+  std::string cache = "auto";          // memory | stream | auto
+  std::string on_bad_file = "error";   // streamed data: error | skip
+  double eval_crop = 0.875;            // streamed evaluation: centre crop fraction of the shorter side
   int64_t workers = 1;
   int64_t prefetch = 4;
   void visit(config::Visitor& v);
 };
+
+// Images held in memory by data.cache: auto below this many decoded bytes (image_folder);
+// larger folders, WebDataset shards and CSV lists are streamed (docs/data.md).
+constexpr int64_t kAutoMemoryBytes = int64_t{4} << 30;
+
+// True when the recipe's training data will be streamed (decided by data.cache and the dataset).
+bool streams(const DataConfig& config);
 
 // The training split (train = true) or the evaluation split, limited to subset / test_subset.
 ImageDataset load_dataset(const DataConfig& config, bool train);

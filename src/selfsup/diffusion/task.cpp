@@ -34,6 +34,7 @@ class DiffusionTask : public train::Task {
  public:
   DiffusionTask(const Recipe& recipe, torch::Device device) : r_(recipe), device_(device) {
     train_ = data::load_dataset(r_.data, /*train=*/true);
+    train_.require_in_memory("task " + r_.task);
     check_dataset(train_, r_.task);
     std::cout << "data: " << train_.size() << " training images " << train_.channels() << "x" << train_.height() << "x"
               << train_.width() << ", " << train_.num_classes() << " classes, from " << train_.source << std::endl;
@@ -93,6 +94,7 @@ class ClassifierTaskBase : public train::Task {
  public:
   ClassifierTaskBase(const Recipe& recipe, torch::Device device) : r_(recipe), device_(device) {
     train_ = data::load_dataset(r_.data, /*train=*/true);
+    train_.require_in_memory("task " + r_.task);
     check_dataset(train_, r_.task);
     test_ = data::load_dataset(r_.data, /*train=*/false);
     std::cout << "data: " << train_.size() << " training / " << test_.size() << " test images, "

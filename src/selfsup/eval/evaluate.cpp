@@ -19,12 +19,16 @@ EvalResult evaluate(models::Backbone* backbone, const Recipe& recipe, const data
     throw Error(train.source + ": evaluation needs labelled training images");
   // The first view's normalisation, without its randomness, at the evaluation resolution.
   auto view = recipe.augment.views.at(0);
-  view.crop.size = recipe.eval.image_size;
+  // Streamed images differ in size: without eval.image_size they are evaluated at the crop size.
+  if (recipe.eval.image_size > 0 || !train.streamed()) view.crop.size = recipe.eval.image_size;
+  const EvalCrop crop{recipe.data.eval_crop, recipe.data.on_bad_file == "skip"};
   const auto features = [&](const data::ImageDataset& ds) {
-    return backbone ? extract_features(*backbone, ds, view, device, recipe.eval.batch_size) : pixel_features(ds, view);
+    return backbone ? extract_features(*backbone, ds, view, device, recipe.eval.batch_size, crop)
+                    : pixel_features(ds, view, crop);
   };
   EvalResult r;
   if (finetune && backbone) {
+    train.require_in_memory("fine-tuning (eval.finetune)");
     const auto& c = recipe.eval.finetune;
     FinetuneOptions o{c.label_fraction, c.epochs, c.batch_size, c.lr, c.weight_decay, static_cast<uint64_t>(recipe.seed)};
     models::StateDict saved;

@@ -26,8 +26,9 @@ class SslTask : public train::Task {
  public:
   SslTask(const Recipe& recipe, torch::Device device) : r_(recipe), device_(device) {
     train_ = data::load_dataset(r_.data, /*train=*/true);
-    std::cout << "data: " << train_.size() << " training images " << train_.channels() << "x" << train_.height()
-              << "x" << train_.width() << " from " << train_.source << std::endl;
+    std::cout << "data: " << train_.size() << " training images " << train_.channels() << "x"
+              << (train_.streamed() ? std::string("(any size), streamed") : std::to_string(train_.height()) + "x" + std::to_string(train_.width()))
+              << " from " << train_.source << std::endl;
     torch::manual_seed(static_cast<uint64_t>(r_.seed));
     method_ = make_method(r_, train_.channels(), train_.size());
     method_->to(device_);
@@ -47,7 +48,7 @@ class SslTask : public train::Task {
   std::vector<std::string> epoch_metric_names() const override { return {"knn_top1"}; }
 
   std::map<std::string, double> evaluate_epoch(int64_t epochs_done) override {
-    if (r_.train.knn_every <= 0 || epochs_done % r_.train.knn_every != 0) return {};
+    if (!labelled() || r_.train.knn_every <= 0 || epochs_done % r_.train.knn_every != 0) return {};
     const double knn = eval::evaluate(method_->eval_encoder().get(), r_, train_, test(), device_, true, false).knn;
     std::cout << "epoch " << epochs_done << " kNN top-1 " << std::fixed << std::setprecision(2) << 100 * knn << "%"
               << std::endl;
@@ -55,6 +56,10 @@ class SslTask : public train::Task {
   }
 
   nlohmann::json evaluate_final() override {
+    if (!labelled()) {
+      std::cout << "no evaluation: " << train_.source << " has no class labels (kNN and the linear probe need them)" << std::endl;
+      return nlohmann::json::object();
+    }
     const bool finetune = r_.eval.finetune.at_end;
     std::cout << "evaluating (kNN k=" << r_.eval.knn.k << ", linear probe " << r_.eval.linear.epochs << " epochs"
               << (finetune ? ", fine-tuning" : "") << ") on " << test().size() << " test images..." << std::endl;
@@ -71,6 +76,8 @@ class SslTask : public train::Task {
   }
 
  private:
+  bool labelled() const { return train_.num_classes() > 0 && !train_.labels.lt(0).any().item<bool>(); }
+
   const data::ImageDataset& test() {
     if (!test_.size()) test_ = data::load_dataset(r_.data, /*train=*/false);
     return test_;

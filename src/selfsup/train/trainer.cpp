@@ -110,7 +110,7 @@ class Run {
   void check_resumable(const std::string& stored_yaml) const {
     static const char* kMayChange[] = {"train.epochs", "train.stop_after_epochs", "train.log_every",
                                        "train.checkpoint_every", "train.knn_every", "train.grad_norms",
-                                       "eval.", "data.workers", "data.prefetch", "threads", "device", "run_dir"};
+                                       "eval.", "data.workers", "data.prefetch", "data.on_bad_file", "threads", "device", "run_dir"};
     const auto stored = recipe_to_yaml(parse_recipe(stored_yaml, checkpoint_ + " (stored recipe)"));
     std::string changed;
     for (const auto& d : recipe_differences(stored, recipe_to_yaml(r_))) {
@@ -132,8 +132,13 @@ class Run {
     const auto views = r_.augment.views;
     const auto device = device_;
     const auto& train_images = task_->train_images();
+    if (train_images.streamed()) {
+      lo.crops = augment::crop_specs(views);
+      lo.skip_bad_files = r_.data.on_bad_file == "skip";
+    }
     data::Loader loader(train_images, lo, [views, device](data::Batch& b, at::Generator& gen) {
-      b.views = augment::apply_views(b.images, views, gen, device);
+      b.views = b.crops.empty() ? augment::apply_views(b.images, views, gen, device)
+                                : augment::apply_views_to_crops(b.crops, views, gen, device);
     });
     const int64_t steps_per_epoch = loader.batches_per_epoch();
     if (steps_per_epoch == 0)
@@ -213,6 +218,8 @@ class Run {
     metrics["epochs_done"] = epochs_done_;
     metrics["epochs"] = r_.train.epochs;
     metrics["train_images"] = train_images.size();
+    if (train_images.streamed())
+      metrics["skipped_files"] = static_cast<int64_t>(train_images.stream->skipped.size()) + loader.skipped_files();
     metrics["threads"] = at::get_num_threads();
     metrics["runtime"] = runtime_summary();
     if (images > 0) {
