@@ -8,6 +8,7 @@
 #include <set>
 
 #include "clip_commands.h"
+#include "data_commands.h"
 #include "diffusion_commands.h"
 #include "selfsup/builtin.h"
 #include "selfsup/core/config.h"
@@ -243,6 +244,7 @@ int main(int argc, char** argv) {
 
   cli::ClipCommands clip_commands(app);
   cli::DiffusionCommands diffusion_commands(app, *eval_cmd);
+  cli::DataCommands data_commands(app);
 
   std::string recipe_path;
   std::vector<std::string> recipe_overrides;
@@ -269,6 +271,7 @@ int main(int argc, char** argv) {
     if (*recipe_cmd) return cmd_recipe(recipe_path, recipe_overrides, describe);
     if (int code = 0; clip_commands.run(code)) return code;
     if (int code = 0; diffusion_commands.run(code)) return code;
+    if (int code = 0; data_commands.run(code)) return code;
   } catch (const Error& e) {
     std::cerr << "error: " << e.what() << std::endl;
     return 2;

@@ -379,5 +379,34 @@ TEST(StreamTraining, MocoOnFolderShardsAndCsv) {
   }
 }
 
+// CLIP trains on streamed image-caption pairs (shards and a CSV list) and evaluates retrieval on
+// the evaluation split decoded into memory.
+TEST(StreamTraining, ClipOnShardsAndCsv) {
+  TempDir dir;
+  write_shards(dir, 2, 12);
+  std::string csv = "filepath\ttitle\n";
+  for (int i = 0; i < 16; ++i) {
+    write(dir / ("img/" + std::to_string(i) + ".jpg"), encode_jpeg(picture(40 + i, 30, i), 40 + i, 30));
+    csv += "img/" + std::to_string(i) + ".jpg\ta picture numbered " + std::to_string(i) + "\n";
+  }
+  write(dir / "list.tsv", csv);
+  const std::vector<std::vector<std::string>> datasets{
+      {"data.dataset=webdataset", "data.shards=" + dir / "train-{0..1}.tar", "data.test_shards=" + dir / "train-1.tar"},
+      {"data.dataset=csv", "data.csv=" + dir / "list.tsv", "data.test_csv=" + dir / "list.tsv"}};
+  for (const auto& data : datasets) {
+    std::vector<std::string> o{"run_dir=" + dir / "runs", "name=" + data[0].substr(13), "data.image_size=24",
+                               "augment.views.0.crop.size=24", "train.batch_size=8", "train.epochs=1", "clip.eval_every=1",
+                               "clip.text.vocab_size=40", "clip.embed_dim=16", "clip.text.dim=16", "clip.text.hidden_dim=32",
+                               "clip.text.layers=1", "clip.zeroshot_templates=[\"{}\"]", "data.workers=1"};
+    o.insert(o.end(), data.begin(), data.end());
+    const auto recipe = load_recipe(std::string(SELFSUP_SOURCE_DIR) + "/recipes/clip_emoji.yaml", o);
+    const auto metrics = train::run_training(recipe, false);
+    EXPECT_EQ(metrics["skipped_files"], 0) << data[0];
+    const double r10 = metrics["eval"]["retrieval"]["text_to_image"]["r10"];
+    EXPECT_GE(r10, 0.0) << data[0];
+    EXPECT_LE(r10, 1.0) << data[0];
+  }
+}
+
 }  // namespace
 }  // namespace selfsup

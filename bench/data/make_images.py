@@ -8,7 +8,7 @@ learnable label.
   make_images.py OUT [--count 20000] [--min 400x300] [--max 800x600] [--quality 90]
                      [--shard-size 1000] [--seed 0] [--jobs 2]
 
-OUT/folder/<class>/<index>.jpg, OUT/shards/train-000000.tar ..., OUT/images.csv (filepath<TAB>title).
+OUT/folder/<class>/<index>.jpg, OUT/shards/train-000000.tar ..., OUT/images.tsv (filepath<TAB>title).
 """
 import argparse
 import io
@@ -107,7 +107,7 @@ def main():
                 print(f"{index + 1}/{a.count}", flush=True)
     if shard:
         shard.close()
-    with open(os.path.join(a.out, "images.csv"), "w") as f:
+    with open(os.path.join(a.out, "images.tsv"), "w") as f:
         f.write("\n".join(rows) + "\n")
 
 

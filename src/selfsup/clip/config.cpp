@@ -34,8 +34,9 @@ void ClipConfig::visit(config::Visitor& v) {
 
 void ClipConfig::validate(const Recipe& r, const RecipeCheck& check) const {
   const auto& t = text;
-  if (r.data.dataset != "emoji" && r.data.dataset != "flickr8k")
-    check.fail("data.dataset", "task clip needs image-caption data: emoji or flickr8k, got '" + r.data.dataset + "'");
+  const auto& d = r.data.dataset;
+  if (d != "emoji" && d != "flickr8k" && d != "webdataset" && d != "csv")
+    check.fail("data.dataset", "task clip needs image-caption data: emoji, flickr8k, webdataset or csv, got '" + d + "'");
   check.views(r, 1, "task clip");
   if (loss != "multi_positive" && loss != "soft_target" && loss != "siglip")
     check.fail("clip.loss", "expected multi_positive, soft_target or siglip, got '" + loss + "'");

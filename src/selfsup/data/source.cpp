@@ -3,6 +3,7 @@
 #include "selfsup/core/config.h"
 #include "selfsup/core/error.h"
 #include "selfsup/data/emoji.h"
+#include "selfsup/data/encoded_image.h"
 #include "selfsup/data/idx.h"
 #include "selfsup/data/image_folder.h"
 
@@ -163,15 +164,45 @@ CaptionDataset head(CaptionDataset ds, int64_t n) {
 
 }  // namespace
 
+namespace {
+
+// WebDataset shards or a CSV list with captions: one content id per image. The training split
+// stays streamed; the evaluation split (retrieval needs every image at once) is decoded into
+// memory as centre crops of data.image_size (224 when 0), so keep it small (data.test_subset).
+CaptionDataset streamed_caption_dataset(const DataConfig& c, bool train) {
+  auto list = list_stream(c, train, /*captions=*/true);
+  CaptionDataset ds;
+  ds.captions = list.source.captions;
+  for (const auto& sample : list.source.samples) ds.paths.push_back(sample.name);
+  ds.source = c.dataset == "webdataset" ? (train ? c.shards : c.test_shards) : (train ? c.csv : c.test_csv);
+  ds.images = streamed_dataset(std::move(list), ds.source);
+  const int64_t n = ds.images.size();
+  ds.image_group = torch::arange(n, torch::kLong);
+  ds.caption_group = torch::arange(n, torch::kLong);
+  if (!train) {
+    const int64_t keep = c.test_subset > 0 ? std::min(c.test_subset, n) : n;
+    ds.images.images = decode_center_crops(*ds.images.stream, 0, keep, c.image_size > 0 ? c.image_size : 224, c.eval_crop,
+                                           c.on_bad_file == "skip");
+    ds.images.labels = ds.images.labels.slice(0, 0, keep);
+    ds.images.stream = nullptr;
+  }
+  return ds;
+}
+
+}  // namespace
+
 CaptionDataset load_caption_dataset(const DataConfig& c, bool train) {
   const int64_t size = c.image_size > 0 ? c.image_size : 64;
   CaptionDataset ds;
-  if (c.dataset == "emoji") {
+  if (c.dataset == "webdataset" || c.dataset == "csv") {
+    streams(c);  // checks data.cache and data.on_bad_file
+    ds = streamed_caption_dataset(c, train);
+  } else if (c.dataset == "emoji") {
     ds = load_emoji(c.root, train ? c.artists : c.test_artists, size, c.skin_tones);
   } else if (c.dataset == "flickr8k") {
     ds = load_flickr8k(c.root, train ? c.split : c.test_split, size);
   } else {
-    throw Error("data.dataset: '" + c.dataset + "' has no captions (expected emoji or flickr8k)");
+    throw Error("data.dataset: '" + c.dataset + "' has no captions (expected emoji, flickr8k, webdataset or csv)");
   }
   return head(std::move(ds), train ? c.subset : c.test_subset);
 }
