@@ -16,6 +16,7 @@
 #include "selfsup/core/error.h"
 #include "selfsup/core/fs.h"
 #include "selfsup/io/safetensors.h"
+#include "selfsup/io/tar.h"
 #include "selfsup/models/state_dict.h"
 #include "selfsup/train/checkpoint.h"
 #include "selfsup/train/recipe.h"
@@ -80,6 +81,36 @@ void image_seeds() {
     seed("image", "c" + c + ".jpg", jpg);
     seed("image", "c" + c + ".bmp", bmp);
   }
+}
+
+// Larger pictures than image_seeds', so the streaming decoder's DCT scales and regions apply.
+void stream_image_seeds() {
+  const int w = 96, h = 64;
+  std::string rgb;
+  for (int y = 0; y < h; ++y)
+    for (int x = 0; x < w; ++x) rgb += {static_cast<char>(x * 2), static_cast<char>(y * 3), static_cast<char>((x + y) & 0xFF)};
+  const auto* p = reinterpret_cast<const unsigned char*>(rgb.data());
+  std::string jpg, gray_jpg, png;
+  stbi_write_jpg_to_func(write_callback, &jpg, w, h, 3, p, 85);
+  stbi_write_png_to_func(write_callback, &png, w, h, 3, p, w * 3);
+  std::string gray;
+  for (size_t i = 0; i < rgb.size(); i += 3) gray += rgb[i];
+  stbi_write_jpg_to_func(write_callback, &gray_jpg, w, h, 1, reinterpret_cast<const unsigned char*>(gray.data()), 85);
+  seed("stream_image", "rgb.jpg", jpg);
+  seed("stream_image", "gray.jpg", gray_jpg);
+  seed("stream_image", "rgb.png", png);
+}
+
+void tar_seeds() {
+  io::TarWriter w;
+  w.add("000000.jpg", "\xFF\xD8\xFF not really a JPEG");
+  w.add("000000.txt", "a caption");
+  w.add("000000.cls", "3");
+  w.add("000001.png", "png bytes");
+  w.add("000001.json", "{\"caption\": \"from json\"}");
+  w.add(std::string(110, 'd') + "/000002.jpg", "long name");
+  w.add("000002.txt", "");
+  seed("tar", "shard.tar", w.finish());
 }
 
 void safetensors_seeds(const std::string& tmp) {
@@ -151,6 +182,8 @@ int main(int argc, char** argv) {
     const auto tmp = out_dir + "/.scratch";
     idx_seeds();
     image_seeds();
+    stream_image_seeds();
+    tar_seeds();
     safetensors_seeds(tmp);
     recipe_seeds(recipes_dir);
     wordpiece_seeds();

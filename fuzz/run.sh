@@ -25,7 +25,7 @@ export OMP_NUM_THREADS=1
 if [ "$seconds" -eq 0 ]; then limit=-runs=0; else limit=-max_total_time=$seconds; fi
 status=0
 summary="target          runs   seconds  corpus  result"
-for target in idx image safetensors recipe wordpiece sentencepiece index captions checkpoint statedict; do
+for target in idx image stream_image tar safetensors recipe wordpiece sentencepiece index captions checkpoint statedict; do
   corpus=$fuzz_dir/corpus/$target
   findings=$fuzz_dir/findings/$target
   log=$fuzz_dir/$target.log

@@ -18,6 +18,9 @@
 #include "selfsup/data/source.h"
 #include "selfsup/data/stream.h"
 #include "selfsup/io/tar.h"
+#include "selfsup/models/state_dict.h"
+#include "selfsup/ssl/registry.h"
+#include "selfsup/train/checkpoint.h"
 #include "selfsup/train/recipe.h"
 #include "selfsup/train/trainer.h"
 #include "test_util.h"
@@ -377,6 +380,35 @@ TEST(StreamTraining, MocoOnFolderShardsAndCsv) {
       EXPECT_FALSE(metrics.contains("eval")) << "unlabelled data: no evaluation";
     }
   }
+}
+
+// A run stopped mid-epoch (train.stop_after_steps) and resumed continues with the batches it would
+// have seen: it ends with exactly the weights of an uninterrupted run, on WebDataset shards.
+TEST(StreamTraining, ResumeMidEpochFromShardsMatchesAnUninterruptedRun) {
+  TempDir dir;
+  write_shards(dir, 2, 16);
+  const std::string recipe_path = std::string(SELFSUP_SOURCE_DIR) + "/recipes/tiny_test.yaml";
+  auto with = [&](const std::string& name, const std::string& extra) {
+    return load_recipe(recipe_path, {"run_dir=" + dir / "runs", "name=" + name, "data.dataset=webdataset",
+                                     "data.shards=" + dir / "train-{0..1}.tar", "data.subset=0", "data.channels=3",
+                                     "model.in_channels=3", "augment.views.0.crop.size=20", "augment.views.1.crop.size=20",
+                                     "augment.views.0.mean=[0.5]", "augment.views.0.std=[0.5]", "augment.views.1.mean=[0.5]",
+                                     "augment.views.1.std=[0.5]", "train.batch_size=8", "train.epochs=2",
+                                     "method.moco.bn_splits=2", "eval.at_end=false", "data.workers=2", extra});
+  };
+  train::run_training(with("straight", "seed=0"), false);
+  train::run_training(with("sliced", "train.stop_after_steps=3"), false);  // 4 steps per epoch: stops mid-epoch 1
+  EXPECT_EQ(train::read_checkpoint_info(dir / "runs/sliced/checkpoint.pt").global_step, 3);
+  EXPECT_EQ(train::read_checkpoint_info(dir / "runs/sliced/checkpoint.pt").epochs_done, 0);
+  train::run_training(with("sliced", "train.stop_after_steps=3"), true);  // steps 4-6: through the epoch's end
+  EXPECT_EQ(train::read_checkpoint_info(dir / "runs/sliced/checkpoint.pt").global_step, 6);
+  train::run_training(with("sliced", "seed=0"), true);
+  const auto recipe = with("x", "seed=0");
+  auto a = ssl::make_method(recipe, 3), b = ssl::make_method(recipe, 3);
+  train::load_checkpoint(dir / "runs/straight/checkpoint.pt", *a, nullptr);
+  train::load_checkpoint(dir / "runs/sliced/checkpoint.pt", *b, nullptr);
+  const auto sb = models::state_dict(*b);
+  for (const auto& [name, t] : models::state_dict(*a)) EXPECT_TRUE(torch::equal(t, sb.at(name))) << name;
 }
 
 // CLIP trains on streamed image-caption pairs (shards and a CSV list) and evaluates retrieval on

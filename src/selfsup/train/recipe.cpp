@@ -27,6 +27,8 @@ void TrainConfig::visit(config::Visitor& v) {
   v("checkpoint_every", checkpoint_every, "write runs/NAME/checkpoint.pt every N epochs (and always at the end)", config::at_least_one);
   v("knn_every", knn_every, "run the kNN evaluation every N epochs and log it (0 = only at the end)", config::non_negative);
   v("log_every", log_every, "steps between progress lines when the output is not a terminal", config::at_least_one);
+  v("checkpoint_every_steps", checkpoint_every_steps, "also write the checkpoint every N steps inside an epoch (0 = only at epoch ends); --resume then continues mid-epoch, with the same batches", config::non_negative);
+  v("stop_after_steps", stop_after_steps, "stop (with a checkpoint) after this many steps of this invocation, even mid-epoch (0 = no limit); for time-limited jobs", config::non_negative);
   v("stop_after_epochs", stop_after_epochs, "stop (with a checkpoint) after this many epochs of this invocation, keeping the schedule of `epochs` (0 = run to the end); for time-sliced training", config::non_negative);
 }
 

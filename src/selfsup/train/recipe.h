@@ -36,6 +36,8 @@ struct TrainConfig {
   int64_t knn_every = 0;
   int64_t log_every = 50;
   int64_t stop_after_epochs = 0;
+  int64_t checkpoint_every_steps = 0;
+  int64_t stop_after_steps = 0;
   void visit(config::Visitor& v);
 };
 

@@ -1,5 +1,6 @@
 #include "selfsup/train/trainer.h"
 
+#include <algorithm>
 #include <cmath>
 #include <filesystem>
 #include <fstream>
@@ -70,7 +71,7 @@ class Run {
       load_checkpoint(checkpoint_, *model_, optimizer_.get());
       epochs_done_ = info.epochs_done;
       global_step_ = info.global_step;
-      std::cout << "resumed " << checkpoint_ << " after epoch " << epochs_done_ << std::endl;
+      std::cout << "resumed " << checkpoint_ << " after epoch " << epochs_done_ << ", step " << global_step_ << std::endl;
       drop_rows_after_checkpoint();
     } else {
       std::error_code ec;
@@ -108,7 +109,8 @@ class Run {
   // change; anything else (optimiser, model, method, data, augmentation, seed, ...) would mix two
   // runs or fail deep inside, so the differing keys are reported instead.
   void check_resumable(const std::string& stored_yaml) const {
-    static const char* kMayChange[] = {"train.epochs", "train.stop_after_epochs", "train.log_every",
+    static const char* kMayChange[] = {"train.epochs", "train.stop_after_epochs", "train.stop_after_steps",
+                                       "train.checkpoint_every_steps", "train.log_every",
                                        "train.checkpoint_every", "train.knn_every", "train.grad_norms",
                                        "eval.", "data.workers", "data.prefetch", "data.on_bad_file", "threads", "device", "run_dir"};
     const auto stored = recipe_to_yaml(parse_recipe(stored_yaml, checkpoint_ + " (stored recipe)"));
@@ -150,15 +152,19 @@ class Run {
     if (r_.train.stop_after_epochs > 0) last_epoch = std::min(last_epoch, epochs_done_ + r_.train.stop_after_epochs);
 
     double train_seconds = 0, wait_seconds = 0, loader_seconds = 0;
-    int64_t images = 0;
-    for (int64_t epoch = epochs_done_; epoch < last_epoch; ++epoch) {
+    int64_t images = 0, steps_this_invocation = 0;
+    // A checkpoint written mid-epoch (train.checkpoint_every_steps, stop_after_steps) resumes at
+    // the next batch of that epoch: the loader's batches depend only on (seed, epoch, step).
+    int64_t first_step = std::clamp<int64_t>(global_step_ - epochs_done_ * steps_per_epoch, 0, steps_per_epoch - 1);
+    bool stopped = false, limit_reached = false;
+    for (int64_t epoch = epochs_done_; epoch < last_epoch && !limit_reached; ++epoch, first_step = 0) {
       model_->train();
       loader.reset_wait_seconds();
-      loader.start_epoch(epoch);
+      loader.start_epoch(epoch, first_step);
       Progress progress("epoch " + std::to_string(epoch + 1) + "/" + std::to_string(r_.train.epochs), steps_per_epoch,
                         r_.train.log_every);
       EpochStats stats;
-      int64_t step = 0;
+      int64_t step = first_step;
       double prepare_seconds = 0;
       while (auto batch = loader.next()) {
         StepContext ctx;
@@ -191,24 +197,36 @@ class Run {
         ++global_step_;
         ++step;
         const double elapsed = progress.elapsed_seconds();
-        progress.update(step, step_line(stats, lr, step * lo.batch_size / std::max(elapsed, 1e-9)));
+        progress.update(step, step_line(stats, lr, stats.steps * lo.batch_size / std::max(elapsed, 1e-9)));
         warn_on_collapse(out.logs);
+        const auto& t = r_.train;
+        limit_reached = t.stop_after_steps > 0 && ++steps_this_invocation >= t.stop_after_steps;
+        stopped = limit_reached && step < steps_per_epoch;  // at the epoch's end, the epoch finishes as usual
+        if (stopped || (t.checkpoint_every_steps > 0 && global_step_ % t.checkpoint_every_steps == 0 && step < steps_per_epoch)) {
+          save();
+          if (stopped) break;
+        }
       }
       const double epoch_seconds = progress.elapsed_seconds();
-      const double ips = static_cast<double>(step * lo.batch_size) / epoch_seconds;
+      const double ips = static_cast<double>(stats.steps * lo.batch_size) / epoch_seconds;
       progress.finish(step_line(stats, optimizer_->lr(), ips) + " | data wait " +
                       fixed(100 * loader.wait_seconds() / epoch_seconds, 1) + "%, loader busy " +
                       fixed(100 * prepare_seconds / epoch_seconds, 1) + "%");
       train_seconds += epoch_seconds;
       wait_seconds += loader.wait_seconds();
       loader_seconds += prepare_seconds;
-      images += step * lo.batch_size;
+      images += stats.steps * lo.batch_size;
+      if (stopped) {
+        std::cout << "stopped after step " << step << " of epoch " << epoch + 1 << " (train.stop_after_steps); --resume continues there"
+                  << std::endl;
+        break;
+      }
       epochs_done_ = epoch + 1;
 
       const auto evaluation = task_->evaluate_epoch(epochs_done_);
       append_csv(stats, optimizer_->lr(), ips, loader.wait_seconds() / epoch_seconds,
                  prepare_seconds / epoch_seconds, epoch_seconds, evaluation);
-      if (epochs_done_ % r_.train.checkpoint_every == 0 || epochs_done_ == last_epoch) save();
+      if (epochs_done_ % r_.train.checkpoint_every == 0 || epochs_done_ == last_epoch || limit_reached) save();
     }
 
     nlohmann::json metrics;
