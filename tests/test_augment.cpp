@@ -7,6 +7,7 @@
 #include <set>
 #include <string>
 
+#include "selfsup/augment/jitter_cpu.h"
 #include "selfsup/augment/ops.h"
 #include "selfsup/augment/pipeline.h"
 #include "selfsup/core/error.h"
@@ -338,4 +339,27 @@ TEST(AugmentPipeline, VisitListsEveryField) {
   for (const char* k : {"crop.scale", "jitter.hue", "blur.kernel_size", "solarize.threshold",
                         "mean", "std", "flip", "grayscale"})
     EXPECT_EQ(keys.count(k), 1u) << k;
+}
+
+// The fused CPU kernel of color_jitter computes what the chain of tensor ops does (the path on
+// other devices), for colour and gray batches, with flat (gray) pixels and values at 0 and 1.
+TEST(ColorJitterCpu, MatchesTheTensorOps) {
+  torch::manual_seed(3);
+  for (const int64_t c : {3, 1}) {
+    auto x = torch::rand({6, c, 9, 11});
+    x.select(1, 0).slice(1, 0, 2).fill_(1.0);  // saturated rows
+    if (c == 3) x.slice(2, 3, 5).copy_(x.slice(2, 3, 5).select(1, 1).unsqueeze(1).expand({6, 3, 2, 11}));  // gray pixels
+    const auto selected = torch::tensor({true, false, true, true, false, true});
+    const auto fb = torch::rand({6}) * 0.8 + 0.6, fc = torch::rand({6}) * 0.8 + 0.6, fs = torch::rand({6}) * 0.8 + 0.6;
+    const auto fh = torch::rand({6}) * 0.2 - 0.1;
+    const auto fused = aug::color_jitter_cpu(x, selected, fb, fc, fs, fh);
+    auto y = aug::adjust_hue(aug::adjust_saturation(aug::adjust_contrast(aug::adjust_brightness(x, fb), fc), fs), fh);
+    const auto reference = torch::where(selected.view({-1, 1, 1, 1}), y, x);
+    EXPECT_LT((fused - reference).abs().max().item<double>(), 1e-5) << c << " channels";
+    EXPECT_TRUE(torch::equal(fused[1], x[1])) << "unselected images pass through";
+    // One step at a time (the others skipped) agrees too.
+    const torch::Tensor none;
+    EXPECT_LT((aug::color_jitter_cpu(x, selected, none, fc, none, none) -
+               torch::where(selected.view({-1, 1, 1, 1}), aug::adjust_contrast(x, fc), x)).abs().max().item<double>(), 1e-5);
+  }
 }

@@ -1,6 +1,7 @@
 // Batched augmentation ops: parameters drawn per sample on the CPU, pixels transformed in one pass
 // over the batch on its own device.
 #include "selfsup/augment/ops.h"
+#include "selfsup/augment/jitter_cpu.h"
 
 #include <algorithm>
 #include <cmath>
@@ -179,11 +180,18 @@ torch::Tensor color_jitter(const torch::Tensor& x, double brightness, double con
   check_probability(p, "color_jitter");
   if (p == 0.0) return x;
   auto mask = sample_mask(x, p, gen);
+  torch::Tensor fb, fc, fs, fh;  // drawn in this order whichever path runs
+  if (brightness > 0) fb = jitter_factor(x, brightness, gen);
+  if (contrast > 0) fc = jitter_factor(x, contrast, gen);
+  if (saturation > 0) fs = jitter_factor(x, saturation, gen);
+  if (hue > 0) fh = like(uniform(x.size(0), -hue, hue, gen), x);
+  if (x.device().is_cpu() && x.scalar_type() == torch::kFloat)
+    return color_jitter_cpu(x, mask.view(-1), fb, fc, fs, fh);  // one fused pass per image
   auto y = x;
-  if (brightness > 0) y = adjust_brightness(y, jitter_factor(x, brightness, gen));
-  if (contrast > 0) y = adjust_contrast(y, jitter_factor(x, contrast, gen));
-  if (saturation > 0) y = adjust_saturation(y, jitter_factor(x, saturation, gen));
-  if (hue > 0) y = adjust_hue(y, like(uniform(x.size(0), -hue, hue, gen), x));
+  if (fb.defined()) y = adjust_brightness(y, fb);
+  if (fc.defined()) y = adjust_contrast(y, fc);
+  if (fs.defined()) y = adjust_saturation(y, fs);
+  if (fh.defined()) y = adjust_hue(y, fh);
   return torch::where(mask, y, x);
 }
 
