@@ -440,5 +440,32 @@ TEST(StreamTraining, ClipOnShardsAndCsv) {
   }
 }
 
+// The recipes for data at scale (recipes/at_scale/) parse, validate and train for two steps on a
+// generated folder and shards (at 64 px, so the ResNet-50 step takes a second).
+TEST(AtScaleRecipes, TrainOnGeneratedData) {
+  TempDir dir;
+  const auto root = image_folder(dir, 8, false);
+  write_shards(dir, 2, 8);
+  const std::string at_scale = std::string(SELFSUP_SOURCE_DIR) + "/recipes/at_scale/";
+  const std::vector<std::string> common{"run_dir=" + dir / "runs", "train.epochs=1", "train.batch_size=8", "data.workers=2",
+                                        "augment.views.0.crop.size=64", "train.checkpoint_every_steps=0"};
+  auto with = [&](std::vector<std::string> extra) {
+    extra.insert(extra.begin(), common.begin(), common.end());
+    return extra;
+  };
+  auto moco = train::run_training(
+      load_recipe(at_scale + "moco_v2_imagenet.yaml",
+                  with({"data.root=" + root, "data.test_root=" + root, "augment.views.1.crop.size=64",
+                        "augment.views.0.blur.kernel_size=7", "augment.views.1.blur.kernel_size=7", "method.moco.bn_splits=2"})),
+      false);
+  EXPECT_EQ(moco["train_images"], 16);
+  auto clip = train::run_training(
+      load_recipe(at_scale + "clip_webdataset.yaml",
+                  with({"data.shards=" + dir / "train-{0..1}.tar", "data.test_shards=" + dir / "train-1.tar", "data.image_size=64",
+                        "clip.text.vocab_size=40", "clip.eval_every=0"})),
+      false);
+  EXPECT_GE(clip["eval"]["retrieval"]["text_to_image"]["r10"].get<double>(), 0.0);
+}
+
 }  // namespace
 }  // namespace selfsup
