@@ -7,7 +7,7 @@
 using namespace selfsup;
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
-  const std::string bytes = fuzz::as_text(data, size);
+  const std::string bytes(fuzz::as_text(data, size));
   for (const int64_t channels : {3, 1}) {
     fuzz::parses([&] {
       const data::EncodedImage image(bytes, "image", channels);

@@ -57,7 +57,7 @@ def make(args):
     img = Image.composite(Image.new("RGB", (w, h), COLOURS[bg1]), Image.new("RGB", (w, h), COLOURS[bg2]), grad)
     d = ImageDraw.Draw(img)
     for _ in range(rng.randint(1, 3)):  # small distractors of other kinds
-        draw_shape(d, rng.choice(CLASSES), rng.randint(0, w), rng.randint(0, h), rng.randint(10, min(w, h) // 10),
+        draw_shape(d, rng.choice(CLASSES), rng.randint(0, w), rng.randint(0, h), rng.randint(2, max(3, min(w, h) // 10)),
                    COLOURS[rng.choice(names)])
     r = rng.randint(min(w, h) // 6, min(w, h) // 3)
     draw_shape(d, CLASSES[label], rng.randint(r, w - r), rng.randint(r, h - r), r, COLOURS[fg])

@@ -51,11 +51,13 @@ void Progress::update(int64_t done, const std::string& stats) {
   }
 }
 
-void Progress::finish(const std::string& stats) {
+void Progress::finish(const std::string& stats) { finish(total_, stats); }
+
+void Progress::finish(int64_t done, const std::string& stats) {
   if (tty_)
-    std::cerr << "\r\033[K" << line(total_, stats) << std::endl;
+    std::cerr << "\r\033[K" << line(done, stats) << std::endl;
   else
-    std::cout << line(total_, stats) << std::endl;
+    std::cout << line(done, stats) << std::endl;
 }
 
 }  // namespace selfsup

@@ -14,6 +14,7 @@ class Progress {
   // `done` steps finished; `stats` is appended (e.g. "loss 6.21 lr 0.06 412 img/s").
   void update(int64_t done, const std::string& stats);
   void finish(const std::string& stats);
+  void finish(int64_t done, const std::string& stats);  // stopped early, after `done` steps
   double elapsed_seconds() const;
 
   static bool is_terminal();

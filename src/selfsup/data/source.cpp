@@ -31,7 +31,7 @@ void DataConfig::visit(config::Visitor& v) {
   v("csv_image_key", csv_image_key, "csv: the column holding the image path");
   v("csv_caption_key", csv_caption_key, "csv: the column holding the caption");
   v("csv_separator", csv_separator, "csv: the field separator: one character, tab or comma");
-  v("cache", cache, "memory (decode every image once, at data.image_size) | stream (decode each batch from the files, cropping on the original image) | auto (memory for the built-in datasets and image folders under 4 GiB decoded, else stream)");
+  v("cache", cache, "memory (decode every image once, at data.image_size) | stream (decode each batch from the files, cropping on the original image) | auto (memory for the built-in datasets and for image folders with data.image_size set whose resized copy is under 4 GiB, else stream)");
   v("on_bad_file", on_bad_file, "streamed data: error (stop, naming the file) | skip (replace it by the next readable image, log it, count it in metrics.json)");
   v("eval_crop", eval_crop, "streamed evaluation: the centre crop's side as a fraction of the shorter image side (0.875 = Resize(256) + CenterCrop(224))", config::between(0.01, 1.0));
   v("workers", workers, "loader threads that batch and augment ahead of the training step", config::non_negative);

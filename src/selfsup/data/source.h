@@ -28,7 +28,7 @@ struct DataConfig {
   std::string test_split = "test";  // flickr8k: evaluation split
   std::string shards, test_shards;  // webdataset: brace patterns of .tar shards
   std::string csv, test_csv;        // csv: image-caption lists
-  std::string csv_image_key = "filepath", csv_caption_key = "title", csv_separator = "\t";  // open_clip's defaults
+  std::string csv_image_key = "filepath", csv_caption_key = "title", csv_separator = "tab";  // open_clip's defaults
   std::string cache = "auto";          // memory | stream | auto
   std::string on_bad_file = "error";   // streamed data: error | skip
   double eval_crop = 0.875;            // streamed evaluation: centre crop fraction of the shorter side

@@ -209,7 +209,7 @@ class Run {
       }
       const double epoch_seconds = progress.elapsed_seconds();
       const double ips = static_cast<double>(stats.steps * lo.batch_size) / epoch_seconds;
-      progress.finish(step_line(stats, optimizer_->lr(), ips) + " | data wait " +
+      progress.finish(step, step_line(stats, optimizer_->lr(), ips) + " | data wait " +
                       fixed(100 * loader.wait_seconds() / epoch_seconds, 1) + "%, loader busy " +
                       fixed(100 * prepare_seconds / epoch_seconds, 1) + "%");
       train_seconds += epoch_seconds;
