@@ -134,20 +134,8 @@ int DataCommands::bench() {
   configure_threads(recipe.threads);
   std::cout << runtime_summary() << std::endl;
   const auto dataset = data::load_dataset(recipe.data, true);
-  data::LoaderOptions o;
-  o.batch_size = recipe.train.batch_size;
-  o.seed = static_cast<uint64_t>(recipe.seed);
-  o.workers = recipe.data.workers;
-  o.prefetch = recipe.data.prefetch;
-  if (dataset.streamed()) {
-    o.crops = augment::crop_specs(recipe.augment.views);
-    o.skip_bad_files = recipe.data.on_bad_file == "skip";
-  }
-  const auto views = recipe.augment.views;
-  data::Loader loader(dataset, o, [views](data::Batch& b, at::Generator& gen) {
-    b.views = b.crops.empty() ? augment::apply_views(b.images, views, gen, torch::kCPU)
-                              : augment::apply_views_to_crops(b.crops, views, gen, torch::kCPU);
-  });
+  const auto o = training_loader_options(recipe, dataset);
+  data::Loader loader(dataset, o, augment::views_transform(recipe.augment.views, torch::kCPU));
   const int64_t batches = std::min(batches_, loader.batches_per_epoch() - 1);
   if (batches <= 0) throw Error("data bench: the dataset holds fewer than two batches of train.batch_size");
   loader.start_epoch(0);
@@ -157,7 +145,7 @@ int DataCommands::bench() {
   const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
   const double ips = static_cast<double>(batches * o.batch_size) / seconds;
   std::cout << std::fixed << std::setprecision(1) << "loader: " << ips << " images/s (" << batches << " batches of "
-            << o.batch_size << ", " << o.workers << " workers, " << views.size() << " views, "
+            << o.batch_size << ", " << o.workers << " workers, " << augment::count_views(recipe.augment.views) << " views, "
             << (dataset.streamed() ? "streamed" : "in memory") << ")" << std::endl;
   return 0;
 }

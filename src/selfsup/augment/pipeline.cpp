@@ -214,4 +214,10 @@ torch::Tensor prepare_eval(const torch::Tensor& images_u8, const ViewConfig& vie
   return normalize(x, view.mean, view.std);
 }
 
+data::BatchTransform views_transform(std::vector<ViewConfig> views, torch::Device device) {
+  return [views = std::move(views), device](data::Batch& b, at::Generator& gen) {
+    b.views = b.crops.empty() ? apply_views(b.images, views, gen, device) : apply_views_to_crops(b.crops, views, gen, device);
+  };
+}
+
 }  // namespace selfsup::augment

@@ -10,6 +10,7 @@
 
 #include "selfsup/core/config.h"
 #include "selfsup/data/crop.h"
+#include "selfsup/data/loader.h"
 
 namespace selfsup::augment {
 
@@ -72,6 +73,10 @@ std::vector<torch::Tensor> apply_views_to_crops(const std::vector<torch::Tensor>
 
 // The crop of each view (repeats included) for the streaming loader.
 std::vector<data::CropSpec> crop_specs(const std::vector<ViewConfig>& views);
+
+// The training loader's transform: each batch's views on `device` (apply_views, or
+// apply_views_to_crops when the loader streamed the crops).
+data::BatchTransform views_transform(std::vector<ViewConfig> views, torch::Device device);
 
 // Number of views apply_views produces.
 int64_t count_views(const std::vector<ViewConfig>& views);

@@ -55,10 +55,6 @@ void check_same_classes(const DataConfig& c, const std::vector<std::string>& tes
                 " has [" + joined(train_classes) + "]: both splits need the same class folders");
 }
 
-}  // namespace
-
-namespace {
-
 char separator_of(const DataConfig& c) {
   if (c.csv_separator == "\t" || c.csv_separator == "tab") return '\t';
   if (c.csv_separator == "comma") return ',';
@@ -70,6 +66,40 @@ int64_t image_folder_bytes(const DataConfig& c) {
   const auto files = list_image_folder_files(c.root).paths.size();
   const int64_t side = c.image_size > 0 ? c.image_size : 224;
   return static_cast<int64_t>(files) * (c.channels == 1 ? 1 : 3) * side * side;
+}
+
+// Where a streamed split lives: the folder, the shard pattern or the list.
+const std::string& stream_location(const DataConfig& c, bool train) {
+  const bool folder = c.dataset == "image_folder", shards = c.dataset == "webdataset";
+  const std::string& where = folder ? (train ? c.root : c.test_root) : shards ? (train ? c.shards : c.test_shards)
+                                                                           : (train ? c.csv : c.test_csv);
+  if (where.empty())
+    throw Error(std::string("data.") + (train ? "" : "test_") + (folder ? "root" : shards ? "shards" : "csv") +
+                ": needed for the " + (train ? "training" : "evaluation") + " split");
+  return where;
+}
+
+// The streamed training or evaluation split of an image_folder, webdataset or csv dataset.
+StreamList list_stream(const DataConfig& c, bool train, bool captions) {
+  ListOptions o;
+  o.skip_bad = c.on_bad_file == "skip";
+  o.need_captions = captions;
+  o.channels = c.channels == 1 ? 1 : 3;
+  const auto& where = stream_location(c, train);
+  if (c.dataset == "image_folder") return list_image_folder_stream(where, o);
+  if (c.dataset == "webdataset") return list_webdataset(where, o);
+  if (c.dataset == "csv") return list_csv(where, c.csv_image_key, c.csv_caption_key, separator_of(c), o);
+  throw Error("data.dataset: '" + c.dataset + "' cannot be streamed");
+}
+
+ImageDataset streamed_dataset(StreamList list, const std::string& source) {
+  ImageDataset ds;
+  ds.labels = torch::tensor(list.labels, torch::kLong);
+  ds.class_names = std::move(list.class_names);
+  ds.source = source;
+  for (const auto& why : list.source.skipped) std::cerr << "skipping " << why << std::endl;
+  ds.stream = std::make_shared<StreamSource>(std::move(list.source));
+  return ds;
 }
 
 }  // namespace
@@ -89,45 +119,10 @@ bool streams(const DataConfig& c) {
   return c.dataset == "image_folder" && (c.image_size == 0 || image_folder_bytes(c) > kAutoMemoryBytes);
 }
 
-namespace {
-
-// The streamed training or evaluation split of an image_folder, webdataset or csv dataset.
-StreamList list_stream(const DataConfig& c, bool train, bool captions) {
-  ListOptions o;
-  o.skip_bad = c.on_bad_file == "skip";
-  o.need_captions = captions;
-  o.channels = c.channels == 1 ? 1 : 3;
-  const auto pick = [&](const std::string& a, const std::string& b, const char* key) {
-    const std::string& v = train ? a : b;
-    if (v.empty()) throw Error(std::string("data.") + (train ? "" : "test_") + key + ": needed for the " + (train ? "training" : "evaluation") + " split");
-    return v;
-  };
-  if (c.dataset == "image_folder") return list_image_folder_stream(pick(c.root, c.test_root, "root"), o);
-  if (c.dataset == "webdataset") return list_webdataset(pick(c.shards, c.test_shards, "shards"), o);
-  if (c.dataset == "csv")
-    return list_csv(pick(c.csv, c.test_csv, "csv"), c.csv_image_key, c.csv_caption_key, separator_of(c), o);
-  throw Error("data.dataset: '" + c.dataset + "' cannot be streamed");
-}
-
-ImageDataset streamed_dataset(StreamList list, const std::string& source) {
-  ImageDataset ds;
-  ds.labels = torch::tensor(list.labels, torch::kLong);
-  ds.class_names = std::move(list.class_names);
-  ds.source = source;
-  for (const auto& why : list.source.skipped) std::cerr << "skipping " << why << std::endl;
-  ds.stream = std::make_shared<StreamSource>(std::move(list.source));
-  return ds;
-}
-
-}  // namespace
-
 ImageDataset load_dataset(const DataConfig& c, bool train) {
   ImageDataset ds;
   if (streams(c)) {
-    const std::string source = c.dataset == "webdataset" ? (train ? c.shards : c.test_shards)
-                               : c.dataset == "csv"      ? (train ? c.csv : c.test_csv)
-                                                         : (train ? c.root : c.test_root);
-    ds = streamed_dataset(list_stream(c, train, false), source);
+    ds = streamed_dataset(list_stream(c, train, false), stream_location(c, train));
     if (!train && c.dataset == "image_folder") check_same_classes(c, ds.class_names);
   } else if (c.dataset == "fashion-mnist") {
     ds = load_mnist_like(c.root, train, fashion_mnist_classes());
@@ -162,10 +157,6 @@ CaptionDataset head(CaptionDataset ds, int64_t n) {
   return ds;
 }
 
-}  // namespace
-
-namespace {
-
 // WebDataset shards or a CSV list with captions: one content id per image. The training split
 // stays streamed; the evaluation split (retrieval needs every image at once) is decoded into
 // memory as centre crops of data.image_size (224 when 0), so keep it small (data.test_subset).
@@ -174,7 +165,7 @@ CaptionDataset streamed_caption_dataset(const DataConfig& c, bool train) {
   CaptionDataset ds;
   ds.captions = list.source.captions;
   for (const auto& sample : list.source.samples) ds.paths.push_back(sample.name);
-  ds.source = c.dataset == "webdataset" ? (train ? c.shards : c.test_shards) : (train ? c.csv : c.test_csv);
+  ds.source = stream_location(c, train);
   ds.images = streamed_dataset(std::move(list), ds.source);
   const int64_t n = ds.images.size();
   ds.image_group = torch::arange(n, torch::kLong);

@@ -208,4 +208,17 @@ std::vector<std::string> recipe_differences(const std::string& a_yaml, const std
   return out;
 }
 
+data::LoaderOptions training_loader_options(const Recipe& r, const data::ImageDataset& train) {
+  data::LoaderOptions o;
+  o.batch_size = r.train.batch_size;
+  o.seed = static_cast<uint64_t>(r.seed);
+  o.workers = r.data.workers;
+  o.prefetch = r.data.prefetch;
+  if (train.streamed()) {
+    o.crops = augment::crop_specs(r.augment.views);
+    o.skip_bad_files = r.data.on_bad_file == "skip";
+  }
+  return o;
+}
+
 }  // namespace selfsup

@@ -13,6 +13,7 @@
 #include <vector>
 
 #include "selfsup/augment/pipeline.h"
+#include "selfsup/data/loader.h"
 #include "selfsup/data/source.h"
 #include "selfsup/models/registry.h"
 #include "selfsup/train/optimizer.h"
@@ -114,6 +115,10 @@ struct RecipeCheck {
 };
 
 // Reads a recipe file, applies `key=value` overrides and validates the result.
+// The training loader's options: batch, seed, workers, prefetch and, for streamed data, each view's
+// crop and the bad-file policy.
+data::LoaderOptions training_loader_options(const Recipe& r, const data::ImageDataset& train);
+
 Recipe load_recipe(const std::string& path, const std::vector<std::string>& overrides = {});
 // Parses recipe text (e.g. the copy stored in a checkpoint); `origin` names it in errors.
 Recipe parse_recipe(const std::string& text, const std::string& origin, const std::vector<std::string>& overrides = {});

@@ -126,22 +126,9 @@ class Run {
   }
 
   nlohmann::json run() {
-    data::LoaderOptions lo;
-    lo.batch_size = r_.train.batch_size;
-    lo.seed = static_cast<uint64_t>(r_.seed);
-    lo.workers = r_.data.workers;
-    lo.prefetch = r_.data.prefetch;
-    const auto views = r_.augment.views;
-    const auto device = device_;
     const auto& train_images = task_->train_images();
-    if (train_images.streamed()) {
-      lo.crops = augment::crop_specs(views);
-      lo.skip_bad_files = r_.data.on_bad_file == "skip";
-    }
-    data::Loader loader(train_images, lo, [views, device](data::Batch& b, at::Generator& gen) {
-      b.views = b.crops.empty() ? augment::apply_views(b.images, views, gen, device)
-                                : augment::apply_views_to_crops(b.crops, views, gen, device);
-    });
+    const auto lo = training_loader_options(r_, train_images);
+    data::Loader loader(train_images, lo, augment::views_transform(r_.augment.views, device_));
     const int64_t steps_per_epoch = loader.batches_per_epoch();
     if (steps_per_epoch == 0)
       throw Error("train.batch_size: " + std::to_string(r_.train.batch_size) + " is larger than the " +
