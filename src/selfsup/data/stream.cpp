@@ -29,6 +29,12 @@ void reject(StreamSource& source, const ListOptions& options, const std::string&
   source.skipped.push_back(what);
 }
 
+// A member's sample key: its path up to the first dot of the file name ("a/000123.seg.png" -> "a/000123").
+std::string key_of(const std::string& name) {
+  const size_t slash = name.rfind('/');
+  return name.substr(0, name.find('.', slash == std::string::npos ? 0 : slash + 1));
+}
+
 std::string trimmed(const std::string& s) {
   const auto a = s.find_first_not_of(" \t\r\n");
   return a == std::string::npos ? "" : s.substr(a, s.find_last_not_of(" \t\r\n") - a + 1);
@@ -121,11 +127,6 @@ StreamList list_webdataset(const std::string& pattern, const ListOptions& option
     const auto members = io::index_tar(shard);
     // Members of one sample are adjacent (the WebDataset convention): group runs of equal keys.
     for (size_t m = 0; m < members.size();) {
-      const auto key_of = [](const std::string& name) {
-        const size_t slash = name.rfind('/');
-        const size_t dot = name.find('.', slash == std::string::npos ? 0 : slash + 1);
-        return name.substr(0, dot);
-      };
       const std::string key = key_of(members[m].name);
       const io::TarMember* image = nullptr;
       std::string caption;
