@@ -30,7 +30,7 @@ SANITIZE_BUILD ?= build-sanitize
 FUZZ_SECONDS ?= 60
 sanitize-configure: deps
 	@cmake -S . -B $(SANITIZE_BUILD) -G Ninja -DCMAKE_BUILD_TYPE=None -DCMAKE_CXX_COMPILER=clang++ -DCMAKE_CXX_FLAGS="-O1 -g" \
-	  -DSELFSUP_SANITIZERS=address,undefined -DSELFSUP_FUZZ=ON "-DSELFSUP_UNIT_EXCLUDE=:*SentencePiece*:TokenizerErrors*" \
+	  -DSELFSUP_SANITIZERS=address,undefined -DSELFSUP_FUZZ=ON "-DSELFSUP_UNIT_EXCLUDE=:*SentencePiece*:TokenizerErrors*:StreamTraining.Clip*" \
 	  > $(SANITIZE_BUILD).configure.log 2>&1 || (cat $(SANITIZE_BUILD).configure.log; exit 1)
 
 sanitize: sanitize-configure
