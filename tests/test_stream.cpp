@@ -11,6 +11,7 @@
 #include <fstream>
 
 #include "selfsup/core/fs.h"
+#include "selfsup/data/check.h"
 #include "selfsup/data/crop.h"
 #include "selfsup/data/encoded_image.h"
 #include "selfsup/data/loader.h"
@@ -380,6 +381,28 @@ TEST(StreamTraining, MocoOnFolderShardsAndCsv) {
       EXPECT_FALSE(metrics.contains("eval")) << "unlabelled data: no evaluation";
     }
   }
+}
+
+// `selfsup data check` and `data shards`: the report names the unreadable file and counts the rest;
+// a folder repacked as shards lists the same images (byte for byte), labels and order.
+TEST(DataTools, CheckReportsAndShardsRoundTrip) {
+  TempDir dir;
+  const auto root = image_folder(dir, 5, true);
+  const auto list = data::list_path({root}, {});
+  const auto report = data::check_samples(list, /*decode=*/true, 2);
+  EXPECT_EQ(report.samples, 11);
+  ASSERT_EQ(report.bad.size(), 1u);
+  EXPECT_TRUE(contains(report.bad[0], "zz_bad.jpg: cannot decode image"));
+  EXPECT_EQ(report.classes, (std::vector<std::pair<std::string, int64_t>>{{"a", 6}, {"b", 5}}));
+  EXPECT_EQ(report.min_width, 40);
+  EXPECT_EQ(report.max_width, 68);
+  const auto pattern = data::write_shards(list, {dir / "shards", "train", 4, false, 0});
+  EXPECT_EQ(pattern, dir / "shards/train-{000000..000002}.tar");
+  const auto back = data::list_path({pattern}, {});
+  ASSERT_EQ(back.source.size(), list.source.size());
+  EXPECT_EQ(back.labels, list.labels);
+  for (int64_t i = 0; i < back.source.size(); ++i) EXPECT_EQ(back.source.read(i), list.source.read(i)) << i;
+  EXPECT_TRUE(contains(error_message([&] { data::list_path({dir / "notes.txt"}, {}); }), "expected a folder of class folders"));
 }
 
 // A run stopped mid-epoch (train.stop_after_steps) and resumed continues with the batches it would
