@@ -7,12 +7,10 @@
 #include <atomic>
 #include <filesystem>
 #include <map>
-#include <mutex>
 #include <thread>
 
 #include "selfsup/core/error.h"
 #include "selfsup/core/fs.h"
-#include "selfsup/data/decode.h"
 #include "selfsup/data/encoded_image.h"
 #include "selfsup/io/tar.h"
 

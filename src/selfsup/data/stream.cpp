@@ -3,13 +3,12 @@
 #include <nlohmann/json.hpp>
 
 #include <algorithm>
+#include <cctype>
 #include <filesystem>
-#include <map>
 
 #include "selfsup/core/error.h"
 #include "selfsup/core/fs.h"
 #include "selfsup/data/csv.h"
-#include "selfsup/data/decode.h"
 #include "selfsup/data/image_folder.h"
 #include "selfsup/io/tar.h"
 
