@@ -4,14 +4,13 @@
 #include <torch/torch.h>
 
 #include <algorithm>
-#include <atomic>
 #include <filesystem>
 #include <map>
-#include <thread>
 
 #include "selfsup/core/error.h"
 #include "selfsup/core/fs.h"
 #include "selfsup/data/encoded_image.h"
+#include "selfsup/data/parallel.h"
 #include "selfsup/io/tar.h"
 
 namespace selfsup::data {
@@ -33,26 +32,6 @@ std::string format_of(const std::string& bytes) {
 
 const char* extension_of(const std::string& format) {
   return format == "png" ? "png" : format == "bmp" ? "bmp" : "jpg";
-}
-
-// Runs fn(i) for i in [0, n) on `threads` threads, reporting progress from the calling thread.
-void parallel_for_each(int64_t n, int64_t threads, const std::function<void(int64_t)>& fn, const ProgressFn& progress) {
-  std::atomic<int64_t> next{0}, done{0};
-  auto work = [&] {
-    for (int64_t i = next++; i < n; i = next++) {
-      fn(i);
-      ++done;
-    }
-  };
-  if (threads <= 0) threads = std::max<int64_t>(1, std::thread::hardware_concurrency());
-  std::vector<std::thread> pool;
-  for (int64_t t = 0; t < std::min(threads, std::max<int64_t>(n, 1)); ++t) pool.emplace_back(work);
-  while (progress && done.load() < n) {
-    progress(done.load());
-    std::this_thread::sleep_for(std::chrono::milliseconds(200));
-  }
-  for (auto& t : pool) t.join();
-  if (progress) progress(n);
 }
 
 }  // namespace

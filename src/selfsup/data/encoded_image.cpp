@@ -6,12 +6,11 @@
 #include <jerror.h>
 
 #include <algorithm>
-#include <atomic>
 #include <cmath>
 #include <iostream>
-#include <thread>
 
 #include "selfsup/core/error.h"
+#include "selfsup/data/parallel.h"
 #include "selfsup/data/resize.h"
 #include "selfsup/data/stream.h"
 
@@ -66,24 +65,28 @@ int EncodedImage::dct_denominator(const CropBox& box, int64_t size) {
 
 torch::Tensor EncodedImage::crop(const CropBox& box, int64_t size, bool flip) const {
   if (size <= 0) throw Error(name_ + ": crop size " + std::to_string(size) + ": expected > 0");
-  if (is_jpeg()) return crop_jpeg(box, size, flip);
-  if (!pixels_) pixels_ = std::make_shared<Pixels>(decode_all());
   auto out = torch::empty({channels_, size, size}, torch::kUInt8);
-  const PixelView view{pixels_->data.get(), pixels_->width, pixels_->height, channels_, pixels_->width * channels_};
-  resize_region(view, box, size, flip, out.data_ptr<uint8_t>());
+  crop_into(box, size, flip, out.data_ptr<uint8_t>());
   return out;
+}
+
+void EncodedImage::crop_into(const CropBox& box, int64_t size, bool flip, uint8_t* out) const {
+  if (size <= 0) throw Error(name_ + ": crop size " + std::to_string(size) + ": expected > 0");
+  if (is_jpeg()) return crop_jpeg(box, size, flip, out);
+  if (!pixels_) pixels_ = std::make_shared<Pixels>(decode_all());
+  const PixelView view{pixels_->data.get(), pixels_->width, pixels_->height, channels_, pixels_->width * channels_};
+  resize_region(view, box, size, flip, out);
 }
 
 // Decodes only the rows and the (MCU-aligned) columns the box needs, at the coarsest DCT scale
 // that still leaves the box at least `size` pixels on its shorter side.
-torch::Tensor EncodedImage::crop_jpeg(const CropBox& box, int64_t size, bool flip) const {
+void EncodedImage::crop_jpeg(const CropBox& box, int64_t size, bool flip, uint8_t* out) const {
   jpeg_decompress_struct cinfo;
   JpegErrors errors;
   cinfo.err = jpeg_std_error(&errors.mgr);
   errors.mgr.error_exit = on_error;
   errors.mgr.emit_message = on_message;
   std::vector<uint8_t> rows;  // declared before setjmp: nothing with a destructor is created after it
-  auto out = torch::empty({channels_, size, size}, torch::kUInt8);
   if (setjmp(errors.jump)) {
     jpeg_destroy_decompress(&cinfo);
     throw Error(name_ + ": cannot decode image: " + errors.message);
@@ -96,8 +99,8 @@ torch::Tensor EncodedImage::crop_jpeg(const CropBox& box, int64_t size, bool fli
     jpeg_destroy_decompress(&cinfo);
     auto pixels = decode_all();
     const PixelView view{pixels.data.get(), pixels.width, pixels.height, channels_, pixels.width * channels_};
-    resize_region(view, box, size, flip, out.data_ptr<uint8_t>());
-    return out;
+    resize_region(view, box, size, flip, out);
+    return;
   }
   cinfo.out_color_space = channels_ == 1 ? JCS_GRAYSCALE : JCS_RGB;
   cinfo.scale_num = 1;
@@ -128,36 +131,28 @@ torch::Tensor EncodedImage::crop_jpeg(const CropBox& box, int64_t size, bool fli
   jpeg_destroy_decompress(&cinfo);
   const PixelView view{rows.data(), static_cast<int64_t>(width), static_cast<int64_t>(y1 - y0), channels_, stride};
   const CropBox local{scaled.x - x0, scaled.y - y0, scaled.w, scaled.h};
-  resize_region(view, local, size, flip, out.data_ptr<uint8_t>());
-  return out;
+  resize_region(view, local, size, flip, out);
 }
 
 torch::Tensor decode_center_crops(const StreamSource& stream, int64_t begin, int64_t end, int64_t size,
                                   double fraction, bool skip_bad, int64_t threads) {
   const int64_t n = end - begin;
   auto out = torch::empty({n, stream.channels, size, size}, torch::kUInt8);
-  std::atomic<int64_t> next{0};
   std::vector<std::exception_ptr> errors(static_cast<size_t>(n));
-  auto work = [&] {
-    for (int64_t i = next++; i < n; i = next++) {
-      try {
-        const EncodedImage image(stream.read(begin + i), stream.where(begin + i), stream.channels);
-        out[i].copy_(image.crop(center_crop_box(image.width(), image.height(), fraction), size, false));
-      } catch (const Error& e) {
-        if (!skip_bad) {
-          errors[static_cast<size_t>(i)] = std::current_exception();
-          continue;
-        }
-        std::cerr << "evaluating with a grey image for " << e.what() << std::endl;
-        out[i].fill_(128);
+  parallel_for_each(n, threads, [&](int64_t i) {
+    auto* slot = out[i].data_ptr<uint8_t>();
+    try {
+      const EncodedImage image(stream.read(begin + i), stream.where(begin + i), stream.channels);
+      image.crop_into(center_crop_box(image.width(), image.height(), fraction), size, false, slot);
+    } catch (const Error& e) {
+      if (!skip_bad) {
+        errors[static_cast<size_t>(i)] = std::current_exception();
+        return;
       }
+      std::cerr << "evaluating with a grey image for " << e.what() << std::endl;
+      std::fill(slot, slot + stream.channels * size * size, uint8_t{128});
     }
-  };
-  if (threads <= 0) threads = std::max<int64_t>(1, std::thread::hardware_concurrency());
-  std::vector<std::thread> pool;
-  for (int64_t t = 1; t < std::min(threads, n); ++t) pool.emplace_back(work);
-  work();
-  for (auto& t : pool) t.join();
+  });
   for (const auto& e : errors)
     if (e) std::rethrow_exception(e);  // the first in list order
   return out;

@@ -27,6 +27,8 @@ class EncodedImage {
   // `box` (in this image's pixels) resized to size x size as C x S x S uint8, mirrored when
   // flip. A JPEG cut short or with corrupt data is an error (libjpeg would fill it with grey).
   torch::Tensor crop(const CropBox& box, int64_t size, bool flip) const;
+  // The same into `out` (size x size planes, C x S x S bytes): the loader's batch slot.
+  void crop_into(const CropBox& box, int64_t size, bool flip, uint8_t* out) const;
 
   // The whole image decoded with stb (the in-memory path), H x W x C: for tests and checks.
   Pixels decode_all() const;
@@ -36,7 +38,7 @@ class EncodedImage {
 
  private:
   bool is_jpeg() const;
-  torch::Tensor crop_jpeg(const CropBox& box, int64_t size, bool flip) const;
+  void crop_jpeg(const CropBox& box, int64_t size, bool flip, uint8_t* out) const;
 
   std::string bytes_, name_;
   int64_t channels_;

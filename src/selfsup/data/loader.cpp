@@ -123,7 +123,7 @@ void Loader::decode_crops(Batch& batch, at::Generator& gen) const {
           const auto& spec = options_.crops[v];
           const auto box = random_crop_box(image.width(), image.height(), spec, gen);
           const bool flip = uniform01(gen) < spec.flip;
-          batch.crops[v][i].copy_(image.crop(box, spec.size, flip));
+          image.crop_into(box, spec.size, flip, batch.crops[v][i].data_ptr<uint8_t>());
         }
         indices[i] = index;
         break;
