@@ -7,6 +7,7 @@
 #include <iostream>
 #include <set>
 
+#include "bench_commands.h"
 #include "clip_commands.h"
 #include "data_commands.h"
 #include "diffusion_commands.h"
@@ -189,6 +190,7 @@ int cmd_recipe(const std::string& path, const std::vector<std::string>& override
 }  // namespace
 
 int main(int argc, char** argv) {
+  use_best_blas_kernels(argv);
   register_builtin();
   configure_threads(0);  // all cores until a recipe says otherwise; --version reports it
   CLI::App app{"selfsup: self-supervised representation learning on LibTorch (MoCo v1/v2/v3, InstDisc, InvaSpread, SimCLR,\n"
@@ -245,6 +247,7 @@ int main(int argc, char** argv) {
   cli::ClipCommands clip_commands(app);
   cli::DiffusionCommands diffusion_commands(app, *eval_cmd);
   cli::DataCommands data_commands(app);
+  cli::BenchCommands bench_commands(app);
 
   std::string recipe_path;
   std::vector<std::string> recipe_overrides;
@@ -272,6 +275,7 @@ int main(int argc, char** argv) {
     if (int code = 0; clip_commands.run(code)) return code;
     if (int code = 0; diffusion_commands.run(code)) return code;
     if (int code = 0; data_commands.run(code)) return code;
+    if (int code = 0; bench_commands.run(code)) return code;
   } catch (const Error& e) {
     std::cerr << "error: " << e.what() << std::endl;
     return 2;

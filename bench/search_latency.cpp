@@ -15,6 +15,7 @@
 using namespace selfsup;
 
 int main(int argc, char** argv) {
+  selfsup::use_best_blas_kernels(argv);
   const int64_t n = argc > 1 ? std::stoll(argv[1]) : 1000000;
   const int64_t d = argc > 2 ? std::stoll(argv[2]) : 256;
   const int64_t k = argc > 3 ? std::stoll(argv[3]) : 9;

@@ -1,5 +1,10 @@
 #include "selfsup/core/runtime.h"
 
+#include <dlfcn.h>
+#include <unistd.h>
+
+#include <cctype>
+#include <cstdlib>
 #include <filesystem>
 #include <fstream>
 #include <thread>
@@ -46,12 +51,53 @@ std::string loaded_blas() {
   return "none loaded";
 }
 
+namespace {
+
+// 0: generic / SSE kernels, 1: AVX2, 2: AVX-512 (OpenBLAS core names, lower case).
+int kernel_level(std::string core) {
+  for (auto& ch : core) ch = static_cast<char>(std::tolower(static_cast<unsigned char>(ch)));
+  for (const char* avx512 : {"skylakex", "cooperlake", "sapphirerapids"})
+    if (core == avx512) return 2;
+  for (const char* avx2 : {"haswell", "zen", "skylake"})
+    if (core == avx2) return 1;
+  return 0;
+}
+
+}  // namespace
+
+std::string openblas_kernels() {
+  using CoreName = char* (*)();
+  const auto corename = reinterpret_cast<CoreName>(dlsym(RTLD_DEFAULT, "openblas_get_corename"));
+  return corename ? std::string(corename()) : std::string();
+}
+
+std::string best_openblas_kernels() {
+#if defined(__x86_64__)
+  __builtin_cpu_init();
+  if (__builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512bw") && __builtin_cpu_supports("avx512vl") &&
+      __builtin_cpu_supports("avx512dq"))
+    return "SkylakeX";
+  if (__builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma")) return "Haswell";
+#endif
+  return "";
+}
+
+void use_best_blas_kernels(char** argv) {
+  if (std::getenv("OPENBLAS_CORETYPE") || std::getenv("SELFSUP_BLAS_RESTARTED")) return;
+  const std::string current = openblas_kernels(), best = best_openblas_kernels();
+  if (current.empty() || best.empty() || kernel_level(current) >= kernel_level(best)) return;
+  setenv("OPENBLAS_CORETYPE", best.c_str(), 1);
+  setenv("SELFSUP_BLAS_RESTARTED", "1", 1);  // never loops, even if OpenBLAS ignores the variable
+  execv("/proc/self/exe", argv);
+}
+
 std::string version() { return SELFSUP_VERSION; }
 
 std::string runtime_summary() {
   std::string blas = loaded_blas();
   if (blas.find("openblas") == std::string::npos && blas.find("mkl") == std::string::npos && blas != "none loaded")
     blas += " (reference BLAS: slow; install libopenblas0-openmp)";
+  if (const auto kernels = openblas_kernels(); !kernels.empty()) blas += " (" + kernels + " kernels)";
   return "selfsup " + version() + " | LibTorch " + TORCH_VERSION + " | " + std::to_string(at::get_num_threads()) +
          " threads | BLAS " + blas + " | CUDA " + (torch::cuda::is_available() ? "available" : "not available");
 }

@@ -16,6 +16,7 @@
 #include "selfsup/train/checkpoint.h"
 #include "selfsup/train/grad_norms.h"
 #include "selfsup/train/schedule.h"
+#include "selfsup/train/step.h"
 #include "selfsup/train/task.h"
 
 namespace selfsup::train {
@@ -162,23 +163,18 @@ class Run {
             data::mix_seed(static_cast<uint64_t>(r_.seed), static_cast<uint64_t>(epoch), step + 2'000'003));
         const double lr = lr_at(r_.train.schedule, r_.train.optimizer.lr, global_step_, warmup_steps, total_steps);
         optimizer_->set_lr(lr);
-        auto out = model_->training_step(*batch, ctx);
-        const double loss = out.loss.item<double>();
-        if (!std::isfinite(loss))
-          throw Diverged("loss became " + std::to_string(loss) + " at epoch " + std::to_string(epoch + 1) +
-                         " step " + std::to_string(step + 1) + " (lr " + std::to_string(lr) +
+        StepResult out;
+        try {
+          out = optimisation_step(*model_, *optimizer_, *batch, ctx, r_.train.grad_clip, [&] {
+            if (grad_norms_) grad_norms_->record(global_step_ + 1);
+          });
+        } catch (const Diverged& e) {
+          throw Diverged(std::string(e.what()) + " at epoch " + std::to_string(epoch + 1) + " step " +
+                         std::to_string(step + 1) + " (lr " + std::to_string(lr) +
                          "); training stopped. Last good checkpoint: " +
                          (fs::exists(checkpoint_) ? checkpoint_ : std::string("none written yet")));
-        optimizer_->zero_grad();
-        out.loss.backward();
-        if (grad_norms_) grad_norms_->record(global_step_ + 1);
-        if (r_.train.grad_clip > 0) {
-          std::vector<torch::Tensor> params;
-          for (const auto& p : optimizer_->parameters()) params.push_back(p.tensor);
-          out.logs["grad_norm"] = torch::nn::utils::clip_grad_norm_(params, r_.train.grad_clip);
         }
-        optimizer_->step();
-        model_->after_step(ctx);
+        const double loss = out.loss;
         stats.add(loss, out.logs);
         prepare_seconds += batch->prepare_seconds;
         ++global_step_;

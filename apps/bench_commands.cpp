@@ -1,0 +1,103 @@
+#include "bench_commands.h"
+
+#include <nlohmann/json.hpp>
+
+#include <iomanip>
+#include <iostream>
+#include <sstream>
+
+#include "selfsup/core/fs.h"
+#include "selfsup/core/runtime.h"
+#include "selfsup/train/calibration.h"
+#include "selfsup/train/step_bench.h"
+
+namespace selfsup::cli {
+namespace {
+
+std::string decimals(double v, int digits) {
+  std::ostringstream s;
+  s << std::fixed << std::setprecision(digits) << v;
+  return s.str();
+}
+
+void write_json(const std::string& path, const nlohmann::json& j) {
+  if (!path.empty()) atomic_write(path, j.dump(2) + "\n");
+}
+
+}  // namespace
+
+BenchCommands::BenchCommands(CLI::App& app) {
+  bench_cmd_ = app.add_subcommand(
+      "bench", "Calibrate this machine: images/s of a fixed ResNet-18 training step (the yardstick of every time\n"
+               "budget in docs/results.md; the reference machine does 1273) and the GEMM / convolution peaks, ~15 s");
+  bench_cmd_->add_option("--threads", threads_, "LibTorch threads (the yardstick is defined on 2)")->capture_default_str();
+  bench_cmd_->add_option("--steps", steps_, "timed calibration steps")->capture_default_str()->check(CLI::Range(1, 1000));
+  bench_cmd_->add_flag("--no-peaks", no_peaks_, "skip the GEMM and convolution microbenchmarks");
+  bench_cmd_->add_option("--json", json_, "also write the figures to this JSON file");
+
+  step_cmd_ = bench_cmd_->add_subcommand(
+      "step", "Time the trainer's optimisation step for a recipe (model, loss, backward, optimiser, momentum and\n"
+              "queue updates) on one fixed batch of its data, without the loader; prints the median images/s");
+  step_cmd_->add_option("recipe", recipe_, "recipe YAML file")->required();
+  step_cmd_->add_option("overrides", overrides_, "key=value overrides, e.g. threads=2 train.batch_size=128");
+  step_cmd_->add_option("--steps", step_steps_, "timed steps")->capture_default_str()->check(CLI::Range(1, 100000));
+  step_cmd_->add_option("--warmup", warmup_, "untimed steps first")->capture_default_str()->check(CLI::Range(0, 1000));
+  step_cmd_->add_option("--dump", dump_,
+                        "write the weights before the first step, the batch and the first loss to this safetensors file\n"
+                        "(bench/reference/*.py --check reads it and recomputes the loss)");
+  step_cmd_->add_option("--json", json_, "also write the result to this JSON file");
+}
+
+bool BenchCommands::run(int& exit_code) {
+  if (!*bench_cmd_) return false;
+  exit_code = *step_cmd_ ? step() : calibration();
+  return true;
+}
+
+int BenchCommands::calibration() {
+  configure_threads(threads_);
+  std::cout << runtime_summary() << std::endl;
+  const auto c = train::calibrate(steps_, !no_peaks_);
+  std::cout << "calibration: " << decimals(c.images_per_second, 0) << " images/s (reference machine "
+            << decimals(train::kReferenceImagesPerSecond, 0) << "; budget factor " << decimals(c.budget_factor(), 2) << "), "
+            << decimals(c.step_gflops, 1) << " GFLOP/s on the step" << std::endl;
+  nlohmann::json j{{"threads", threads_}, {"images_per_second", c.images_per_second}, {"step_gflops", c.step_gflops},
+                   {"budget_factor", c.budget_factor()}, {"runtime", runtime_summary()}};
+  if (!no_peaks_) {
+    std::cout << "peaks: GEMM 2048^3 fp32 " << decimals(c.gemm_fp32, 1) << " GFLOP/s, bf16 " << decimals(c.gemm_bf16, 1)
+              << " | conv 3x3 64ch 14x14 fp32 " << decimals(c.conv_fp32, 1) << " GFLOP/s, bf16 " << decimals(c.conv_bf16, 1)
+              << std::endl;
+    j["gemm_fp32_gflops"] = c.gemm_fp32;
+    j["gemm_bf16_gflops"] = c.gemm_bf16;
+    j["conv_fp32_gflops"] = c.conv_fp32;
+    j["conv_bf16_gflops"] = c.conv_bf16;
+  }
+  write_json(json_, j);
+  return 0;
+}
+
+int BenchCommands::step() {
+  const Recipe recipe = load_recipe(recipe_, overrides_);
+  configure_threads(recipe.threads);
+  std::cout << runtime_summary() << std::endl;
+  train::StepBenchOptions o;
+  o.steps = step_steps_;
+  o.warmup = warmup_;
+  o.dump_path = dump_;
+  const auto r = train::bench_training_step(recipe, o);
+  std::cout << recipe.name << ": " << decimals(r.images_per_second, 1) << " images/s (median of " << r.step_seconds.size()
+            << " steps, " << decimals(r.median_seconds * 1000, 1) << " ms/step, batch " << r.batch_size << ", "
+            << r.parameters << " trainable parameters, first loss " << decimals(r.first_loss, 6) << ")" << std::endl;
+  if (!dump_.empty()) std::cout << "dumped weights, batch and first loss to " << dump_ << std::endl;
+  write_json(json_, {{"recipe", recipe.name},
+                     {"images_per_second", r.images_per_second},
+                     {"median_seconds", r.median_seconds},
+                     {"step_seconds", r.step_seconds},
+                     {"batch_size", r.batch_size},
+                     {"parameters", r.parameters},
+                     {"first_loss", r.first_loss},
+                     {"threads", at::get_num_threads()}});
+  return 0;
+}
+
+}  // namespace selfsup::cli

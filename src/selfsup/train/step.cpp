@@ -1,0 +1,28 @@
+#include "selfsup/train/step.h"
+
+#include <cmath>
+#include <string>
+
+#include "selfsup/train/trainer.h"
+
+namespace selfsup::train {
+
+StepResult optimisation_step(Model& model, Optimizer& optimizer, const data::Batch& batch, StepContext& ctx,
+                             double grad_clip, const std::function<void()>& after_backward) {
+  auto out = model.training_step(batch, ctx);
+  StepResult result{out.loss.item<double>(), std::move(out.logs)};
+  if (!std::isfinite(result.loss)) throw Diverged("loss became " + std::to_string(result.loss));
+  optimizer.zero_grad();
+  out.loss.backward();
+  if (after_backward) after_backward();
+  if (grad_clip > 0) {
+    std::vector<torch::Tensor> params;
+    for (const auto& p : optimizer.parameters()) params.push_back(p.tensor);
+    result.logs["grad_norm"] = torch::nn::utils::clip_grad_norm_(params, grad_clip);
+  }
+  optimizer.step();
+  model.after_step(ctx);
+  return result;
+}
+
+}  // namespace selfsup::train

@@ -1,0 +1,23 @@
+// One optimisation step exactly as the trainer runs it, shared by the training loop and by
+// `selfsup bench step` so that what is benchmarked is what trains.
+#pragma once
+
+#include <functional>
+
+#include "selfsup/train/optimizer.h"
+#include "selfsup/train/task.h"
+
+namespace selfsup::train {
+
+// The model's loss on `batch`, backward, optional gradient clipping (grad_clip > 0, logged as
+// "grad_norm"), the optimiser step and the model's after_step. `after_backward` runs between the
+// backward pass and clipping (the trainer's gradient-norm log). Returns the loss value and the
+// model's logs. A non-finite loss throws `Diverged` before anything is updated.
+struct StepResult {
+  double loss = 0;
+  std::map<std::string, double> logs;
+};
+StepResult optimisation_step(Model& model, Optimizer& optimizer, const data::Batch& batch, StepContext& ctx,
+                             double grad_clip, const std::function<void()>& after_backward = {});
+
+}  // namespace selfsup::train
