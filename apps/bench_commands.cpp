@@ -2,12 +2,16 @@
 
 #include <nlohmann/json.hpp>
 
+#include <algorithm>
+#include <chrono>
 #include <iomanip>
 #include <iostream>
 #include <sstream>
 
 #include "selfsup/core/fs.h"
 #include "selfsup/core/runtime.h"
+#include "selfsup/eval/knn.h"
+#include "selfsup/io/safetensors.h"
 #include "selfsup/train/calibration.h"
 #include "selfsup/train/step_bench.h"
 
@@ -46,11 +50,23 @@ BenchCommands::BenchCommands(CLI::App& app) {
                         "write the weights before the first step, the batch and the first loss to this safetensors file\n"
                         "(bench/reference/*.py --check reads it and recomputes the loss)");
   step_cmd_->add_option("--json", json_, "also write the result to this JSON file");
+
+  knn_cmd_ = bench_cmd_->add_subcommand(
+      "knn", "Time the weighted kNN classifier (k=200, T=0.1, 10 classes) on random features, by default the size of\n"
+             "Fashion-MNIST's: 60000 train and 10000 test features of dimension 128");
+  knn_cmd_->add_option("--threads", threads_, "LibTorch threads")->capture_default_str();
+  knn_cmd_->add_option("--train", knn_train_, "train features")->capture_default_str()->check(CLI::Range(200, 100000000));
+  knn_cmd_->add_option("--test", knn_test_, "test features")->capture_default_str()->check(CLI::Range(1, 100000000));
+  knn_cmd_->add_option("--dim", knn_dim_, "feature dimension")->capture_default_str()->check(CLI::Range(1, 100000));
+  knn_cmd_->add_option("--repeats", step_steps_, "timed runs")->capture_default_str()->check(CLI::Range(1, 1000));
+  knn_cmd_->add_option("--dump", dump_, "write the features, labels and predictions to this safetensors file\n"
+                                        "(bench/reference/knn.py --check reads it)");
+  knn_cmd_->add_option("--json", json_, "also write the result to this JSON file");
 }
 
 bool BenchCommands::run(int& exit_code) {
   if (!*bench_cmd_) return false;
-  exit_code = *step_cmd_ ? step() : calibration();
+  exit_code = *step_cmd_ ? step() : *knn_cmd_ ? knn() : calibration();
   return true;
 }
 
@@ -97,6 +113,35 @@ int BenchCommands::step() {
                      {"parameters", r.parameters},
                      {"first_loss", r.first_loss},
                      {"threads", at::get_num_threads()}});
+  return 0;
+}
+
+}  // namespace selfsup::cli
+
+namespace selfsup::cli {
+
+int BenchCommands::knn() {
+  configure_threads(threads_);
+  std::cout << runtime_summary() << std::endl;
+  torch::manual_seed(0);
+  const auto train = torch::randn({knn_train_, knn_dim_}), test = torch::randn({knn_test_, knn_dim_});
+  const auto labels = torch::randint(0, 10, {knn_train_}, torch::kLong);
+  auto predict = [&] { return eval::knn_predict(train, labels, test, 10, 200, 0.1); };
+  const auto predictions = predict();  // warm-up
+  if (!dump_.empty())
+    io::write_safetensors(dump_, {{"train", train}, {"test", test}, {"train_labels", labels}, {"predictions", predictions}});
+  std::vector<double> seconds;
+  for (int64_t i = 0; i < step_steps_; ++i) {
+    const auto start = std::chrono::steady_clock::now();
+    predict();
+    seconds.push_back(std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count());
+  }
+  std::sort(seconds.begin(), seconds.end());
+  const double median = seconds[seconds.size() / 2];
+  std::cout << "knn: " << decimals(knn_test_ / median, 1) << " test features/s (" << knn_test_ << " against "
+            << knn_train_ << " of dimension " << knn_dim_ << " in " << decimals(median * 1000, 1) << " ms, median of "
+            << seconds.size() << ")" << std::endl;
+  write_json(json_, {{"images_per_second", knn_test_ / median}, {"median_seconds", median}, {"threads", threads_}});
   return 0;
 }
 

@@ -2,6 +2,9 @@
 // (class-balanced label subset, learning, weights restored afterwards).
 #include <gtest/gtest.h>
 
+#include <tuple>
+#include <vector>
+
 #include "selfsup/core/error.h"
 #include "selfsup/data/source.h"
 #include "selfsup/eval/evaluate.h"
@@ -62,4 +65,40 @@ TEST(LinearProbe, SeparatesSeparableFeaturesAndNotShuffledLabels) {
   // Labels unrelated to the features: nothing to learn beyond chance (1/3).
   const auto shuffled = train_labels.index_select(0, torch::randperm(train_labels.size(0)));
   EXPECT_LT(eval::linear_probe_accuracy(train_x, shuffled, test_x, test_labels, 3, options), 0.6);
+}
+
+// The weighted vote written out with torch::topk: what knn_predict's faster selection must equal.
+torch::Tensor knn_by_topk(const torch::Tensor& train, const torch::Tensor& labels, const torch::Tensor& test,
+                          int64_t classes, int64_t k, double t) {
+  namespace F = torch::nn::functional;
+  const auto sim = torch::mm(F::normalize(test, F::NormalizeFuncOptions().dim(1)),
+                             F::normalize(train, F::NormalizeFuncOptions().dim(1)).t());
+  const auto [top, idx] = sim.topk(k, 1);
+  auto votes = torch::zeros({test.size(0), classes});
+  votes.scatter_add_(1, labels.index_select(0, idx.flatten()).view_as(idx), (top / t).exp());
+  return votes.argmax(1);
+}
+
+TEST(Knn, VotesOfTheNearestNeighboursByHand) {
+  // Test point (1, 0): neighbours by cosine (1,0.1) class 1, (1,-0.3) class 0, (-1,0) class 0.
+  const auto train = torch::tensor({{1.0f, 0.1f}, {1.0f, -0.3f}, {-1.0f, 0.0f}});
+  const auto labels = torch::tensor({1, 0, 0}, torch::kLong);
+  const auto test = torch::tensor({{1.0f, 0.0f}});
+  // k = 1: the nearest alone decides; k = 3 with a large temperature: two votes of class 0 beat one.
+  EXPECT_EQ(selfsup::eval::knn_predict(train, labels, test, 2, 1, 0.1).item<int64_t>(), 1);
+  EXPECT_EQ(selfsup::eval::knn_predict(train, labels, test, 2, 3, 100.0).item<int64_t>(), 0);
+}
+
+TEST(Knn, SameAsTopkOnEveryShape) {
+  torch::manual_seed(3);
+  // n not a multiple of the 16-wide groups, k near n (few or no blocks to filter with), queries
+  // spanning several chunks of 256.
+  for (const auto& [n, k, m] : std::vector<std::tuple<int64_t, int64_t, int64_t>>{
+           {5000, 200, 600}, {1003, 17, 300}, {250, 200, 40}, {33, 33, 10}, {40, 1, 260}}) {
+    const auto train = torch::randn({n, 24}), test = torch::randn({m, 24});
+    const auto labels = torch::randint(0, 7, {n}, torch::kLong);
+    EXPECT_TRUE(torch::equal(selfsup::eval::knn_predict(train, labels, test, 7, k, 0.1),
+                             knn_by_topk(train, labels, test, 7, k, 0.1)))
+        << "n " << n << " k " << k << " m " << m;
+  }
 }
