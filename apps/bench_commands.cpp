@@ -8,8 +8,12 @@
 #include <iostream>
 #include <sstream>
 
+#include "selfsup/clip/embed.h"
 #include "selfsup/core/fs.h"
 #include "selfsup/core/runtime.h"
+#include "selfsup/diffusion/config.h"
+#include "selfsup/diffusion/model.h"
+#include "selfsup/diffusion/sampler.h"
 #include "selfsup/eval/knn.h"
 #include "selfsup/io/safetensors.h"
 #include "selfsup/train/calibration.h"
@@ -62,11 +66,27 @@ BenchCommands::BenchCommands(CLI::App& app) {
   knn_cmd_->add_option("--dump", dump_, "write the features, labels and predictions to this safetensors file\n"
                                         "(bench/reference/knn.py --check reads it)");
   knn_cmd_->add_option("--json", json_, "also write the result to this JSON file");
+
+  embed_cmd_ = bench_cmd_->add_subcommand(
+      "embed", "Time CLIP image embedding (image tower, projection, normalisation; evaluation mode, no gradients) for a\n"
+               "CLIP recipe's model on random images, weights as initialised");
+  sample_cmd_ = bench_cmd_->add_subcommand(
+      "sample", "Time DDIM sampling steps with classifier-free guidance (scale 3: conditional and unconditional passes in\n"
+                "one batch) for a diffusion recipe's U-Net, weights as initialised");
+  for (auto* cmd : {embed_cmd_, sample_cmd_}) {
+    cmd->add_option("recipe", recipe_, "recipe YAML file")->required();
+    cmd->add_option("overrides", overrides_, "key=value overrides, e.g. threads=2");
+    cmd->add_option("--repeats", step_steps_, "timed runs")->capture_default_str()->check(CLI::Range(1, 1000));
+    cmd->add_option("--json", json_, "also write the result to this JSON file");
+  }
+  embed_cmd_->add_option("--batch-size", embed_batch_, "images per forward pass")->capture_default_str()->check(CLI::Range(1, 100000));
+  sample_cmd_->add_option("--batch-size", sample_batch_, "images sampled at once")->capture_default_str()->check(CLI::Range(1, 100000));
+  sample_cmd_->add_option("--steps", sample_steps_, "DDIM steps per timed run")->capture_default_str()->check(CLI::Range(1, 1000));
 }
 
 bool BenchCommands::run(int& exit_code) {
   if (!*bench_cmd_) return false;
-  exit_code = *step_cmd_ ? step() : *knn_cmd_ ? knn() : calibration();
+  exit_code = *step_cmd_ ? step() : *knn_cmd_ ? knn() : *embed_cmd_ ? embed() : *sample_cmd_ ? sample() : calibration();
   return true;
 }
 
@@ -130,18 +150,72 @@ int BenchCommands::knn() {
   const auto predictions = predict();  // warm-up
   if (!dump_.empty())
     io::write_safetensors(dump_, {{"train", train}, {"test", test}, {"train_labels", labels}, {"predictions", predictions}});
+  const double median = time_repeats([&] { predict(); });
+  std::cout << "knn: " << decimals(knn_test_ / median, 1) << " test features/s (" << knn_test_ << " against "
+            << knn_train_ << " of dimension " << knn_dim_ << " in " << decimals(median * 1000, 1) << " ms, median of "
+            << step_steps_ << ")" << std::endl;
+  write_json(json_, {{"images_per_second", knn_test_ / median}, {"median_seconds", median}, {"threads", threads_}});
+  return 0;
+}
+
+}  // namespace selfsup::cli
+
+namespace selfsup::cli {
+
+double BenchCommands::time_repeats(const std::function<void()>& f) const {
+  f();
   std::vector<double> seconds;
   for (int64_t i = 0; i < step_steps_; ++i) {
     const auto start = std::chrono::steady_clock::now();
-    predict();
+    f();
     seconds.push_back(std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count());
   }
   std::sort(seconds.begin(), seconds.end());
-  const double median = seconds[seconds.size() / 2];
-  std::cout << "knn: " << decimals(knn_test_ / median, 1) << " test features/s (" << knn_test_ << " against "
-            << knn_train_ << " of dimension " << knn_dim_ << " in " << decimals(median * 1000, 1) << " ms, median of "
-            << seconds.size() << ")" << std::endl;
-  write_json(json_, {{"images_per_second", knn_test_ / median}, {"median_seconds", median}, {"threads", threads_}});
+  return seconds[seconds.size() / 2];
+}
+
+int BenchCommands::embed() {
+  const Recipe recipe = load_recipe(recipe_, overrides_);
+  if (recipe.task != "clip") throw Error(recipe_ + ": bench embed needs a CLIP recipe (task: clip), got task " + recipe.task);
+  configure_threads(recipe.threads);
+  std::cout << runtime_summary() << std::endl;
+  const auto device = parse_device(recipe.device);
+  auto task = train::make_task(recipe, device);
+  auto& model = dynamic_cast<clip::ClipModel&>(*task->model());
+  const auto& view = recipe.augment.views.at(0);
+  const auto& train = task->train_images();
+  torch::manual_seed(0);
+  const auto images = torch::randint(0, 256, {embed_batch_, train.channels(), view.crop.size, view.crop.size}, torch::kUInt8);
+  const double median = time_repeats([&] { clip::embed_images(model, images, view, device, embed_batch_); });
+  std::cout << recipe.name << " embed: " << decimals(embed_batch_ / median, 1) << " images/s (batch " << embed_batch_
+            << " in " << decimals(median * 1000, 1) << " ms, median of " << step_steps_ << ")" << std::endl;
+  write_json(json_, {{"images_per_second", embed_batch_ / median}, {"median_seconds", median}, {"threads", at::get_num_threads()}});
+  return 0;
+}
+
+int BenchCommands::sample() {
+  const Recipe recipe = load_recipe(recipe_, overrides_);
+  if (recipe.task != "diffusion") throw Error(recipe_ + ": bench sample needs a diffusion recipe (task: diffusion), got task " + recipe.task);
+  configure_threads(recipe.threads);
+  std::cout << runtime_summary() << std::endl;
+  const auto device = parse_device(recipe.device);
+  auto task = train::make_task(recipe, device);
+  auto& model = dynamic_cast<diffusion::DiffusionModel&>(*task->model());
+  const auto labels = torch::arange(sample_batch_, torch::kLong).remainder(model.num_classes);
+  diffusion::SampleOptions o;
+  o.steps = sample_steps_;
+  o.guidance = 3;
+  o.progress = false;
+  const auto net = model.denoiser();
+  const std::vector<int64_t> shape{model.channels, model.image_side, model.image_side};
+  const double median = time_repeats([&] {
+    diffusion::sample(net, model.schedule, model.config.prediction, model.null_class(), labels, shape, o, device);
+  });
+  const double per_step = median / static_cast<double>(sample_steps_);
+  std::cout << recipe.name << " sample: " << decimals(sample_batch_ / per_step, 1) << " images/s per DDIM step (batch "
+            << sample_batch_ << ", " << decimals(per_step * 1000, 1) << " ms a step, guidance 3, median of " << step_steps_
+            << " runs of " << sample_steps_ << " steps)" << std::endl;
+  write_json(json_, {{"images_per_second", sample_batch_ / per_step}, {"median_seconds", per_step}, {"threads", at::get_num_threads()}});
   return 0;
 }
 

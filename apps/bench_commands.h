@@ -1,10 +1,12 @@
 // `selfsup bench` (this machine's calibration figure and its GEMM / convolution peaks) and
-// `selfsup bench step RECIPE` (the trainer's step time for a recipe) and `selfsup bench knn` (the kNN
-// classifier's time on features of the size of Fashion-MNIST's). Parse, call the library, print.
+// `selfsup bench step RECIPE` (the trainer's step time for a recipe), `selfsup bench knn` (the kNN
+// classifier on features of the size of Fashion-MNIST's), `bench embed` (CLIP image embedding) and
+// `bench sample` (DDIM steps with classifier-free guidance). Parse, call the library, print.
 #pragma once
 
 #include <CLI/CLI.hpp>
 
+#include <functional>
 #include <string>
 #include <vector>
 
@@ -20,11 +22,16 @@ class BenchCommands {
   int calibration();
   int step();
   int knn();
+  int embed();
+  int sample();
+  // Median seconds of `repeats` calls of f after one untimed call; prints the result line.
+  double time_repeats(const std::function<void()>& f) const;
 
-  CLI::App *bench_cmd_, *step_cmd_, *knn_cmd_;
+  CLI::App *bench_cmd_, *step_cmd_, *knn_cmd_, *embed_cmd_, *sample_cmd_;
   std::string recipe_, dump_, json_;
   std::vector<std::string> overrides_;
-  int64_t threads_ = 2, steps_ = 5, step_steps_ = 20, warmup_ = 3, knn_train_ = 60000, knn_test_ = 10000, knn_dim_ = 128;
+  int64_t threads_ = 2, steps_ = 5, step_steps_ = 20, warmup_ = 3, knn_train_ = 60000, knn_test_ = 10000, knn_dim_ = 128, embed_batch_ = 512,
+          sample_batch_ = 64, sample_steps_ = 10;
   bool no_peaks_ = false;
 };
 
