@@ -8,7 +8,10 @@
 #include <sstream>
 #include <string>
 
+#include <nlohmann/json.hpp>
+
 #include "run_cli.h"
+#include "selfsup/io/safetensors.h"
 #include "selfsup/core/fs.h"
 #include "selfsup/train/checkpoint.h"
 #include "test_util.h"
@@ -251,4 +254,31 @@ TEST(Cli, KilledDuringACheckpointWriteResumesBitIdentical) {
   int rows = 0;
   for (std::string line; std::getline(csv, line);) ++rows;
   EXPECT_EQ(rows, 4);  // header + epochs 1, 2, 3: the killed run's epoch-2 row was dropped on resume
+}
+
+TEST(Cli, BenchStepTimesTheStepAndDumpsWhatItComputed) {
+  TempDir dir;
+  const std::string dump = (dir.path / "step.safetensors").string(), json = (dir.path / "step.json").string();
+  const auto r = run_cli("bench step " + kTiny + " threads=1 --steps 2 --warmup 1 --dump " + dump + " --json " + json);
+  ASSERT_EQ(r.code, 0) << r.output;
+  const auto result = nlohmann::json::parse(selfsup::read_file(json, "json"));
+  EXPECT_EQ(result["step_seconds"].size(), 2u);
+  EXPECT_GT(result["images_per_second"].get<double>(), 0);
+  const auto file = selfsup::io::read_safetensors(dump);
+  // The batch (two views of 64 images: tiny_test's batch) and the weights before the first step.
+  EXPECT_EQ(file.tensors.at("view.0").sizes(), torch::IntArrayRef({64, 1, 28, 28}));
+  EXPECT_TRUE(file.tensors.count("view.1"));
+  EXPECT_TRUE(file.tensors.count("model.encoder.conv1.weight"));
+  EXPECT_NEAR(std::stod(file.metadata.at("loss")), result["first_loss"].get<double>(), 1e-5);
+}
+
+TEST(Cli, BenchCalibrationKnnAndBadArguments) {
+  const auto calibration = run_cli("bench --steps 1 --no-peaks --threads 1");
+  ASSERT_EQ(calibration.code, 0) << calibration.output;
+  EXPECT_NE(calibration.output.find("images/s (reference machine 1273; budget factor"), std::string::npos);
+  const auto r = run_cli("bench knn --train 1000 --test 300 --dim 16 --repeats 1 --threads 1");
+  ASSERT_EQ(r.code, 0) << r.output;
+  EXPECT_NE(r.output.find("test features/s"), std::string::npos);
+  EXPECT_EQ(run_cli("bench knn --train 10").code, 2);  // fewer than k = 200
+  EXPECT_EQ(run_cli("bench embed " + kTiny).code, 2);  // not a CLIP recipe
 }

@@ -1,4 +1,5 @@
 // Trainer pieces: optimiser arithmetic, schedules, checkpoints, and exact resume.
+#include <ATen/autocast_mode.h>
 #include <gtest/gtest.h>
 #include <zlib.h>
 
@@ -13,8 +14,10 @@
 #include "selfsup/train/checkpoint.h"
 #include "selfsup/train/grad_norms.h"
 #include "selfsup/train/optimizer.h"
+#include "selfsup/train/precision.h"
 #include "selfsup/train/recipe.h"
 #include "selfsup/train/schedule.h"
+#include "selfsup/train/step_bench.h"
 #include "selfsup/train/trainer.h"
 #include "test_util.h"
 
@@ -343,4 +346,39 @@ TEST(Trainer, NanLossStopsAndKeepsLastCheckpoint) {
   } catch (const Diverged& e) {
     EXPECT_NE(std::string(e.what()).find("loss became"), std::string::npos) << e.what();
   }
+}
+
+TEST(Precision, AutoIsFp32OnThisKindOfCpuAndExplicitChoicesStay) {
+  // auto: bf16 on CUDA always; on a CPU only with AMX (the test machines have none).
+  const bool amx = read_file("/proc/cpuinfo", "cpuinfo").find(" amx_bf16") != std::string::npos;
+  EXPECT_EQ(resolve_precision("auto", torch::kCPU), amx ? "bf16" : "fp32");
+  EXPECT_EQ(resolve_precision("auto", torch::Device("cuda")), "bf16");
+  EXPECT_EQ(resolve_precision("bf16", torch::kCPU), "bf16");
+  EXPECT_EQ(resolve_precision("fp32", torch::Device("cuda")), "fp32");
+  EXPECT_THROW(load_recipe("recipes/tiny_test.yaml", {"precision=fp16"}), Error);
+}
+
+TEST(Precision, AutocastGuardRunsMatrixProductsInBf16AndRestores) {
+  const auto a = torch::randn({4, 8}), b = torch::randn({8, 3});
+  {
+    AutocastGuard off(false, torch::kCPU);
+    EXPECT_EQ(torch::mm(a, b).scalar_type(), torch::kFloat32);
+  }
+  {
+    AutocastGuard on(true, torch::kCPU);
+    EXPECT_EQ(torch::mm(a, b).scalar_type(), torch::kBFloat16);
+    EXPECT_EQ((a + a).scalar_type(), torch::kFloat32);  // element-wise work keeps its dtype
+  }
+  EXPECT_FALSE(at::autocast::is_cpu_enabled());
+  EXPECT_EQ(torch::mm(a, b).scalar_type(), torch::kFloat32);
+}
+
+TEST(Precision, Bf16StepComputesNearlyTheFp32LossAndUpdatesFp32Weights) {
+  StepBenchOptions o;
+  o.steps = 1;
+  o.warmup = 0;
+  const auto fp32 = bench_training_step(load_recipe("recipes/tiny_test.yaml", {"precision=fp32"}), o);
+  const auto bf16 = bench_training_step(load_recipe("recipes/tiny_test.yaml", {"precision=bf16"}), o);
+  EXPECT_NE(fp32.first_loss, bf16.first_loss);  // autocast really ran
+  EXPECT_NEAR(bf16.first_loss, fp32.first_loss, 0.02 * std::abs(fp32.first_loss));
 }

@@ -69,6 +69,9 @@ void Recipe::visit(config::Visitor& v) {
   v("seed", seed, "seed of every random choice (init, shuffling, augmentation, BN shuffle)");
   v("threads", threads, "LibTorch intra-op threads (0 = all cores)", config::non_negative);
   v("device", device, "cpu, cuda or cuda:N");
+  v("precision", precision, "training arithmetic: fp32, bf16 (autocast: matrix products and convolutions in bfloat16, weights, "
+                            "optimiser and losses in fp32) or auto (bf16 on CUDA and on CPUs with AMX, where it is faster; "
+                            "fp32 elsewhere: measured slower with AVX512-BF16 alone, docs/performance.md)");
   v("run_dir", run_dir, "folder holding one sub-folder per run");
   v.section("data", data, "training and evaluation data");
   v.section("model", model, "backbone network");
@@ -125,6 +128,8 @@ void validate(const Recipe& r, const std::string& origin) {
   // The run folder is run_dir/name: a name that is not one plain folder name would write elsewhere.
   if (r.name.empty() || r.name == "." || r.name == ".." || r.name.find('/') != std::string::npos)
     check.fail("name", "expected one plain folder name (no '/', not '.' or '..'), got '" + r.name + "'");
+  if (r.precision != "fp32" && r.precision != "bf16" && r.precision != "auto")
+    check.fail("precision", "expected fp32, bf16 or auto, got '" + r.precision + "'");
   if (r.train.epochs <= 0) check.fail("train.epochs", "expected a positive number of epochs");
   if (r.train.batch_size <= 1) check.fail("train.batch_size", "expected at least 2 images per batch");
   if (r.train.checkpoint_every <= 0) check.fail("train.checkpoint_every", "expected a positive number of epochs");

@@ -83,6 +83,7 @@ struct Recipe {
   int64_t seed = 0;
   int64_t threads = 0;
   std::string device = "cpu";
+  std::string precision = "auto";  // fp32 | bf16 | auto (train/precision.h)
   std::string run_dir = "runs";
   data::DataConfig data;
   models::BackboneConfig model;

@@ -3,13 +3,18 @@
 #include <cmath>
 #include <string>
 
+#include "selfsup/train/precision.h"
 #include "selfsup/train/trainer.h"
 
 namespace selfsup::train {
 
 StepResult optimisation_step(Model& model, Optimizer& optimizer, const data::Batch& batch, StepContext& ctx,
-                             double grad_clip, const std::function<void()>& after_backward) {
-  auto out = model.training_step(batch, ctx);
+                             double grad_clip, bool bf16, const std::function<void()>& after_backward) {
+  StepOutput out;
+  {
+    AutocastGuard autocast(bf16, batch.views.empty() ? torch::Device(torch::kCPU) : batch.views[0].device());
+    out = model.training_step(batch, ctx);
+  }
   StepResult result{out.loss.item<double>(), std::move(out.logs)};
   if (!std::isfinite(result.loss)) throw Diverged("loss became " + std::to_string(result.loss));
   optimizer.zero_grad();

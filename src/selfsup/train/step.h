@@ -12,12 +12,13 @@ namespace selfsup::train {
 // The model's loss on `batch`, backward, optional gradient clipping (grad_clip > 0, logged as
 // "grad_norm"), the optimiser step and the model's after_step. `after_backward` runs between the
 // backward pass and clipping (the trainer's gradient-norm log). Returns the loss value and the
-// model's logs. A non-finite loss throws `Diverged` before anything is updated.
+// model's logs. A non-finite loss throws `Diverged` before anything is updated. With `bf16` the
+// forward pass runs under autocast (train/precision.h); backward follows the forward's dtypes.
 struct StepResult {
   double loss = 0;
   std::map<std::string, double> logs;
 };
 StepResult optimisation_step(Model& model, Optimizer& optimizer, const data::Batch& batch, StepContext& ctx,
-                             double grad_clip, const std::function<void()>& after_backward = {});
+                             double grad_clip, bool bf16 = false, const std::function<void()>& after_backward = {});
 
 }  // namespace selfsup::train

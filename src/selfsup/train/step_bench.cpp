@@ -8,6 +8,7 @@
 #include "selfsup/data/loader.h"
 #include "selfsup/io/safetensors.h"
 #include "selfsup/models/state_dict.h"
+#include "selfsup/train/precision.h"
 #include "selfsup/train/step.h"
 
 namespace selfsup::train {
@@ -32,6 +33,7 @@ void dump(const std::string& path, const TensorMap& weights, const data::Batch& 
 StepBenchResult bench_training_step(const Recipe& recipe, const StepBenchOptions& o) {
   if (o.steps < 1 || o.warmup < 0) throw Error("bench step: expected steps >= 1 and warmup >= 0");
   const auto device = parse_device(recipe.device);
+  const bool bf16 = resolve_precision(recipe.precision, device) == "bf16";
   auto task = make_task(recipe, device);
   auto model = task->model();
   Optimizer optimizer(model->optimizer_parameters(), recipe.train.optimizer);
@@ -59,7 +61,7 @@ StepBenchResult bench_training_step(const Recipe& recipe, const StepBenchOptions
     ctx.total_steps = std::max<int64_t>(total, 1000);  // momentum / temperature schedules stay near their start
     ctx.generator = at::make_generator<at::CPUGeneratorImpl>(step_seed(recipe, step));
     const auto start = std::chrono::steady_clock::now();
-    const auto out = optimisation_step(*model, optimizer, *batch, ctx, recipe.train.grad_clip);
+    const auto out = optimisation_step(*model, optimizer, *batch, ctx, recipe.train.grad_clip, bf16);
     if (device.is_cuda()) torch::cuda::synchronize();
     const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
     if (step == 0) {

@@ -15,6 +15,7 @@
 #include "selfsup/data/loader.h"
 #include "selfsup/train/checkpoint.h"
 #include "selfsup/train/grad_norms.h"
+#include "selfsup/train/precision.h"
 #include "selfsup/train/schedule.h"
 #include "selfsup/train/step.h"
 #include "selfsup/train/task.h"
@@ -49,7 +50,8 @@ class Run {
   Run(const Recipe& recipe, bool resume, bool overwrite)
       : r_(recipe), dir_(fs::path(recipe.run_dir) / recipe.name), device_(parse_device(recipe.device)) {
     configure_threads(r_.threads);
-    std::cout << runtime_summary() << std::endl;
+    bf16_ = resolve_precision(r_.precision, device_) == "bf16";
+    std::cout << runtime_summary() << " | " << (bf16_ ? "bf16 autocast" : "fp32") << std::endl;
     fs::create_directories(dir_);
     checkpoint_ = (dir_ / "checkpoint.pt").string();
     if (resume && overwrite) throw Error("train: --resume continues a run, --overwrite replaces it: give one of them");
@@ -165,7 +167,7 @@ class Run {
         optimizer_->set_lr(lr);
         StepResult out;
         try {
-          out = optimisation_step(*model_, *optimizer_, *batch, ctx, r_.train.grad_clip, [&] {
+          out = optimisation_step(*model_, *optimizer_, *batch, ctx, r_.train.grad_clip, bf16_, [&] {
             if (grad_norms_) grad_norms_->record(global_step_ + 1);
           });
         } catch (const Diverged& e) {
@@ -222,6 +224,7 @@ class Run {
     if (train_images.streamed())
       metrics["skipped_files"] = static_cast<int64_t>(train_images.stream->skipped.size()) + loader.skipped_files();
     metrics["threads"] = at::get_num_threads();
+    metrics["precision"] = bf16_ ? "bf16" : "fp32";
     metrics["runtime"] = runtime_summary();
     if (images > 0) {
       metrics["train_seconds_this_invocation"] = train_seconds;
@@ -295,7 +298,7 @@ class Run {
   std::unique_ptr<GradNormLog> grad_norms_;
   std::string checkpoint_;
   int64_t epochs_done_ = 0, global_step_ = 0;
-  bool warned_collapse_ = false;
+  bool warned_collapse_ = false, bf16_ = false;
 };
 
 std::string percent(const nlohmann::json& j, const char* key) {
