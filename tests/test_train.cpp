@@ -373,6 +373,20 @@ TEST(Precision, AutocastGuardRunsMatrixProductsInBf16AndRestores) {
   EXPECT_EQ(torch::mm(a, b).scalar_type(), torch::kFloat32);
 }
 
+TEST(Precision, GroupAndLayerNormRunInFp32UnderBf16Autocast) {
+  // LibTorch 1.13's CPU autocast alone fails here ("expected scalar type BFloat16 but found Float").
+  torch::nn::Conv2d conv(torch::nn::Conv2dOptions(8, 8, 1));
+  torch::nn::GroupNorm group(torch::nn::GroupNormOptions(2, 8));
+  torch::nn::LayerNorm layer(torch::nn::LayerNormOptions({5}));
+  const auto x = torch::randn({2, 8, 5, 5});
+  AutocastGuard on(true, torch::kCPU);
+  const auto h = conv(x);
+  ASSERT_EQ(h.scalar_type(), torch::kBFloat16);
+  EXPECT_EQ(group(h).scalar_type(), torch::kFloat32);
+  EXPECT_EQ(layer(h).scalar_type(), torch::kFloat32);
+  EXPECT_TRUE(torch::allclose(group(h), group(h.to(torch::kFloat32))));
+}
+
 TEST(Precision, Bf16StepComputesNearlyTheFp32LossAndUpdatesFp32Weights) {
   StepBenchOptions o;
   o.steps = 1;

@@ -3,6 +3,10 @@
 namespace selfsup::clip {
 namespace {
 
+// Similarities leave a bf16 autocast region (recipe precision: bf16) in fp32: the softmax over
+// them and the loss are computed in fp32, as the SSL losses do.
+torch::Tensor similarity(const torch::Tensor& a, const torch::Tensor& b) { return torch::matmul(a, b.t()).to(torch::kFloat32); }
+
 torch::Tensor normalize(const torch::Tensor& x) {
   return torch::nn::functional::normalize(x, torch::nn::functional::NormalizeFuncOptions().dim(1));
 }
@@ -22,14 +26,14 @@ torch::Tensor positive_mask(const torch::Tensor& image_ids, const torch::Tensor&
 
 torch::Tensor multi_positive_loss(const torch::Tensor& image_emb, const torch::Tensor& text_emb,
                                   const torch::Tensor& positives, const torch::Tensor& logit_scale) {
-  const auto logits = logit_scale * torch::matmul(normalize(image_emb), normalize(text_emb).t());  // N x M
+  const auto logits = logit_scale * similarity(normalize(image_emb), normalize(text_emb));  // N x M
   return 0.5 * (multi_positive_ce(logits, positives) + multi_positive_ce(logits.t(), positives.t()));
 }
 
 torch::Tensor soft_target_loss(const torch::Tensor& image_emb, const torch::Tensor& text_emb, double temperature) {
-  const auto logits = torch::matmul(text_emb, image_emb.t()) / temperature;           // N texts x N images
-  const auto images_similarity = torch::matmul(image_emb, image_emb.t());            // N x N
-  const auto texts_similarity = torch::matmul(text_emb, text_emb.t());               // N x N
+  const auto logits = similarity(text_emb, image_emb) / temperature;           // N texts x N images
+  const auto images_similarity = similarity(image_emb, image_emb);            // N x N
+  const auto texts_similarity = similarity(text_emb, text_emb);               // N x N
   const auto targets = torch::softmax((images_similarity + texts_similarity) / 2 * temperature, -1);
   const auto texts_loss = -(targets * torch::log_softmax(logits, -1)).sum(1);        // N
   const auto images_loss = -(targets.t() * torch::log_softmax(logits.t(), -1)).sum(1);  // N
@@ -38,7 +42,7 @@ torch::Tensor soft_target_loss(const torch::Tensor& image_emb, const torch::Tens
 
 torch::Tensor siglip_loss(const torch::Tensor& image_emb, const torch::Tensor& text_emb, const torch::Tensor& positives,
                           const torch::Tensor& logit_scale, const torch::Tensor& logit_bias) {
-  const auto logits = logit_scale * torch::matmul(normalize(image_emb), normalize(text_emb).t()) + logit_bias;
+  const auto logits = logit_scale * similarity(normalize(image_emb), normalize(text_emb)) + logit_bias;
   const auto signs = positives.to(logits.dtype()) * 2 - 1;
   return -torch::nn::functional::logsigmoid(signs * logits).sum() / image_emb.size(0);
 }

@@ -1,6 +1,7 @@
 #include "selfsup/train/precision.h"
 
 #include <ATen/autocast_mode.h>
+#include <torch/library.h>
 
 #include <fstream>
 
@@ -13,6 +14,30 @@ bool cpu_has_amx() {
   for (std::string line; std::getline(cpuinfo, line);)
     if (line.rfind("flags", 0) == 0) return line.find(" amx_bf16") != std::string::npos;
   return false;
+}
+
+// LibTorch 1.13's CPU autocast has no rule for GroupNorm and LayerNorm (CUDA autocast runs them in
+// fp32), so a bf16 activation meets their fp32 weights and the op fails ("expected scalar type
+// BFloat16 but found Float"; PyTorch 1.13 fails the same way). These kernels give them CUDA's rule:
+// run in fp32 with autocast off inside. They are registered when this file is linked, which every
+// program that trains is.
+at::Tensor to_fp32(const at::Tensor& x) { return x.scalar_type() == at::kBFloat16 ? x.to(at::kFloat) : x; }
+
+at::Tensor group_norm_fp32(const at::Tensor& input, int64_t groups, const c10::optional<at::Tensor>& weight,
+                           const c10::optional<at::Tensor>& bias, double eps, bool cudnn) {
+  c10::impl::ExcludeDispatchKeyGuard no_autocast(c10::DispatchKey::AutocastCPU);
+  return at::group_norm(to_fp32(input), groups, weight, bias, eps, cudnn);
+}
+
+at::Tensor layer_norm_fp32(const at::Tensor& input, at::IntArrayRef shape, const c10::optional<at::Tensor>& weight,
+                           const c10::optional<at::Tensor>& bias, double eps, bool cudnn) {
+  c10::impl::ExcludeDispatchKeyGuard no_autocast(c10::DispatchKey::AutocastCPU);
+  return at::layer_norm(to_fp32(input), shape, weight, bias, eps, cudnn);
+}
+
+TORCH_LIBRARY_IMPL(aten, AutocastCPU, m) {
+  m.impl("group_norm", TORCH_FN(group_norm_fp32));
+  m.impl("layer_norm", TORCH_FN(layer_norm_fp32));
 }
 
 }  // namespace
