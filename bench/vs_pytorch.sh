@@ -41,12 +41,12 @@ ours[clip]="bench step recipes/clip_emoji.yaml threads=$threads --steps $steps"
 theirs[clip]="$ref/clip_step.py --steps $steps"
 ours[diffusion]="bench step recipes/diffusion_cfg_fmnist.yaml threads=$threads --steps $steps"
 theirs[diffusion]="$ref/diffusion_step.py --steps $steps"
-ours[ddim]="bench sample recipes/diffusion_cfg_fmnist.yaml threads=$threads --repeats 3 --steps $steps"
-theirs[ddim]="$ref/ddim_step.py --steps $steps"
+ours[ddim]="bench sample recipes/diffusion_cfg_fmnist.yaml threads=$threads --repeats 3 --steps $steps --batch-size 100"
+theirs[ddim]="$ref/ddim_step.py --steps $steps --batch-size 100"
 ours[knn]="bench knn --threads $threads --repeats 3"
 theirs[knn]="$ref/knn.py --steps 3 --warmup 1"
-ours[embed]="bench embed recipes/clip_emoji.yaml threads=$threads --repeats 5"
-theirs[embed]="$ref/clip_embed.py --steps 5"
+ours[embed]="bench embed recipes/clip_emoji.yaml threads=$threads --repeats 5 --batch-size 512"
+theirs[embed]="$ref/clip_embed.py --steps 5 --batch-size 512"
 
 ips() { $py -c "import json, sys; print(round(json.load(open(sys.argv[1]))['images_per_second'], 1))" "$1"; }
 median() { tr ' ' '\n' | grep . | sort -g | awk '{v[NR]=$1} END {print (NR % 2) ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2}'; }

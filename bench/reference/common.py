@@ -57,7 +57,8 @@ def load_dumped(model, tensors):
         raise SystemExit(f"weights do not match the selfsup model: missing {missing[:5]}, unexpected {unexpected[:5]}")
 
 
-def report_check(loss, expected, tolerance=1e-4):
+def report_check(loss, expected, tolerance=2e-6):
+    """Same loss within `tolerance`, relative (selfsup writes the loss with 9 significant digits)."""
     diff = abs(loss - expected)
     ok = diff <= tolerance * max(1.0, abs(expected))
     print(f"check: loss {loss:.6f}, selfsup {expected:.6f}, |difference| {diff:.2e} -> {'SAME' if ok else 'DIFFERENT'}")
