@@ -58,6 +58,10 @@ if [ $check = 1 ]; then
       knn) $selfsup bench knn --threads "$threads" --repeats 1 --dump "$out/$name.safetensors" >/dev/null
            $py $ref/knn.py --check "$out/$name.safetensors" --steps 1 --warmup 0 | grep '^check' ;;
       ddim|embed) echo "$name: no dump to compare (see the script's docstring for how it was checked)" ;;
+      clip) # the reference writes stand-in data with captions it can tokenise, and the selfsup command to dump on them
+            dump=$( ($py $ref/clip_step.py --check "$out/clip.safetensors" --steps 1 --warmup 0 2>&1 || true) | sed -n 's/^ *selfsup \(bench step .*\)/\1/p')
+            $selfsup $dump | grep -o '[0-9]* trainable parameters'
+            $py $ref/clip_step.py --threads "$threads" --check "$out/clip.safetensors" --steps 1 --warmup 0 | grep -E '^check|parameters' ;;
       *) $selfsup ${ours[$name]/--steps $steps/--steps 1 --warmup 0} --dump "$out/$name.safetensors" | grep -o '[0-9]* trainable parameters'
          $py ${theirs[$name]/--steps $steps/--steps 1 --warmup 0} --threads "$threads" --check "$out/$name.safetensors" \
            | grep -E '^check|parameters' ;;
