@@ -19,6 +19,7 @@
 #include <thread>
 
 #include "run_cli.h"
+#include "selfsup/core/runtime.h"
 #include "test_util.h"
 
 namespace fs = std::filesystem;
@@ -70,9 +71,12 @@ std::string cpu() {
   return model + " [" + (isa.empty() ? std::string() : isa.substr(1)) + "]";
 }
 
-// The machine facts bit-identity depends on.
+// The machine facts bit-identity depends on (the OpenBLAS kernels: the selfsup program picks the
+// CPU's best at start-up, core/runtime.h, as this test program does).
 std::string machine() {
-  return cpu() + ", " + std::to_string(std::thread::hardware_concurrency()) + " threads, LibTorch " + TORCH_VERSION;
+  const auto kernels = selfsup::openblas_kernels();
+  return cpu() + ", " + std::to_string(std::thread::hardware_concurrency()) + " threads, LibTorch " + TORCH_VERSION +
+         (kernels.empty() ? "" : ", OpenBLAS " + kernels);
 }
 
 struct Fingerprint {

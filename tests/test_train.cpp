@@ -355,7 +355,7 @@ TEST(Precision, AutoIsFp32OnThisKindOfCpuAndExplicitChoicesStay) {
   EXPECT_EQ(resolve_precision("auto", torch::Device("cuda")), "bf16");
   EXPECT_EQ(resolve_precision("bf16", torch::kCPU), "bf16");
   EXPECT_EQ(resolve_precision("fp32", torch::Device("cuda")), "fp32");
-  EXPECT_THROW(load_recipe("recipes/tiny_test.yaml", {"precision=fp16"}), Error);
+  EXPECT_THROW(load_recipe(std::string(SELFSUP_SOURCE_DIR) + "/recipes/tiny_test.yaml", {"precision=fp16"}), Error);
 }
 
 TEST(Precision, AutocastGuardRunsMatrixProductsInBf16AndRestores) {
@@ -391,8 +391,8 @@ TEST(Precision, Bf16StepComputesNearlyTheFp32LossAndUpdatesFp32Weights) {
   StepBenchOptions o;
   o.steps = 1;
   o.warmup = 0;
-  const auto fp32 = bench_training_step(load_recipe("recipes/tiny_test.yaml", {"precision=fp32"}), o);
-  const auto bf16 = bench_training_step(load_recipe("recipes/tiny_test.yaml", {"precision=bf16"}), o);
+  const auto fp32 = bench_training_step(load_recipe(std::string(SELFSUP_SOURCE_DIR) + "/recipes/tiny_test.yaml", {"precision=fp32"}), o);
+  const auto bf16 = bench_training_step(load_recipe(std::string(SELFSUP_SOURCE_DIR) + "/recipes/tiny_test.yaml", {"precision=bf16"}), o);
   EXPECT_NE(fp32.first_loss, bf16.first_loss);  // autocast really ran
   EXPECT_NEAR(bf16.first_loss, fp32.first_loss, 0.02 * std::abs(fp32.first_loss));
 }

@@ -41,10 +41,13 @@ struct BasicBlockImpl : nn::Module {
     if (downsample) register_module("downsample", downsample);
     if (zero_init_residual) zero_init(bn2);
   }
+  // ReLU and the residual sum work in place, as torchvision's blocks do (BatchNorm's backward does
+  // not need its output): two fewer activation-sized tensors to allocate and fill per block.
   torch::Tensor forward(torch::Tensor x) {
-    auto out = torch::relu(bn1(conv1(x)));
+    auto out = bn1(conv1(x)).relu_();
     out = bn2(conv2(out));
-    return torch::relu(out + (downsample ? downsample->forward(x) : x));
+    out += downsample ? downsample->forward(x) : x;
+    return out.relu_();
   }
   nn::Conv2d conv1;
   BatchNorm2d bn1;
@@ -68,10 +71,11 @@ struct BottleneckImpl : nn::Module {
     if (zero_init_residual) zero_init(bn3);
   }
   torch::Tensor forward(torch::Tensor x) {
-    auto out = torch::relu(bn1(conv1(x)));
-    out = torch::relu(bn2(conv2(out)));
+    auto out = bn1(conv1(x)).relu_();
+    out = bn2(conv2(out)).relu_();
     out = bn3(conv3(out));
-    return torch::relu(out + (downsample ? downsample->forward(x) : x));
+    out += downsample ? downsample->forward(x) : x;
+    return out.relu_();
   }
   nn::Conv2d conv1;
   BatchNorm2d bn1;
@@ -145,7 +149,7 @@ void ResNet::init_weights() {
 }
 
 torch::Tensor ResNet::features(torch::Tensor x) {
-  x = torch::relu(bn1(conv1(x)));
+  x = bn1(conv1(x)).relu_();
   if (options.stem() == "imagenet") x = torch::max_pool2d(x, 3, 2, 1);
   x = layer4->forward(layer3->forward(layer2->forward(layer1->forward(x))));
   return x.mean({2, 3});  // = adaptive_avg_pool2d(1) + flatten

@@ -2,6 +2,8 @@
 
 #include <algorithm>
 #include <chrono>
+#include <iomanip>
+#include <sstream>
 
 #include "selfsup/core/error.h"
 #include "selfsup/core/runtime.h"
@@ -25,7 +27,9 @@ void dump(const std::string& path, const TensorMap& weights, const data::Batch& 
   for (size_t v = 0; v < batch.views.size(); ++v) tensors["view." + std::to_string(v)] = batch.views[v];
   if (batch.labels.defined()) tensors["labels"] = batch.labels;
   if (batch.indices.defined()) tensors["indices"] = batch.indices;
-  io::write_safetensors(path, tensors, {{"loss", std::to_string(loss)}, {"generator_seed", std::to_string(seed)}});
+  std::ostringstream loss_text;
+  loss_text << std::setprecision(9) << loss;  // every digit a float32 loss has
+  io::write_safetensors(path, tensors, {{"loss", loss_text.str()}, {"generator_seed", std::to_string(seed)}});
 }
 
 }  // namespace
