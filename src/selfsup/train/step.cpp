@@ -8,6 +8,10 @@
 
 namespace selfsup::train {
 
+uint64_t step_seed(int64_t seed, int64_t epoch, int64_t step) {
+  return data::mix_seed(static_cast<uint64_t>(seed), static_cast<uint64_t>(epoch), static_cast<uint64_t>(step) + 2'000'003);
+}
+
 StepResult optimisation_step(Model& model, Optimizer& optimizer, const data::Batch& batch, StepContext& ctx,
                              double grad_clip, bool bf16, const std::function<void()>& after_backward) {
   StepOutput out;

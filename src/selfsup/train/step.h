@@ -18,6 +18,10 @@ struct StepResult {
   double loss = 0;
   std::map<std::string, double> logs;
 };
+// The seed of a step's generator (StepContext::generator: BN shuffle, caption draws, noise): a pure
+// function of the run's seed, the epoch and the step within it, so a resumed run draws the same.
+uint64_t step_seed(int64_t seed, int64_t epoch, int64_t step);
+
 StepResult optimisation_step(Model& model, Optimizer& optimizer, const data::Batch& batch, StepContext& ctx,
                              double grad_clip, bool bf16 = false, const std::function<void()>& after_backward = {});
 

@@ -17,10 +17,6 @@ namespace selfsup::train {
 
 namespace {
 
-uint64_t step_seed(const Recipe& r, int64_t step) {
-  return data::mix_seed(static_cast<uint64_t>(r.seed), 0, static_cast<uint64_t>(step) + 2'000'003);  // as the trainer
-}
-
 void dump(const std::string& path, const TensorMap& weights, const data::Batch& batch, double loss, uint64_t seed) {
   TensorMap tensors;
   for (const auto& [name, t] : weights) tensors["model." + name] = t;
@@ -63,14 +59,14 @@ StepBenchResult bench_training_step(const Recipe& recipe, const StepBenchOptions
     StepContext ctx;
     ctx.global_step = step;
     ctx.total_steps = std::max<int64_t>(total, 1000);  // momentum / temperature schedules stay near their start
-    ctx.generator = at::make_generator<at::CPUGeneratorImpl>(step_seed(recipe, step));
+    ctx.generator = at::make_generator<at::CPUGeneratorImpl>(step_seed(recipe.seed, 0, step));
     const auto start = std::chrono::steady_clock::now();
     const auto out = optimisation_step(*model, optimizer, *batch, ctx, recipe.train.grad_clip, bf16);
     if (device.is_cuda()) torch::cuda::synchronize();
     const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
     if (step == 0) {
       result.first_loss = out.loss;
-      if (!o.dump_path.empty()) dump(o.dump_path, before, *batch, out.loss, step_seed(recipe, 0));
+      if (!o.dump_path.empty()) dump(o.dump_path, before, *batch, out.loss, step_seed(recipe.seed, 0, 0));
     }
     if (step >= o.warmup) result.step_seconds.push_back(seconds);
   }

@@ -161,8 +161,7 @@ class Run {
         ctx.epoch = epoch;
         ctx.global_step = global_step_;
         ctx.total_steps = total_steps;
-        ctx.generator = at::make_generator<at::CPUGeneratorImpl>(
-            data::mix_seed(static_cast<uint64_t>(r_.seed), static_cast<uint64_t>(epoch), step + 2'000'003));
+        ctx.generator = at::make_generator<at::CPUGeneratorImpl>(step_seed(r_.seed, epoch, step));
         const double lr = lr_at(r_.train.schedule, r_.train.optimizer.lr, global_step_, warmup_steps, total_steps);
         optimizer_->set_lr(lr);
         StepResult out;
