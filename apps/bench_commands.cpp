@@ -62,7 +62,7 @@ BenchCommands::BenchCommands(CLI::App& app) {
   knn_cmd_->add_option("--train", knn_train_, "train features")->capture_default_str()->check(CLI::Range(200, 100000000));
   knn_cmd_->add_option("--test", knn_test_, "test features")->capture_default_str()->check(CLI::Range(1, 100000000));
   knn_cmd_->add_option("--dim", knn_dim_, "feature dimension")->capture_default_str()->check(CLI::Range(1, 100000));
-  knn_cmd_->add_option("--repeats", step_steps_, "timed runs")->capture_default_str()->check(CLI::Range(1, 1000));
+  knn_cmd_->add_option("--repeats", repeats_, "timed runs")->capture_default_str()->check(CLI::Range(1, 1000));
   knn_cmd_->add_option("--dump", dump_, "write the features, labels and predictions to this safetensors file\n"
                                         "(bench/reference/knn.py --check reads it)");
   knn_cmd_->add_option("--json", json_, "also write the result to this JSON file");
@@ -76,7 +76,7 @@ BenchCommands::BenchCommands(CLI::App& app) {
   for (auto* cmd : {embed_cmd_, sample_cmd_}) {
     cmd->add_option("recipe", recipe_, "recipe YAML file")->required();
     cmd->add_option("overrides", overrides_, "key=value overrides, e.g. threads=2");
-    cmd->add_option("--repeats", step_steps_, "timed runs")->capture_default_str()->check(CLI::Range(1, 1000));
+    cmd->add_option("--repeats", repeats_, "timed runs")->capture_default_str()->check(CLI::Range(1, 1000));
     cmd->add_option("--json", json_, "also write the result to this JSON file");
   }
   embed_cmd_->add_option("--batch-size", embed_batch_, "images per forward pass")->capture_default_str()->check(CLI::Range(1, 100000));
@@ -153,7 +153,7 @@ int BenchCommands::knn() {
   const double median = time_repeats([&] { predict(); });
   std::cout << "knn: " << decimals(knn_test_ / median, 1) << " test features/s (" << knn_test_ << " against "
             << knn_train_ << " of dimension " << knn_dim_ << " in " << decimals(median * 1000, 1) << " ms, median of "
-            << step_steps_ << ")" << std::endl;
+            << repeats_ << ")" << std::endl;
   write_json(json_, {{"images_per_second", knn_test_ / median}, {"median_seconds", median}, {"threads", threads_}});
   return 0;
 }
@@ -165,7 +165,7 @@ namespace selfsup::cli {
 double BenchCommands::time_repeats(const std::function<void()>& f) const {
   f();
   std::vector<double> seconds;
-  for (int64_t i = 0; i < step_steps_; ++i) {
+  for (int64_t i = 0; i < repeats_; ++i) {
     const auto start = std::chrono::steady_clock::now();
     f();
     seconds.push_back(std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count());
@@ -188,7 +188,7 @@ int BenchCommands::embed() {
   const auto images = torch::randint(0, 256, {embed_batch_, train.channels(), view.crop.size, view.crop.size}, torch::kUInt8);
   const double median = time_repeats([&] { clip::embed_images(model, images, view, device, embed_batch_); });
   std::cout << recipe.name << " embed: " << decimals(embed_batch_ / median, 1) << " images/s (batch " << embed_batch_
-            << " in " << decimals(median * 1000, 1) << " ms, median of " << step_steps_ << ")" << std::endl;
+            << " in " << decimals(median * 1000, 1) << " ms, median of " << repeats_ << ")" << std::endl;
   write_json(json_, {{"images_per_second", embed_batch_ / median}, {"median_seconds", median}, {"threads", at::get_num_threads()}});
   return 0;
 }
@@ -213,7 +213,7 @@ int BenchCommands::sample() {
   });
   const double per_step = median / static_cast<double>(sample_steps_);
   std::cout << recipe.name << " sample: " << decimals(sample_batch_ / per_step, 1) << " images/s per DDIM step (batch "
-            << sample_batch_ << ", " << decimals(per_step * 1000, 1) << " ms a step, guidance 3, median of " << step_steps_
+            << sample_batch_ << ", " << decimals(per_step * 1000, 1) << " ms a step, guidance 3, median of " << repeats_
             << " runs of " << sample_steps_ << " steps)" << std::endl;
   write_json(json_, {{"images_per_second", sample_batch_ / per_step}, {"median_seconds", per_step}, {"threads", at::get_num_threads()}});
   return 0;

@@ -30,7 +30,8 @@ class BenchCommands {
   CLI::App *bench_cmd_, *step_cmd_, *knn_cmd_, *embed_cmd_, *sample_cmd_;
   std::string recipe_, dump_, json_;
   std::vector<std::string> overrides_;
-  int64_t threads_ = 2, steps_ = 5, step_steps_ = 20, warmup_ = 3, knn_train_ = 60000, knn_test_ = 10000, knn_dim_ = 128, embed_batch_ = 512,
+  int64_t threads_ = 2, steps_ = 5, step_steps_ = 20, warmup_ = 3, repeats_ = 5;
+  int64_t knn_train_ = 60000, knn_test_ = 10000, knn_dim_ = 128, embed_batch_ = 512,
           sample_batch_ = 64, sample_steps_ = 10;
   bool no_peaks_ = false;
 };
