@@ -102,3 +102,11 @@ TEST(Knn, SameAsTopkOnEveryShape) {
         << "n " << n << " k " << k << " m " << m;
   }
 }
+
+TEST(Knn, NanFeaturesGiveAnAnswerNotACrash) {
+  auto train = torch::randn({3000, 8});
+  train.index_put_({torch::indexing::Slice(0, 2900)}, std::nan(""));  // fewer finite rows than k
+  const auto labels = torch::randint(0, 3, {3000}, torch::kLong);
+  const auto test = torch::randn({5, 8});
+  EXPECT_EQ(selfsup::eval::knn_predict(train, labels, test, 3, 200, 0.1).size(0), 5);
+}

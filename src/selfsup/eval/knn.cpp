@@ -3,6 +3,7 @@
 #include <ATen/Parallel.h>
 
 #include <algorithm>
+#include <cmath>
 #include <limits>
 #include <utility>
 #include <vector>
@@ -47,8 +48,14 @@ void top_k_row(const float* row, int64_t n, int64_t k, float* out_values, int64_
     for (int64_t i = g * kGroup, end = std::min(n, i + kGroup); i < end; ++i)
       if (row[i] >= threshold) candidates.emplace_back(row[i], i);
   }
-  std::nth_element(candidates.begin(), candidates.begin() + (k - 1), candidates.end(),
-                   [](const auto& a, const auto& b) { return a.first > b.first; });
+  if (static_cast<int64_t>(candidates.size()) < k) {  // NaN similarities (a diverged encoder) defeat the bound
+    candidates.clear();
+    for (int64_t i = 0; i < n; ++i) candidates.emplace_back(row[i], i);
+  }
+  // Largest first, NaN above everything (as torch::topk), so the order stays a strict weak one.
+  std::nth_element(candidates.begin(), candidates.begin() + (k - 1), candidates.end(), [](const auto& a, const auto& b) {
+    return std::isnan(a.first) ? !std::isnan(b.first) : a.first > b.first;
+  });
   for (int64_t j = 0; j < k; ++j) {
     out_values[j] = candidates[static_cast<size_t>(j)].first;
     out_indices[j] = candidates[static_cast<size_t>(j)].second;
