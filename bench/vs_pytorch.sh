@@ -10,7 +10,7 @@
 #   pairs: moco_v2 simclr clip diffusion ddim knn embed
 #   --check  first verify each reference against selfsup (same parameters, same first loss from
 #            selfsup's dumped weights and batch; kNN: same predictions) and stop on a mismatch.
-# Needs build/selfsup (make build). About 15 minutes with the defaults on 2 cores.
+# Needs build/selfsup (make build). About 25 minutes with the defaults on 2 cores.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 reps=3 steps=10 threads=2 only="moco_v2,simclr,clip,diffusion,ddim,knn,embed" check=0
