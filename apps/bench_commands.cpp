@@ -2,8 +2,6 @@
 
 #include <nlohmann/json.hpp>
 
-#include <algorithm>
-#include <chrono>
 #include <iomanip>
 #include <iostream>
 #include <sstream>
@@ -136,10 +134,6 @@ int BenchCommands::step() {
   return 0;
 }
 
-}  // namespace selfsup::cli
-
-namespace selfsup::cli {
-
 int BenchCommands::knn() {
   configure_threads(threads_);
   std::cout << runtime_summary() << std::endl;
@@ -147,10 +141,9 @@ int BenchCommands::knn() {
   const auto train = torch::randn({knn_train_, knn_dim_}), test = torch::randn({knn_test_, knn_dim_});
   const auto labels = torch::randint(0, 10, {knn_train_}, torch::kLong);
   auto predict = [&] { return eval::knn_predict(train, labels, test, 10, 200, 0.1); };
-  const auto predictions = predict();  // warm-up
   if (!dump_.empty())
-    io::write_safetensors(dump_, {{"train", train}, {"test", test}, {"train_labels", labels}, {"predictions", predictions}});
-  const double median = time_repeats([&] { predict(); });
+    io::write_safetensors(dump_, {{"train", train}, {"test", test}, {"train_labels", labels}, {"predictions", predict()}});
+  const double median = train::median_seconds([&] { predict(); }, repeats_);
   std::cout << "knn: " << decimals(knn_test_ / median, 1) << " test features/s (" << knn_test_ << " against "
             << knn_train_ << " of dimension " << knn_dim_ << " in " << decimals(median * 1000, 1) << " ms, median of "
             << repeats_ << ")" << std::endl;
@@ -158,35 +151,26 @@ int BenchCommands::knn() {
   return 0;
 }
 
-}  // namespace selfsup::cli
-
-namespace selfsup::cli {
-
-double BenchCommands::time_repeats(const std::function<void()>& f) const {
-  f();
-  std::vector<double> seconds;
-  for (int64_t i = 0; i < repeats_; ++i) {
-    const auto start = std::chrono::steady_clock::now();
-    f();
-    seconds.push_back(std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count());
-  }
-  std::sort(seconds.begin(), seconds.end());
-  return seconds[seconds.size() / 2];
+std::unique_ptr<train::Task> BenchCommands::open_task(const std::string& task, Recipe& recipe, torch::Device& device) const {
+  recipe = load_recipe(recipe_, overrides_);
+  if (recipe.task != task)
+    throw Error(recipe_ + ": this benchmark needs a recipe with task: " + task + ", got task " + recipe.task);
+  configure_threads(recipe.threads);
+  std::cout << runtime_summary() << std::endl;
+  device = parse_device(recipe.device);
+  return train::make_task(recipe, device);
 }
 
 int BenchCommands::embed() {
-  const Recipe recipe = load_recipe(recipe_, overrides_);
-  if (recipe.task != "clip") throw Error(recipe_ + ": bench embed needs a CLIP recipe (task: clip), got task " + recipe.task);
-  configure_threads(recipe.threads);
-  std::cout << runtime_summary() << std::endl;
-  const auto device = parse_device(recipe.device);
-  auto task = train::make_task(recipe, device);
+  Recipe recipe;
+  torch::Device device(torch::kCPU);
+  const auto task = open_task("clip", recipe, device);
   auto& model = dynamic_cast<clip::ClipModel&>(*task->model());
   const auto& view = recipe.augment.views.at(0);
   const auto& train = task->train_images();
   torch::manual_seed(0);
   const auto images = torch::randint(0, 256, {embed_batch_, train.channels(), view.crop.size, view.crop.size}, torch::kUInt8);
-  const double median = time_repeats([&] { clip::embed_images(model, images, view, device, embed_batch_); });
+  const double median = train::median_seconds([&] { clip::embed_images(model, images, view, device, embed_batch_); }, repeats_);
   std::cout << recipe.name << " embed: " << decimals(embed_batch_ / median, 1) << " images/s (batch " << embed_batch_
             << " in " << decimals(median * 1000, 1) << " ms, median of " << repeats_ << ")" << std::endl;
   write_json(json_, {{"images_per_second", embed_batch_ / median}, {"median_seconds", median}, {"threads", at::get_num_threads()}});
@@ -194,12 +178,9 @@ int BenchCommands::embed() {
 }
 
 int BenchCommands::sample() {
-  const Recipe recipe = load_recipe(recipe_, overrides_);
-  if (recipe.task != "diffusion") throw Error(recipe_ + ": bench sample needs a diffusion recipe (task: diffusion), got task " + recipe.task);
-  configure_threads(recipe.threads);
-  std::cout << runtime_summary() << std::endl;
-  const auto device = parse_device(recipe.device);
-  auto task = train::make_task(recipe, device);
+  Recipe recipe;
+  torch::Device device(torch::kCPU);
+  const auto task = open_task("diffusion", recipe, device);
   auto& model = dynamic_cast<diffusion::DiffusionModel&>(*task->model());
   const auto labels = torch::arange(sample_batch_, torch::kLong).remainder(model.num_classes);
   diffusion::SampleOptions o;
@@ -208,9 +189,9 @@ int BenchCommands::sample() {
   o.progress = false;
   const auto net = model.denoiser();
   const std::vector<int64_t> shape{model.channels, model.image_side, model.image_side};
-  const double median = time_repeats([&] {
+  const double median = train::median_seconds([&] {
     diffusion::sample(net, model.schedule, model.config.prediction, model.null_class(), labels, shape, o, device);
-  });
+  }, repeats_);
   const double per_step = median / static_cast<double>(sample_steps_);
   std::cout << recipe.name << " sample: " << decimals(sample_batch_ / per_step, 1) << " images/s per DDIM step (batch "
             << sample_batch_ << ", " << decimals(per_step * 1000, 1) << " ms a step, guidance 3, median of " << repeats_

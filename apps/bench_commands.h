@@ -6,9 +6,12 @@
 
 #include <CLI/CLI.hpp>
 
-#include <functional>
+#include <memory>
 #include <string>
 #include <vector>
+
+#include "selfsup/train/recipe.h"
+#include "selfsup/train/task.h"
 
 namespace selfsup::cli {
 
@@ -24,8 +27,9 @@ class BenchCommands {
   int knn();
   int embed();
   int sample();
-  // Median seconds of `repeats` calls of f after one untimed call; prints the result line.
-  double time_repeats(const std::function<void()>& f) const;
+  // The recipe, set up for a benchmark of its model: threads, the start-up line, the task. `task`
+  // is the recipe task the command needs.
+  std::unique_ptr<train::Task> open_task(const std::string& task, Recipe& recipe, torch::Device& device) const;
 
   CLI::App *bench_cmd_, *step_cmd_, *knn_cmd_, *embed_cmd_, *sample_cmd_;
   std::string recipe_, dump_, json_;

@@ -13,19 +13,6 @@ namespace selfsup::train {
 
 namespace {
 
-// Median seconds of `repeats` calls after one untimed call.
-double median_seconds(const std::function<void()>& f, int64_t repeats) {
-  f();
-  std::vector<double> times;
-  for (int64_t i = 0; i < repeats; ++i) {
-    const auto start = std::chrono::steady_clock::now();
-    f();
-    times.push_back(std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count());
-  }
-  std::sort(times.begin(), times.end());
-  return times[times.size() / 2];
-}
-
 double gemm_gflops(torch::Dtype dtype) {
   const int64_t n = 2048;
   const auto a = torch::randn({n, n}).to(dtype), b = torch::randn({n, n}).to(dtype);
@@ -41,6 +28,18 @@ double conv_gflops(torch::Dtype dtype) {
 }
 
 }  // namespace
+
+double median_seconds(const std::function<void()>& f, int64_t repeats) {
+  f();
+  std::vector<double> times;
+  for (int64_t i = 0; i < repeats; ++i) {
+    const auto start = std::chrono::steady_clock::now();
+    f();
+    times.push_back(std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count());
+  }
+  std::sort(times.begin(), times.end());
+  return times[times.size() / 2];
+}
 
 Calibration calibrate(int64_t steps, bool peaks) {
   torch::NoGradGuard outside;  // the step below turns gradients back on for itself

@@ -5,6 +5,7 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 
 namespace selfsup::train {
 
@@ -21,6 +22,9 @@ struct Calibration {
   double gemm_fp32 = 0, gemm_bf16 = 0, conv_fp32 = 0, conv_bf16 = 0;
   double budget_factor() const { return kReferenceImagesPerSecond / images_per_second; }
 };
+
+// Median seconds of `repeats` calls of `f` after one untimed call (every benchmark here times so).
+double median_seconds(const std::function<void()>& f, int64_t repeats);
 
 // Runs the calibration step (`steps` timed after 2 warm-up steps) and, with `peaks`, the
 // microbenchmarks; on the threads LibTorch currently uses.
