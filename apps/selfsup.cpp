@@ -13,6 +13,7 @@
 #include "diffusion_commands.h"
 #include "selfsup/builtin.h"
 #include "selfsup/core/config.h"
+#include "selfsup/core/distributed.h"
 #include "selfsup/core/error.h"
 #include "selfsup/core/fs.h"
 #include "selfsup/core/runtime.h"
@@ -34,6 +35,7 @@ struct TrainArgs {
   std::string recipe;
   std::vector<std::string> overrides;
   bool resume = false, overwrite = false;
+  int64_t dist_timeout = 600;
 };
 
 struct EvalArgs {
@@ -54,7 +56,8 @@ struct AttentionArgs {
 
 int cmd_train(const TrainArgs& a) {
   const Recipe recipe = load_recipe(a.recipe, a.overrides);
-  const auto metrics = train::run_training(recipe, a.resume, a.overwrite);
+  const auto metrics = train::run_training(recipe, a.resume, a.overwrite, a.dist_timeout);
+  if (dist::world_from_environment().rank != 0) return 0;  // rank 0 reports for every process
   if (metrics.contains("eval")) std::cout << "\n" << train::format_results(metrics);
   if (metrics.contains("samples")) std::cout << "samples: " << metrics["samples"].get<std::string>() << std::endl;
   std::cout << "run folder: " << (std::filesystem::path(recipe.run_dir) / recipe.name).string() << std::endl;
@@ -187,6 +190,16 @@ int cmd_recipe(const std::string& path, const std::vector<std::string>& override
   return 0;
 }
 
+// "rank 1 of 2: " in a multi-process run (whose processes share one terminal or log), else "".
+std::string process_prefix() {
+  try {
+    const auto w = dist::world_from_environment();
+    return w.size > 1 ? "rank " + std::to_string(w.rank) + " of " + std::to_string(w.size) + ": " : "";
+  } catch (const Error&) {
+    return "";
+  }
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -216,6 +229,11 @@ int main(int argc, char** argv) {
   train_cmd->add_flag("--resume", train_args.resume, "continue from runs/NAME/checkpoint.pt");
   train_cmd->add_flag("--overwrite", train_args.overwrite,
                       "start over in runs/NAME even though it holds a checkpoint (deleting it)");
+  train_cmd->add_option("--dist-timeout", train_args.dist_timeout,
+                        "multi-process runs (torchrun, SLURM, scripts/launch.sh; docs/distributed.md): seconds to wait\n"
+                        "for the other processes before giving up")
+      ->capture_default_str()
+      ->check(CLI::PositiveNumber);
 
   EvalArgs eval_args;
   auto* eval_cmd = app.add_subcommand("eval", "Evaluate an encoder: kNN (k=200, T=0.1) and a linear probe on frozen features,\n"
@@ -277,9 +295,12 @@ int main(int argc, char** argv) {
     if (int code = 0; data_commands.run(code)) return code;
     if (int code = 0; bench_commands.run(code)) return code;
   } catch (const Error& e) {
-    std::cerr << "error: " << e.what() << std::endl;
+    std::cerr << "error: " << process_prefix() << e.what() << std::endl;
     return 2;
   } catch (const train::Diverged& e) {
+    std::cerr << "error: " << process_prefix() << e.what() << std::endl;
+    return 1;
+  } catch (const dist::CommunicationError& e) {
     std::cerr << "error: " << e.what() << std::endl;
     return 1;
   } catch (const std::exception& e) {

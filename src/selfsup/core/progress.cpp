@@ -1,5 +1,7 @@
 #include "selfsup/core/progress.h"
 
+#include "selfsup/core/distributed.h"
+
 #include <unistd.h>
 
 #include <cstdio>
@@ -41,6 +43,7 @@ std::string Progress::line(int64_t done, const std::string& stats) const {
 }
 
 void Progress::update(int64_t done, const std::string& stats) {
+  if (!dist::is_main()) return;  // one process reports for all of them
   if (tty_) {
     const auto now = std::chrono::steady_clock::now();
     if (std::chrono::duration<double>(now - last_draw_).count() < 0.2 && done < total_) return;
@@ -54,6 +57,7 @@ void Progress::update(int64_t done, const std::string& stats) {
 void Progress::finish(const std::string& stats) { finish(total_, stats); }
 
 void Progress::finish(int64_t done, const std::string& stats) {
+  if (!dist::is_main()) return;
   if (tty_)
     std::cerr << "\r\033[K" << line(done, stats) << std::endl;
   else

@@ -34,6 +34,10 @@ Loader::Loader(ImageDataset dataset, LoaderOptions options, BatchTransform trans
   if (dataset_.size() == 0) throw Error(dataset_.source + ": empty dataset: expected images");
   if (options_.batch_size <= 0)
     throw Error("loader: batch_size " + std::to_string(options_.batch_size) + ": expected > 0");
+  if (options_.shard_count < 1 || options_.shard_rank < 0 || options_.shard_rank >= options_.shard_count ||
+      options_.batch_size % options_.shard_count != 0)
+    throw Error("loader: batch_size " + std::to_string(options_.batch_size) + " cannot be shared by " +
+                std::to_string(options_.shard_count) + " processes: expected a multiple of the process count");
   if (options_.workers < 0 || options_.prefetch < 1)
     throw Error("loader: workers >= 0 and prefetch >= 1 expected, got workers " +
                 std::to_string(options_.workers) + ", prefetch " +
@@ -88,9 +92,11 @@ Loader::Result Loader::produce(int64_t step) const {
     batch.step = step;
     const int64_t begin = step * options_.batch_size;
     const int64_t end = std::min(begin + options_.batch_size, dataset_.size());
-    batch.indices = permutation_.slice(0, begin, end).clone();  // callers may modify it
+    batch.indices = permutation_.slice(0, begin + options_.shard_rank, end, options_.shard_count).clone();  // callers may modify it
     // Fresh per batch, so the result does not depend on which worker ran it or when.
-    auto gen = at::make_generator<at::CPUGeneratorImpl>(mix_seed(options_.seed, epoch_, step + kTransformSeedOffset));
+    uint64_t seed = mix_seed(options_.seed, epoch_, step + kTransformSeedOffset);
+    if (options_.shard_count > 1) seed = mix_seed(seed, static_cast<uint64_t>(options_.shard_rank) + 1);
+    auto gen = at::make_generator<at::CPUGeneratorImpl>(seed);
     if (dataset_.streamed()) {
       decode_crops(batch, gen);
     } else {

@@ -45,6 +45,10 @@ struct LoaderOptions {
   // Streamed datasets: an image that cannot be read or decoded stops the epoch with an error
   // naming it (false), or is replaced by the next readable image of the list and counted (true).
   bool skip_bad_files = false;
+  // Multi-process training: this process's part of every global batch of `batch_size` images —
+  // positions shard_rank, shard_rank + shard_count, ... (strided, so BatchNorm split groups match
+  // the ranks; core/distributed.h). Its augmentations draw from their own seed per rank.
+  int64_t shard_rank = 0, shard_count = 1;
 };
 
 class Loader {

@@ -4,6 +4,7 @@
 
 #include <functional>
 
+#include "selfsup/train/data_parallel.h"
 #include "selfsup/train/optimizer.h"
 #include "selfsup/train/task.h"
 
@@ -14,6 +15,9 @@ namespace selfsup::train {
 // backward pass and clipping (the trainer's gradient-norm log). Returns the loss value and the
 // model's logs. A non-finite loss throws `Diverged` before anything is updated. With `bf16` the
 // forward pass runs under autocast (train/precision.h); backward follows the forward's dtypes.
+// With several processes (core/distributed.h) the loss and logs are averaged over them before the
+// finiteness check, so every process stops on the same step, and `averager` (constructed on the
+// optimiser's parameters) averages the gradients before clipping and the step.
 struct StepResult {
   double loss = 0;
   std::map<std::string, double> logs;
@@ -23,6 +27,7 @@ struct StepResult {
 uint64_t step_seed(int64_t seed, int64_t epoch, int64_t step);
 
 StepResult optimisation_step(Model& model, Optimizer& optimizer, const data::Batch& batch, StepContext& ctx,
-                             double grad_clip, bool bf16 = false, const std::function<void()>& after_backward = {});
+                             double grad_clip, bool bf16 = false, const std::function<void()>& after_backward = {},
+                             GradientAverager* averager = nullptr);
 
 }  // namespace selfsup::train

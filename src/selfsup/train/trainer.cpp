@@ -8,12 +8,14 @@
 #include <iostream>
 #include <sstream>
 
+#include "selfsup/core/distributed.h"
 #include "selfsup/core/error.h"
 #include "selfsup/core/fs.h"
 #include "selfsup/core/progress.h"
 #include "selfsup/core/runtime.h"
 #include "selfsup/data/loader.h"
 #include "selfsup/train/checkpoint.h"
+#include "selfsup/train/data_parallel.h"
 #include "selfsup/train/grad_norms.h"
 #include "selfsup/train/precision.h"
 #include "selfsup/train/schedule.h"
@@ -45,17 +47,50 @@ struct EpochStats {
   double mean(const std::string& k) const { return steps ? logs.at(k) / steps : 0; }
 };
 
+// Joins the launcher's process group for the run's lifetime (core/distributed.h); the other
+// processes print nothing to stdout, rank 0 speaks for all of them.
+class ProcessGroupSession {
+ public:
+  ProcessGroupSession(const dist::WorldInfo& world, torch::Device device, int64_t timeout_seconds) {
+    if (world.size <= 1) return;
+    dist::init(world, device, std::chrono::seconds(timeout_seconds));
+    if (!dist::is_main()) quiet_ = std::cout.rdbuf(nullptr);
+  }
+  ~ProcessGroupSession() {
+    if (quiet_) std::cout.rdbuf(quiet_);
+    std::cout.clear();
+    dist::shutdown();
+  }
+
+ private:
+  std::streambuf* quiet_ = nullptr;
+};
+
+torch::Device training_device(const Recipe& r, const dist::WorldInfo& world) {
+  const auto device = parse_device(r.device);
+  // One GPU per process on a machine: cuda means cuda:LOCAL_RANK.
+  if (device.is_cuda() && !device.has_index() && world.size > 1) return torch::Device(torch::kCUDA, world.local_rank);
+  return device;
+}
+
 class Run {
  public:
-  Run(const Recipe& recipe, bool resume, bool overwrite)
-      : r_(recipe), dir_(fs::path(recipe.run_dir) / recipe.name), device_(parse_device(recipe.device)) {
+  Run(const Recipe& recipe, bool resume, bool overwrite, const dist::WorldInfo& world, int64_t timeout_seconds)
+      : r_(recipe), dir_(fs::path(recipe.run_dir) / recipe.name), device_(training_device(recipe, world)),
+        session_(world, device_, timeout_seconds) {
     configure_threads(r_.threads);
     bf16_ = resolve_precision(r_.precision, device_) == "bf16";
     std::cout << runtime_summary() << " | " << (bf16_ ? "bf16 autocast" : "fp32") << std::endl;
+    if (dist::active()) {
+      check_same_recipe_everywhere();
+      std::cout << "processes: " << dist::world_size() << " (" << world.launcher << ", " << dist::backend()
+                << "), global batch " << r_.train.batch_size << " = " << dist::world_size() << " x "
+                << r_.train.batch_size / dist::world_size() << std::endl;
+    }
     fs::create_directories(dir_);
     checkpoint_ = (dir_ / "checkpoint.pt").string();
     if (resume && overwrite) throw Error("train: --resume continues a run, --overwrite replaces it: give one of them");
-    if (!resume && fs::exists(checkpoint_)) {
+    if (!resume && fs::exists(checkpoint_) && dist::is_main()) {
       if (!overwrite)
         throw Error(dir_.string() + ": holds the checkpoint of an earlier run: --resume to continue it, --overwrite to "
                     "start over (deleting it), or another name=");
@@ -76,19 +111,51 @@ class Run {
       global_step_ = info.global_step;
       std::cout << "resumed " << checkpoint_ << " after epoch " << epochs_done_ << ", step " << global_step_ << std::endl;
       drop_rows_after_checkpoint();
-    } else {
+    } else if (dist::is_main()) {
       std::error_code ec;
       fs::remove(dir_ / "metrics.csv", ec);
       fs::remove(dir_ / "grad_norms.csv", ec);
     }
-    atomic_write((dir_ / "recipe.yaml").string(), recipe_to_yaml(r_));
-    if (r_.train.grad_norms)
+    if (dist::is_main()) atomic_write((dir_ / "recipe.yaml").string(), recipe_to_yaml(r_));
+    if (dist::active()) {
+      // Every process starts from rank 0's weights and state (as DDP does), whatever each built.
+      for (auto& t : model_->parameters()) broadcast_tensor(t);
+      for (auto& t : model_->buffers()) broadcast_tensor(t);
+      averager_ = std::make_unique<GradientAverager>(optimizer_parameter_tensors());
+    }
+    if (r_.train.grad_norms && dist::is_main())
       grad_norms_ = std::make_unique<GradNormLog>(optimizer_->parameters(), (dir_ / "grad_norms.csv").string());
+  }
+
+  // Processes started with different recipes (or overrides) would train different things and
+  // fail deep inside a collective: compare a hash of the resolved recipe first.
+  void check_same_recipe_everywhere() const {
+    const std::string yaml = recipe_to_yaml(r_);
+    const auto mine = static_cast<int64_t>(std::hash<std::string>{}(yaml) >> 1);
+    const auto all = dist::all_gather(torch::tensor({mine}, torch::kLong));
+    for (int64_t r = 0; r < all.size(0); ++r)
+      if (all[r].item<int64_t>() != mine)
+        throw Error("recipe: process " + std::to_string(r) + " resolved a different recipe than process " +
+                    std::to_string(dist::rank()) + ": start every process with the same recipe and overrides");
+  }
+
+  static void broadcast_tensor(torch::Tensor& t) {
+    torch::NoGradGuard no_grad;
+    auto on_wire = t.is_contiguous() ? t : t.contiguous();
+    dist::broadcast_(on_wire);
+    if (!on_wire.is_same(t)) t.copy_(on_wire);
+  }
+
+  std::vector<torch::Tensor> optimizer_parameter_tensors() const {
+    std::vector<torch::Tensor> out;
+    for (const auto& p : optimizer_->parameters()) out.push_back(p.tensor);
+    return out;
   }
 
   // A run killed after logging an epoch (or step) but before its checkpoint logged rows the resumed
   // run logs again: keep the header and the rows up to the checkpoint's position.
   void drop_rows_after_checkpoint() const {
+    if (!dist::is_main()) return;
     drop_rows_after((dir_ / "metrics.csv").string(), epochs_done_);
     drop_rows_after((dir_ / "grad_norms.csv").string(), global_step_);
   }
@@ -130,7 +197,12 @@ class Run {
 
   nlohmann::json run() {
     const auto& train_images = task_->train_images();
-    const auto lo = training_loader_options(r_, train_images);
+    auto lo = training_loader_options(r_, train_images);
+    lo.shard_rank = dist::rank();
+    lo.shard_count = dist::world_size();
+    if (r_.train.batch_size % lo.shard_count != 0)
+      throw Error("train.batch_size: " + std::to_string(r_.train.batch_size) + " (the global batch) cannot be split evenly over " +
+                  std::to_string(lo.shard_count) + " processes: expected a multiple of " + std::to_string(lo.shard_count));
     data::Loader loader(train_images, lo, augment::views_transform(r_.augment.views, device_));
     const int64_t steps_per_epoch = loader.batches_per_epoch();
     if (steps_per_epoch == 0)
@@ -166,9 +238,12 @@ class Run {
         optimizer_->set_lr(lr);
         StepResult out;
         try {
-          out = optimisation_step(*model_, *optimizer_, *batch, ctx, r_.train.grad_clip, bf16_, [&] {
-            if (grad_norms_) grad_norms_->record(global_step_ + 1);
-          });
+          out = optimisation_step(
+              *model_, *optimizer_, *batch, ctx, r_.train.grad_clip, bf16_,
+              [&] {
+                if (grad_norms_) grad_norms_->record(global_step_ + 1);
+              },
+              averager_.get());
         } catch (const Diverged& e) {
           throw Diverged(std::string(e.what()) + " at epoch " + std::to_string(epoch + 1) + " step " +
                          std::to_string(step + 1) + " (lr " + std::to_string(lr) +
@@ -207,9 +282,11 @@ class Run {
       }
       epochs_done_ = epoch + 1;
 
-      const auto evaluation = task_->evaluate_epoch(epochs_done_);
-      append_csv(stats, optimizer_->lr(), ips, loader.wait_seconds() / epoch_seconds,
-                 prepare_seconds / epoch_seconds, epoch_seconds, evaluation);
+      if (dist::is_main()) {  // the other processes go on to the next epoch and wait for rank 0 there
+        const auto evaluation = task_->evaluate_epoch(epochs_done_);
+        append_csv(stats, optimizer_->lr(), ips, loader.wait_seconds() / epoch_seconds,
+                   prepare_seconds / epoch_seconds, epoch_seconds, evaluation);
+      }
       if (epochs_done_ % r_.train.checkpoint_every == 0 || epochs_done_ == last_epoch || limit_reached) save();
     }
 
@@ -225,12 +302,18 @@ class Run {
     metrics["threads"] = at::get_num_threads();
     metrics["precision"] = bf16_ ? "bf16" : "fp32";
     metrics["runtime"] = runtime_summary();
+    if (dist::active()) {
+      metrics["processes"] = dist::world_size();
+      metrics["allreduce_bytes_per_step"] = averager_->bytes_per_step();
+      if (train_seconds > 0) metrics["allreduce_wait_share"] = averager_->wait_seconds() / train_seconds;
+    }
     if (images > 0) {
       metrics["train_seconds_this_invocation"] = train_seconds;
       metrics["images_per_second"] = images / train_seconds;
       metrics["data_wait_share"] = wait_seconds / train_seconds;
       metrics["loader_busy_share"] = loader_seconds / train_seconds;
     }
+    if (!dist::is_main()) return metrics;  // rank 0 evaluates and writes; the others are done
     if (r_.eval.at_end && epochs_done_ == r_.train.epochs) metrics.update(task_->evaluate_final());
     atomic_write((dir_ / "metrics.json").string(), metrics.dump(2) + "\n");
     return metrics;
@@ -244,7 +327,7 @@ class Run {
   }
 
   void warn_on_collapse(const std::map<std::string, double>& logs) {
-    if (warned_collapse_) return;
+    if (warned_collapse_ || !dist::is_main()) return;
     const auto spread = logs.find("spread"), uniformity = logs.find("uniformity");
     if (spread != logs.end() && spread->second < 0.05) {
       warned_collapse_ = true;
@@ -283,6 +366,7 @@ class Run {
   }
 
   void save() {
+    if (!dist::is_main()) return;
     CheckpointInfo info{recipe_to_yaml(r_), epochs_done_, global_step_, task_->train_images().size(),
                         task_->checkpoint_extras()};
     save_checkpoint(checkpoint_, *model_, optimizer_.get(), info);
@@ -291,10 +375,12 @@ class Run {
   Recipe r_;
   fs::path dir_;
   torch::Device device_;
+  ProcessGroupSession session_;
   std::unique_ptr<Task> task_;
   std::shared_ptr<Model> model_;
   std::unique_ptr<Optimizer> optimizer_;
   std::unique_ptr<GradNormLog> grad_norms_;
+  std::unique_ptr<GradientAverager> averager_;  // several processes only
   std::string checkpoint_;
   int64_t epochs_done_ = 0, global_step_ = 0;
   bool warned_collapse_ = false, bf16_ = false;
@@ -306,8 +392,8 @@ std::string percent(const nlohmann::json& j, const char* key) {
 
 }  // namespace
 
-nlohmann::json run_training(const Recipe& recipe, bool resume, bool overwrite) {
-  return Run(recipe, resume, overwrite).run();
+nlohmann::json run_training(const Recipe& recipe, bool resume, bool overwrite, int64_t timeout_seconds) {
+  return Run(recipe, resume, overwrite, dist::world_from_environment(), timeout_seconds).run();
 }
 
 std::string format_results(const nlohmann::json& m) {
