@@ -4,6 +4,7 @@
 
 #include "selfsup/clip/config.h"
 #include "selfsup/clip/loss.h"
+#include "selfsup/core/distributed.h"
 #include "selfsup/core/error.h"
 #include "selfsup/models/registry.h"
 #include "selfsup/core/tensor.h"
@@ -60,14 +61,16 @@ train::StepOutput ClipModel::training_step(const data::Batch& batch, train::Step
   // One caption per image, uniformly among its captions, drawn from the step's generator.
   const auto first = captions_.first.index_select(0, batch.indices);
   const auto count = captions_.count.index_select(0, batch.indices);
-  const auto u = torch::rand({batch.indices.size(0)}, ctx.generator, torch::kDouble);
+  // Drawn for the global batch, each process keeping its part: the same captions as one process.
+  const auto u = dist::local_part(torch::rand({batch.indices.size(0) * dist::world_size()}, ctx.generator, torch::kDouble));
   const auto pick = captions_.order.index_select(0, first + (u * count.to(torch::kDouble)).to(torch::kLong));
-  const auto groups = captions_.image_group.index_select(0, batch.indices);
   const auto device = batch.views[0].device();
-
-  const auto image_emb = encode_images(batch.views[0]);                                      // B x E
-  const auto text_emb = encode_texts(captions_.ids.index_select(0, pick).to(device),
-                                     captions_.mask.index_select(0, pick).to(device));       // B x E
+  // Several processes: the contrastive loss of the global batch (images, texts and their groups
+  // gathered, embeddings with their gradient), as open_clip's gather_with_grad.
+  const auto groups = dist::gather_batch(captions_.image_group.index_select(0, batch.indices));
+  const auto image_emb = dist::gather_batch_with_grad(encode_images(batch.views[0]));            // B x E
+  const auto text_emb = dist::gather_batch_with_grad(encode_texts(captions_.ids.index_select(0, pick).to(device),
+                                                                  captions_.mask.index_select(0, pick).to(device)));  // B x E
   const auto positives = positive_mask(groups, groups).to(device);                          // B x B
   const auto scale = logit_scale.exp();
   train::StepOutput out;

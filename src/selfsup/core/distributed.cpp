@@ -47,9 +47,12 @@ void communicate(const char* what, F&& f) {
   try {
     f();
   } catch (const c10::Error& e) {
-    const std::string why = e.what_without_backtrace();
+    std::string why = e.what_without_backtrace();
+    why = why.substr(0, why.find('\n'));
+    const bool lost = why.find("closed") != std::string::npos || why.find("imed out") != std::string::npos ||
+                      why.find("reset by peer") != std::string::npos || why.find("Broken pipe") != std::string::npos;
     throw CommunicationError("rank " + std::to_string(rank()) + " of " + std::to_string(world_size()) + ": " + what +
-                             " failed (another process stopped, or the timeout passed): " + why.substr(0, why.find('\n')));
+                             " failed" + (lost ? " (another process stopped, or the timeout passed)" : "") + ": " + why);
   }
 }
 

@@ -2,6 +2,7 @@
 
 #include <algorithm>
 
+#include "selfsup/core/distributed.h"
 #include "selfsup/core/tensor.h"
 #include "selfsup/models/registry.h"
 
@@ -10,9 +11,13 @@ namespace selfsup::diffusion {
 namespace {
 
 // Uniform timesteps and Gaussian noise for a batch, from the step's generator (CPU), on x0's device.
+// Several processes draw for the global batch and keep their part (core/distributed.h): the same
+// draws as one process, and no two processes reuse one noise image.
 std::pair<torch::Tensor, torch::Tensor> draw_noise(const torch::Tensor& x0, int64_t T, at::Generator& gen) {
-  const auto t = torch::randint(0, T, {x0.size(0)}, gen, torch::kLong);
-  const auto noise = torch::randn(x0.sizes(), gen, torch::kFloat);
+  auto global = x0.sizes().vec();
+  global[0] *= dist::world_size();
+  const auto t = dist::local_part(torch::randint(0, T, {global[0]}, gen, torch::kLong));
+  const auto noise = dist::local_part(torch::randn(global, gen, torch::kFloat));
   return {t.to(x0.device()), noise.to(x0.device())};
 }
 
@@ -32,7 +37,7 @@ DiffusionModel::DiffusionModel(const DiffusionConfig& c, int64_t channels_, int6
 train::StepOutput DiffusionModel::training_step(const data::Batch& batch, train::StepContext& ctx) {
   const auto& x0 = batch.views.at(0);
   auto [t, noise] = draw_noise(x0, schedule.steps, ctx.generator);
-  const auto dropped = torch::rand({x0.size(0)}, ctx.generator) < config.p_uncond;
+  const auto dropped = dist::local_part(torch::rand({x0.size(0) * dist::world_size()}, ctx.generator)) < config.p_uncond;
   const auto y = torch::where(dropped, torch::full_like(batch.labels, num_classes), batch.labels).to(x0.device());
   const auto abar = schedule.abar(t, x0.device());
   const auto x_t = abar.sqrt() * x0 + (1 - abar).sqrt() * noise;

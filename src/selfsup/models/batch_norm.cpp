@@ -1,6 +1,7 @@
 // BatchNorm2d / SplitBatchNorm: the split groups become extra channels of one batch_norm call.
 #include "selfsup/models/batch_norm.h"
 
+#include "selfsup/core/distributed.h"
 #include "selfsup/core/error.h"
 
 #include <string>
@@ -48,7 +49,13 @@ void BatchNorm2dImpl::reset_parameters() {
 
 void BatchNorm2dImpl::set_splits(int64_t splits) {
   check_splits(splits);
+  if (splits > 1 && options.sync()) throw Error("BatchNorm2d: split groups and SyncBatchNorm exclude each other");
   options.splits(splits);
+}
+
+void BatchNorm2dImpl::set_sync(bool sync) {
+  if (sync && options.splits() > 1) throw Error("BatchNorm2d: split groups and SyncBatchNorm exclude each other");
+  options.sync(sync);
 }
 
 torch::Tensor BatchNorm2dImpl::forward(const torch::Tensor& x) {
@@ -65,6 +72,7 @@ torch::Tensor BatchNorm2dImpl::forward(const torch::Tensor& x) {
     torch::NoGradGuard no_grad;
     num_batches_tracked.add_(1);
   }
+  if (options.sync() && dist::active()) return forward_sync(x);
   if (options.splits() == 1)
     return torch::batch_norm(x, weight, bias, running_mean, running_var, true,
                              options.momentum(), options.eps(), cudnn_enabled());
@@ -89,6 +97,38 @@ torch::Tensor BatchNorm2dImpl::forward_split(const torch::Tensor& x) {
     running_var.copy_(var.view({s, c}).mean(0));
   }
   return y.view(x.sizes());
+}
+
+// SyncBatchNorm as torch.nn.SyncBatchNorm computes it: each process's count, mean and biased
+// variance (accurate two-pass statistics), gathered with their gradient and combined
+// (Chan et al.'s parallel variance), so backward reaches every process's inputs.
+torch::Tensor BatchNorm2dImpl::forward_sync(const torch::Tensor& x) {
+  const int64_t c = options.num_features();
+  std::vector<int64_t> dims{0}, shape(x.dim(), 1);
+  for (int64_t d = 2; d < x.dim(); ++d) dims.push_back(d);
+  shape[1] = c;
+  const auto [var, mean] = torch::var_mean(x, dims, /*unbiased=*/false);
+  const auto count = torch::full({1}, static_cast<double>(x.numel() / c), mean.options());
+  const auto all = dist::gather_batch_with_grad(torch::cat({count, mean, var}).unsqueeze(0));  // W x (1 + 2C)
+  const auto counts = all.narrow(1, 0, 1), means = all.narrow(1, 1, c), vars = all.narrow(1, 1 + c, c);
+  const auto total = counts.sum();
+  const auto global_mean = (counts * means).sum(0) / total;
+  const auto global_var = (counts * (vars + (means - global_mean).pow(2))).sum(0) / total;
+  {
+    torch::NoGradGuard no_grad;
+    const double m = options.momentum(), n = total.item<double>();
+    running_mean.mul_(1 - m).add_(global_mean.detach(), m);
+    running_var.mul_(1 - m).add_(global_var.detach() * (n / std::max(n - 1, 1.0)), m);
+  }
+  auto y = (x - global_mean.view(shape)) * torch::rsqrt(global_var.view(shape) + options.eps());
+  if (options.affine()) y = y * weight.view(shape) + bias.view(shape);
+  return y;
+}
+
+void set_sync_bn(torch::nn::Module& root, bool sync) {
+  root.apply([sync](torch::nn::Module& m) {
+    if (auto* bn = dynamic_cast<BatchNorm2dImpl*>(&m)) bn->set_sync(sync);
+  });
 }
 
 void set_bn_splits(torch::nn::Module& root, int64_t splits) {

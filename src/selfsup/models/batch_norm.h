@@ -17,6 +17,9 @@ struct BatchNorm2dOptions {
   TORCH_ARG(bool, affine) = true;
   // Training-mode batch groups with separate statistics; 1 = ordinary BN.
   TORCH_ARG(int64_t, splits) = 1;
+  // SyncBatchNorm: with several processes (core/distributed.h), training-mode statistics of the
+  // global batch; one process: ordinary BN. Excludes splits > 1.
+  TORCH_ARG(bool, sync) = false;
 };
 
 // Normalises N x C x ... over all dims except C, so it also serves as BatchNorm1d on N x D
@@ -40,6 +43,7 @@ class BatchNorm2dImpl : public torch::nn::Module {
 
   int64_t splits() const { return options.splits(); }
   void set_splits(int64_t splits);
+  void set_sync(bool sync);
 
   BatchNorm2dOptions options;
   torch::Tensor weight, bias;  // undefined when !affine
@@ -47,10 +51,13 @@ class BatchNorm2dImpl : public torch::nn::Module {
 
  private:
   torch::Tensor forward_split(const torch::Tensor& x);
+  torch::Tensor forward_sync(const torch::Tensor& x);
 };
 TORCH_MODULE(BatchNorm2d);
 
 // Sets `splits` on every BatchNorm2d in `root` (root included). splits < 1 throws selfsup::Error.
 void set_bn_splits(torch::nn::Module& root, int64_t splits);
+// Makes every BatchNorm2d in `root` a SyncBatchNorm (BatchNorm2dOptions::sync).
+void set_sync_bn(torch::nn::Module& root, bool sync);
 
 }  // namespace selfsup::models

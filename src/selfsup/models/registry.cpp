@@ -31,6 +31,9 @@ void BackboneConfig::visit(config::Visitor& v) {
   v("in_channels", in_channels, "input channels; 0 = take it from the dataset", config::non_negative);
   v("zero_init_residual", zero_init_residual,
     "ResNet: start the last BN of each residual block at weight 0 (each block = identity)");
+  v("sync_bn", sync_bn,
+    "several processes (docs/distributed.md): every BatchNorm of the trained model (backbone and heads) "
+    "normalises with the statistics of the global batch (SyncBatchNorm); one process: no effect");
   v.section("vit", vit, "Vision Transformer sizes (name: vit)");
 }
 

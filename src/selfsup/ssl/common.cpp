@@ -1,8 +1,17 @@
 #include "selfsup/ssl/common.h"
 
+#include "selfsup/core/distributed.h"
 #include "selfsup/core/error.h"
 
 namespace selfsup::ssl {
+
+torch::Tensor gather_views(const torch::Tensor& z, int64_t views, bool with_grad) {
+  if (!dist::active()) return z;
+  std::vector<torch::Tensor> parts;
+  for (const auto& block : z.chunk(views, 0))
+    parts.push_back(with_grad ? dist::gather_batch_with_grad(block) : dist::gather_batch(block));
+  return torch::cat(parts);
+}
 
 models::MlpHead make_head(const HeadConfig& c, int64_t in_dim) {
   return models::MlpHead(models::MlpHeadOptions(in_dim, c.hidden_dim, c.out_dim)

@@ -24,6 +24,11 @@ models::MlpHead make_head(const HeadConfig& config, int64_t in_dim);
 torch::Tensor forward_multicrop(const std::function<torch::Tensor(const torch::Tensor&)>& net,
                                 const std::vector<torch::Tensor>& views);
 
+// Several processes (core/distributed.h): the global batch of each of `views` consecutive blocks
+// of rows ((V*N) x ... -> (V*N_global) x ...), differentiable or not. Losses computed on the result
+// are the single-process losses of the global batch. One process: `z` itself.
+torch::Tensor gather_views(const torch::Tensor& z, int64_t views, bool with_grad = true);
+
 // backbone followed by the first `layers` hidden blocks (Linear [+ norm] + ReLU) of `head`: the
 // network SimCLR v2 evaluates and fine-tunes ("from the middle layer of the projection head").
 // Shares the weights of both; output_dim is the head's hidden width.

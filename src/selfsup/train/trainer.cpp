@@ -7,6 +7,7 @@
 #include <iomanip>
 #include <iostream>
 #include <sstream>
+#include <thread>
 
 #include "selfsup/core/distributed.h"
 #include "selfsup/core/error.h"
@@ -14,6 +15,7 @@
 #include "selfsup/core/progress.h"
 #include "selfsup/core/runtime.h"
 #include "selfsup/data/loader.h"
+#include "selfsup/models/batch_norm.h"
 #include "selfsup/train/checkpoint.h"
 #include "selfsup/train/data_parallel.h"
 #include "selfsup/train/grad_norms.h"
@@ -78,7 +80,9 @@ class Run {
   Run(const Recipe& recipe, bool resume, bool overwrite, const dist::WorldInfo& world, int64_t timeout_seconds)
       : r_(recipe), dir_(fs::path(recipe.run_dir) / recipe.name), device_(training_device(recipe, world)),
         session_(world, device_, timeout_seconds) {
-    configure_threads(r_.threads);
+    // threads: 0 = this process's share of the machine's cores.
+    const auto cores = static_cast<int64_t>(std::max(1u, std::thread::hardware_concurrency()));
+    configure_threads(r_.threads > 0 ? r_.threads : std::max<int64_t>(1, cores / world.local_size));
     bf16_ = resolve_precision(r_.precision, device_) == "bf16";
     std::cout << runtime_summary() << " | " << (bf16_ ? "bf16 autocast" : "fp32") << std::endl;
     if (dist::active()) {
@@ -103,6 +107,7 @@ class Run {
     }
     task_ = make_task(r_, device_, resumed.extras);
     model_ = task_->model();
+    if (r_.model.sync_bn) models::set_sync_bn(*model_, true);
     optimizer_ = std::make_unique<Optimizer>(model_->optimizer_parameters(), r_.train.optimizer);
     if (resume) {
       const auto& info = resumed;
@@ -141,7 +146,8 @@ class Run {
 
   static void broadcast_tensor(torch::Tensor& t) {
     torch::NoGradGuard no_grad;
-    auto on_wire = t.is_contiguous() ? t : t.contiguous();
+    // Gloo has no bool type (InstDisc's visited flags travel as bytes).
+    auto on_wire = t.scalar_type() == torch::kBool ? t.to(torch::kUInt8) : t.contiguous();
     dist::broadcast_(on_wire);
     if (!on_wire.is_same(t)) t.copy_(on_wire);
   }
@@ -282,6 +288,7 @@ class Run {
       }
       epochs_done_ = epoch + 1;
 
+      average_bn_statistics();
       if (dist::is_main()) {  // the other processes go on to the next epoch and wait for rank 0 there
         const auto evaluation = task_->evaluate_epoch(epochs_done_);
         append_csv(stats, optimizer_->lr(), ips, loader.wait_seconds() / epoch_seconds,
@@ -365,7 +372,24 @@ class Run {
     if (!out) throw Error(path.string() + ": cannot append the epoch's row (disk full?)");
   }
 
+  // BatchNorm running statistics are per process unless model.sync_bn: before rank 0 saves or
+  // evaluates them, every process contributes to their mean, which is what the one-process run
+  // keeps for BN split groups (models/batch_norm.h). Every process calls this at the same points.
+  void average_bn_statistics() {
+    if (!dist::active() || r_.model.sync_bn) return;
+    torch::NoGradGuard no_grad;
+    model_->apply([](torch::nn::Module& m) {
+      if (auto* bn = dynamic_cast<models::BatchNorm2dImpl*>(&m)) {
+        for (auto* t : {&bn->running_mean, &bn->running_var}) {
+          dist::all_reduce_sum_(*t);
+          t->div_(static_cast<double>(dist::world_size()));
+        }
+      }
+    });
+  }
+
   void save() {
+    average_bn_statistics();
     if (!dist::is_main()) return;
     CheckpointInfo info{recipe_to_yaml(r_), epochs_done_, global_step_, task_->train_images().size(),
                         task_->checkpoint_extras()};

@@ -5,6 +5,7 @@
 // no predictor; a wide projector helps (the paper: 8192-8192-8192).
 #include "selfsup/ssl/methods/barlow_twins.h"
 
+#include "selfsup/core/distributed.h"
 #include "selfsup/ssl/common.h"
 #include "selfsup/ssl/losses.h"
 
@@ -27,8 +28,9 @@ BarlowTwins::BarlowTwins(const Recipe& recipe, int64_t in_channels) : config_(me
 }
 
 StepOutput BarlowTwins::training_step(const data::Batch& batch, StepContext&) {
-  const auto z1 = projector_->forward(encoder_->forward(batch.views.at(0)));
-  const auto z2 = projector_->forward(encoder_->forward(batch.views.at(1)));
+  // Several processes: the cross-correlation (and its batch normalisation) of the global batch.
+  const auto z1 = dist::gather_batch_with_grad(projector_->forward(encoder_->forward(batch.views.at(0))));
+  const auto z2 = dist::gather_batch_with_grad(projector_->forward(encoder_->forward(batch.views.at(1))));
   StepOutput out{config_.scale_loss * barlow_twins(z1, z2, config_.lambda), {}};
   out.logs["spread"] = embedding_spread(z1);
   return out;

@@ -11,6 +11,7 @@
 
 #include "selfsup/augment/ops.h"
 #include "selfsup/core/error.h"
+#include "selfsup/core/distributed.h"
 #include "selfsup/ssl/common.h"
 #include "selfsup/ssl/losses.h"
 
@@ -101,7 +102,8 @@ StepOutput Cmc::training_step(const data::Batch& batch, StepContext& ctx) {
   const auto inputs = encoders_->split(batch.views.at(0));
   std::vector<torch::Tensor> z;
   for (size_t i = 0; i < inputs.size(); ++i)
-    z.push_back(l2_normalize(projectors_[i]->as<models::MlpHead>()->forward(encoders_->encoder(i).forward(inputs[i]))));
+    z.push_back(dist::gather_batch_with_grad(  // several processes: negatives from the global batch
+        l2_normalize(projectors_[i]->as<models::MlpHead>()->forward(encoders_->encoder(i).forward(inputs[i])))));
   torch::Tensor loss;
   int64_t pairs = 0;
   for (size_t a = 0; a < z.size(); ++a)

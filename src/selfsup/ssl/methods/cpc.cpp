@@ -11,6 +11,7 @@
 #include "selfsup/ssl/methods/cpc.h"
 
 #include "selfsup/core/error.h"
+#include "selfsup/core/distributed.h"
 #include "selfsup/ssl/common.h"
 #include "selfsup/ssl/losses.h"
 
@@ -93,15 +94,17 @@ torch::Tensor Cpc::context(const torch::Tensor& z) {
 StepOutput Cpc::training_step(const data::Batch& batch, StepContext& ctx) {
   const auto z = patches_->grid(batch.views.at(0));  // N x R x Q x D
   const auto c = context(z);
-  const int64_t n = z.size(0), rows = z.size(1), cols = z.size(2), d = z.size(3);
+  const int64_t rows = z.size(1), cols = z.size(2), d = z.size(3);
   const int64_t steps = std::min<int64_t>(config_.predict_steps, rows - 1);
   if (steps < 1) throw Error("cpc: " + std::to_string(rows) + " rows of patches: nothing to predict");
   torch::Tensor loss;
   for (int64_t k = 1; k <= steps; ++k) {
-    const auto pred = predictors_[k - 1]->as<torch::nn::Linear>()->forward(c.slice(1, 0, rows - k));  // N x (R-k) x Q x D
-    const auto target = z.slice(1, k, rows);
+    // Several processes: negatives from the images of the global batch.
+    const auto pred = dist::gather_batch_with_grad(
+        predictors_[k - 1]->as<torch::nn::Linear>()->forward(c.slice(1, 0, rows - k)));  // N x (R-k) x Q x D
+    const auto target = dist::gather_batch_with_grad(z.slice(1, k, rows));
     auto by_position = [&](const torch::Tensor& t) {  // (R-k)*Q positions x N images x D
-      return l2_normalize(t.reshape({-1, d})).view({n, (rows - k) * cols, d}).transpose(0, 1);
+      return l2_normalize(t.reshape({-1, d})).view({t.size(0), (rows - k) * cols, d}).transpose(0, 1);
     };
     const auto term = info_nce_positions(by_position(pred), by_position(target), config_.temperature);
     loss = k == 1 ? term : loss + term;

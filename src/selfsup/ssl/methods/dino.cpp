@@ -108,7 +108,9 @@ StepOutput Dino::training_step(const data::Batch& batch, StepContext& ctx) {
   StepOutput out{cross_view_cross_entropy(student, teacher, static_cast<int64_t>(views.size()), config_.student_temperature), {}};
   {
     torch::NoGradGuard no_grad;
-    center_.mul_(config_.center_momentum).add_(teacher_logits.mean(0, /*keepdim=*/true), 1 - config_.center_momentum);
+    // Several processes: the mean over the global batch, so the centre stays the same everywhere.
+    const auto batch_mean = gather_views(teacher_logits, 2, false).mean(0, /*keepdim=*/true);
+    center_.mul_(config_.center_momentum).add_(batch_mean, 1 - config_.center_momentum);
     out.logs["t_entropy"] = -(teacher * teacher.clamp_min(1e-12).log()).sum(1).mean().item<double>();
     out.logs["uniformity"] = out.logs["t_entropy"] / std::log(static_cast<double>(config_.out_dim));
   }

@@ -17,6 +17,7 @@
 #include <limits>
 
 #include "selfsup/core/error.h"
+#include "selfsup/core/distributed.h"
 #include "selfsup/ssl/common.h"
 #include "selfsup/ssl/losses.h"
 
@@ -58,14 +59,17 @@ torch::Tensor InstDisc::embed(const torch::Tensor& x) { return l2_normalize(proj
 StepOutput InstDisc::training_step(const data::Batch& batch, StepContext& ctx) {
   const auto f = embed(batch.views.at(0));  // N x D
   const auto idx = batch.indices.to(f.device());
+  // Several processes: every bank update covers the global batch, so the banks stay identical.
+  const auto all_idx = dist::gather_batch(idx);
+  const auto all_f = dist::gather_batch(f.detach());
   {
     // An image seen for the first time gets its current feature as its entry, rather than
     // keeping a random vector as the target it must learn to match.
     torch::NoGradGuard no_grad;
-    const auto fresh = visited_.index_select(0, idx).logical_not();
+    const auto fresh = visited_.index_select(0, all_idx).logical_not();
     if (fresh.any().item<bool>()) {
-      bank_->update(idx.masked_select(fresh), f.detach().index({fresh}), 0.0);
-      visited_.index_fill_(0, idx, true);
+      bank_->update(all_idx.masked_select(fresh), all_f.index({fresh}), 0.0);
+      visited_.index_fill_(0, all_idx, true);
     }
   }
   const auto& memory = bank_->features();  // no gradient: a buffer
@@ -82,14 +86,14 @@ StepOutput InstDisc::training_step(const data::Batch& batch, StepContext& ctx) {
     const auto noise = memory.index_select(0, bank_->sample(1, config_.negatives, ctx.generator).flatten());
     const auto positive = (f * own).sum(1) / tau;             // N
     const auto negative = torch::mm(f, noise.t()) / tau;      // N x K
-    update_log_z(torch::cat({positive.unsqueeze(1), negative}, 1).detach());
+    update_log_z(dist::gather_batch(torch::cat({positive.unsqueeze(1), negative}, 1).detach()));
     out.loss = nce_loss(positive, negative, log_z(), bank_->size());
     out.logs["acc"] = (positive.detach().unsqueeze(1) > negative.detach()).all(1).to(torch::kFloat32).mean().item<double>();
   }
   if (config_.proximal > 0) out.loss = out.loss + config_.proximal * (f - own).pow(2).sum(1).mean();
   out.logs["spread"] = embedding_spread(f);
-  pending_indices_ = idx;
-  pending_features_ = f.detach();
+  pending_indices_ = all_idx;
+  pending_features_ = all_f;
   return out;
 }
 

@@ -27,9 +27,11 @@ InvaSpread::InvaSpread(const Recipe& recipe, int64_t in_channels) : config_(meth
 }
 
 StepOutput InvaSpread::training_step(const data::Batch& batch, StepContext&) {
-  const int64_t n = batch.views.at(0).size(0);
-  // Both views in one forward pass: BatchNorm sees the whole 2N batch, as in the paper.
-  const auto z = l2_normalize(projector_->forward(encoder_->forward(torch::cat({batch.views.at(0), batch.views.at(1)}))));
+  // Both views in one forward pass: BatchNorm sees the whole 2N batch, as in the paper. Several
+  // processes: the loss of the global batch.
+  const auto z = gather_views(
+      l2_normalize(projector_->forward(encoder_->forward(torch::cat({batch.views.at(0), batch.views.at(1)})))), 2);
+  const int64_t n = z.size(0) / 2;
   const auto z1 = z.narrow(0, 0, n), z2 = z.narrow(0, n, n);
   StepOutput out{invariance_spread(z1, z2, config_.temperature), {}};
   out.logs["spread"] = embedding_spread(z1);

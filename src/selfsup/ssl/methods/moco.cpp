@@ -1,11 +1,17 @@
 // MoCo v1/v2 (He et al. 2020; Chen et al. 2020): a query encoder trained by InfoNCE against a
 // momentum key encoder and a FIFO queue of past keys. v1 = linear projector, tau 0.07;
 // v2 = MLP projector, tau 0.2, blur in the augmentations, cosine lr (all recipe choices).
-// Shuffle-BN for one process: every BatchNorm runs in `bn_splits` sub-batches (one per simulated
-// GPU) and the key batch is permuted before the key encoder, so a query and its positive key never
-// share BN statistics (official single-GPU CIFAR demo, lightly's SplitBatchNorm).
+// Shuffle-BN: every BatchNorm runs in `bn_splits` groups of the global batch (one per GPU of the
+// official 8-GPU setup) and the key batch is permuted before the key encoder, so a query and its
+// positive key never share BN statistics. One process simulates the groups (official single-GPU
+// CIFAR demo, lightly's SplitBatchNorm); with several processes each holds bn_splits / W of them,
+// and the key batch is gathered from all of them, shuffled with a permutation every process draws
+// alike, encoded in parts and un-shuffled (the official cross-GPU shuffle). The groups coincide with
+// the simulation's, so W processes train as one process with the same bn_splits.
 #include "selfsup/ssl/methods/moco.h"
 
+#include "selfsup/core/distributed.h"
+#include "selfsup/core/error.h"
 #include "selfsup/models/batch_norm.h"
 #include "selfsup/ssl/common.h"
 #include "selfsup/ssl/losses.h"
@@ -31,6 +37,8 @@ void MocoConfig::validate(const Recipe& r, const RecipeCheck& check) const {
   check.momentum("method.moco.momentum", momentum);
   check.momentum("method.moco.momentum_final", momentum_final);
   check.temperature("method.moco.temperature", temperature);
+  if (shuffle_bn && r.model.sync_bn)
+    check.fail("method.moco.shuffle_bn", "needs BatchNorm statistics per group, which model.sync_bn shares: turn one of them off");
 }
 
 
@@ -44,7 +52,13 @@ Moco::Moco(const Recipe& recipe, int64_t in_channels) : config_(method_settings<
   momentum_.follow(key_encoder_, encoder_);
   momentum_.follow(key_projector_.ptr(), projector_.ptr());
   queue_ = register_module("queue", KeyQueue(config_.queue_size, method_config(recipe).projector.out_dim));
-  if (config_.shuffle_bn) models::set_bn_splits(*this, config_.bn_splits);
+  if (config_.shuffle_bn) {
+    const int64_t processes = dist::world_size();
+    if (config_.bn_splits % processes != 0)
+      throw Error("method.moco.bn_splits: " + std::to_string(config_.bn_splits) + " BatchNorm groups cannot be shared by " +
+                  std::to_string(processes) + " processes: expected a multiple of the process count");
+    models::set_bn_splits(*this, config_.bn_splits / processes);
+  }
 }
 
 torch::Tensor Moco::query(const torch::Tensor& x) {
@@ -54,9 +68,10 @@ torch::Tensor Moco::query(const torch::Tensor& x) {
 torch::Tensor Moco::key(const torch::Tensor& x, at::Generator& gen) {
   torch::NoGradGuard no_grad;
   if (!config_.shuffle_bn) return l2_normalize(key_projector_->forward(key_encoder_->forward(x)));
-  const auto perm = torch::randperm(x.size(0), gen, torch::kLong).to(x.device());
-  const auto k = key_projector_->forward(key_encoder_->forward(x.index_select(0, perm)));
-  return l2_normalize(k).index_select(0, torch::argsort(perm));
+  const auto all = dist::gather_batch(x);  // x itself in one process
+  const auto perm = torch::randperm(all.size(0), gen, torch::kLong).to(x.device());
+  const auto k = l2_normalize(key_projector_->forward(key_encoder_->forward(dist::local_part(all.index_select(0, perm)))));
+  return dist::local_part(dist::gather_batch(k).index_select(0, torch::argsort(perm)));
 }
 
 StepOutput Moco::training_step(const data::Batch& batch, StepContext& ctx) {
@@ -69,12 +84,13 @@ StepOutput Moco::training_step(const data::Batch& batch, StepContext& ctx) {
   const auto q1 = query(x1);
   const auto k2 = key(x2, ctx.generator);
   auto loss = info_nce_queue(q1, k2, queue, config_.temperature);
-  queue_->stage(k2);
+  // The keys of the global batch join the queue, in the same order on every process.
+  queue_->stage(dist::gather_batch(k2));
   if (config_.symmetric) {
     const auto q2 = query(x2);
     const auto k1 = key(x1, ctx.generator);
     loss = 0.5 * (loss + info_nce_queue(q2, k1, queue, config_.temperature));
-    queue_->stage(torch::cat({k2, k1}));
+    queue_->stage(torch::cat({dist::gather_batch(k2), dist::gather_batch(k1)}));
   }
   StepOutput out{loss, {}};
   out.logs["spread"] = embedding_spread(q1);

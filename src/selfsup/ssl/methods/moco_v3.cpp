@@ -10,6 +10,7 @@
 // instability shows).
 #include "selfsup/ssl/methods/moco_v3.h"
 
+#include "selfsup/core/distributed.h"
 #include "selfsup/ssl/common.h"
 #include "selfsup/ssl/losses.h"
 
@@ -56,7 +57,10 @@ StepOutput MocoV3::training_step(const data::Batch& batch, StepContext& ctx) {
     k2 = l2_normalize(key_projector_->forward(key_encoder_->forward(x2)));
   }
   const double t = config_.temperature;
-  const auto n1 = l2_normalize(q1), n2 = l2_normalize(q2);
+  // Several processes: each query against the keys of the global batch.
+  const auto n1 = dist::gather_batch_with_grad(l2_normalize(q1)), n2 = dist::gather_batch_with_grad(l2_normalize(q2));
+  k1 = dist::gather_batch(k1);
+  k2 = dist::gather_batch(k2);
   StepOutput out{2 * t * (info_nce_in_batch(n1, k2, t) + info_nce_in_batch(n2, k1, t)), {}};
   {
     torch::NoGradGuard no_grad;

@@ -56,15 +56,16 @@ std::shared_ptr<models::Backbone> SimClr::eval_encoder() {
 
 StepOutput SimClr::training_step(const data::Batch& batch, StepContext&) {
   const auto x = torch::cat({batch.views.at(0), batch.views.at(1)});
-  const int64_t n = batch.views.at(0).size(0);
-  const auto z = l2_normalize(projector_->forward(encoder_->forward(x)));
+  // Several processes: negatives from the global batch (the official all-gather with gradient).
+  const auto z = gather_views(l2_normalize(projector_->forward(encoder_->forward(x))), 2);
+  const int64_t n = z.size(0) / 2;
   const auto z1 = z.narrow(0, 0, n), z2 = z.narrow(0, n, n);
   auto logits = nt_xent_logits(z1, z2, config_.temperature);  // 2N x 2N
   if (has_memory()) {
     logits = torch::cat({logits, torch::mm(z.to(torch::kFloat32), queue_->keys().t()) / config_.temperature}, 1);
     momentum_.update(config_.momentum);
     torch::NoGradGuard no_grad;
-    queue_->stage(l2_normalize(key_projector_->forward(key_encoder_->forward(x))));
+    queue_->stage(gather_views(l2_normalize(key_projector_->forward(key_encoder_->forward(x))), 2, false));
   }
   const auto targets = nt_xent_targets(n, z.device());
   StepOutput out{torch::nn::functional::cross_entropy(logits, targets), {}};

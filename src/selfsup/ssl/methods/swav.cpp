@@ -58,10 +58,12 @@ StepOutput Swav::training_step(const data::Batch& batch, StepContext& ctx) {
     prototypes_.copy_(l2_normalize(prototypes_));
   }
   const auto& views = batch.views;
-  const int64_t n = views.at(0).size(0);
   const auto c = ctx.global_step < config_.freeze_prototypes_steps ? prototypes_.detach() : prototypes_;
-  const auto z = l2_normalize(forward_multicrop([&](const torch::Tensor& x) { return projector_->forward(encoder_->forward(x)); },
-                                                views));  // (V*N) x D
+  // Several processes: the global batch, so the Sinkhorn normalisation and the queue see all of it.
+  const auto z = gather_views(
+      l2_normalize(forward_multicrop([&](const torch::Tensor& x) { return projector_->forward(encoder_->forward(x)); }, views)),
+      static_cast<int64_t>(views.size()));  // (V*N) x D
+  const int64_t n = z.size(0) / static_cast<int64_t>(views.size());
   const auto scores = torch::mm(z, c.t());              // (V*N) x K
   std::vector<torch::Tensor> codes;
   {

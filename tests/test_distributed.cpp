@@ -1,0 +1,299 @@
+// Multi-process training (core/distributed.h, train/data_parallel.h): the launcher environment,
+// batch sharding, and — with real processes on loopback, Gloo, CPU — that two processes with half
+// the batch each train exactly as one process with the whole batch, and that a dead process stops
+// the others.
+#include <gtest/gtest.h>
+#include <netinet/in.h>
+#include <signal.h>
+#include <sys/socket.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <cstdlib>
+#include <filesystem>
+#include <fstream>
+#include <sstream>
+#include <thread>
+
+#include "run_cli.h"
+#include "selfsup/core/distributed.h"
+#include "selfsup/data/loader.h"
+#include "selfsup/models/batch_norm.h"
+#include "test_util.h"
+
+namespace fs = std::filesystem;
+using selfsup::test_util::error_message;
+
+namespace {
+
+// Sets environment variables for one test and restores the previous values.
+class ScopedEnv {
+ public:
+  explicit ScopedEnv(std::vector<std::pair<std::string, std::string>> vars) {
+    for (const auto& [k, v] : vars) {
+      const char* old = std::getenv(k.c_str());
+      saved_.emplace_back(k, old ? std::optional<std::string>(old) : std::nullopt);
+      setenv(k.c_str(), v.c_str(), 1);
+    }
+  }
+  ~ScopedEnv() {
+    for (const auto& [k, v] : saved_) v ? setenv(k.c_str(), v->c_str(), 1) : unsetenv(k.c_str());
+  }
+
+ private:
+  std::vector<std::pair<std::string, std::optional<std::string>>> saved_;
+};
+
+}  // namespace
+
+TEST(Distributed, EnvironmentOfTorchrunAndSlurm) {
+  for (const char* k : {"RANK", "WORLD_SIZE", "LOCAL_RANK", "LOCAL_WORLD_SIZE", "MASTER_ADDR", "MASTER_PORT", "SLURM_PROCID",
+                        "SLURM_NTASKS", "SLURM_LOCALID", "SLURM_JOB_NODELIST", "SLURM_NTASKS_PER_NODE"})
+    ASSERT_EQ(std::getenv(k), nullptr) << k << " is set in the test environment";
+  EXPECT_EQ(selfsup::dist::world_from_environment().size, 1);
+  {
+    ScopedEnv env({{"RANK", "3"}, {"WORLD_SIZE", "4"}, {"LOCAL_RANK", "1"}, {"LOCAL_WORLD_SIZE", "2"},
+                   {"MASTER_ADDR", "node7"}, {"MASTER_PORT", "29400"}});
+    const auto w = selfsup::dist::world_from_environment();
+    EXPECT_EQ(w.launcher, "torchrun");
+    EXPECT_EQ(w.rank, 3);
+    EXPECT_EQ(w.size, 4);
+    EXPECT_EQ(w.local_rank, 1);
+    EXPECT_EQ(w.local_size, 2);
+    EXPECT_EQ(w.master_addr, "node7");
+    EXPECT_EQ(w.master_port, 29400);
+  }
+  {
+    ScopedEnv env({{"SLURM_PROCID", "5"}, {"SLURM_NTASKS", "8"}, {"SLURM_LOCALID", "1"}, {"SLURM_NTASKS_PER_NODE", "4(x2)"},
+                   {"SLURM_JOB_NODELIST", "gpu[07-08],cpu1"}});
+    const auto w = selfsup::dist::world_from_environment();
+    EXPECT_EQ(w.launcher, "slurm");
+    EXPECT_EQ(w.rank, 5);
+    EXPECT_EQ(w.size, 8);
+    EXPECT_EQ(w.local_rank, 1);
+    EXPECT_EQ(w.local_size, 4);
+    EXPECT_EQ(w.master_addr, "gpu07");
+    EXPECT_EQ(w.master_port, 29500);
+  }
+  EXPECT_EQ(selfsup::dist::first_slurm_host("node3"), "node3");
+  EXPECT_EQ(selfsup::dist::first_slurm_host("a,b[1-2]"), "a");
+  EXPECT_EQ(selfsup::dist::first_slurm_host("b[12,14]"), "b12");
+  {
+    ScopedEnv env({{"RANK", "2"}, {"WORLD_SIZE", "2"}});
+    EXPECT_NE(error_message([] { selfsup::dist::world_from_environment(); }).find("not below the world size 2"), std::string::npos);
+  }
+  {
+    ScopedEnv env({{"RANK", "0"}, {"WORLD_SIZE", "two"}});
+    EXPECT_NE(error_message([] { selfsup::dist::world_from_environment(); }).find("WORLD_SIZE=two: expected an integer"),
+              std::string::npos);
+  }
+}
+
+// One process: the collectives are the identity, so code calls them unconditionally.
+TEST(Distributed, SingleProcessCollectivesAreIdentity) {
+  ASSERT_FALSE(selfsup::dist::active());
+  const auto x = torch::randn({6, 3}, torch::requires_grad());
+  EXPECT_TRUE(selfsup::dist::gather_batch_with_grad(x).is_same(x));
+  EXPECT_TRUE(selfsup::dist::local_part(x).is_same(x));
+  auto y = x.detach().clone();
+  selfsup::dist::all_reduce_sum_(y);
+  EXPECT_TRUE(torch::equal(y, x.detach()));
+}
+
+// The ranks' strided parts of a global batch partition it: together exactly the one-process batch.
+TEST(Distributed, LoaderShardsPartitionTheGlobalBatch) {
+  selfsup::data::ImageDataset d;
+  d.images = torch::arange(40, torch::kUInt8).view({40, 1, 1, 1});
+  d.labels = torch::arange(40, torch::kLong);
+  d.source = "test";
+  selfsup::data::LoaderOptions o;
+  o.batch_size = 8;
+  o.workers = 0;
+  o.seed = 3;
+  selfsup::data::Loader whole(d, o);
+  whole.start_epoch(1);
+  std::vector<torch::Tensor> parts;
+  for (int64_t r = 0; r < 2; ++r) {
+    auto so = o;
+    so.shard_rank = r;
+    so.shard_count = 2;
+    selfsup::data::Loader shard(d, so);
+    EXPECT_EQ(shard.batches_per_epoch(), whole.batches_per_epoch());
+    shard.start_epoch(1);
+    parts.push_back(shard.next()->indices);
+  }
+  const auto global = whole.next()->indices;
+  EXPECT_TRUE(torch::equal(parts[0], global.slice(0, 0, 8, 2)));
+  EXPECT_TRUE(torch::equal(parts[1], global.slice(0, 1, 8, 2)));
+  auto bad = o;
+  bad.shard_count = 3;
+  EXPECT_NE(error_message([&] { selfsup::data::Loader l(d, bad); }).find("cannot be shared by 3 processes"), std::string::npos);
+}
+
+// Without other processes SyncBatchNorm is BatchNorm.
+TEST(Distributed, SyncBatchNormIsBatchNormInOneProcess) {
+  torch::manual_seed(0);
+  selfsup::models::BatchNorm2d plain(4), sync(4);
+  selfsup::models::set_sync_bn(*sync, true);
+  const auto x = torch::randn({8, 4, 3, 3});
+  EXPECT_TRUE(torch::allclose(plain->forward(x), sync->forward(x)));
+  selfsup::models::set_sync_bn(*sync, false);
+  sync->set_splits(2);
+  EXPECT_NE(error_message([&] { selfsup::models::set_sync_bn(*sync, true); }).find("exclude each other"), std::string::npos);
+}
+
+namespace {
+
+// A free TCP port on loopback for a test's rendezvous.
+int free_port() {
+  const int s = socket(AF_INET, SOCK_STREAM, 0);
+  sockaddr_in a{};
+  a.sin_family = AF_INET;
+  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  bind(s, reinterpret_cast<sockaddr*>(&a), sizeof a);
+  socklen_t len = sizeof a;
+  getsockname(s, reinterpret_cast<sockaddr*>(&a), &len);
+  const int port = ntohs(a.sin_port);
+  close(s);
+  return port;
+}
+
+CliResult run_shell(const std::string& cmd) {
+  FILE* pipe = popen((cmd + " 2>&1").c_str(), "r");
+  std::string out;
+  std::array<char, 4096> buf{};
+  while (size_t n = fread(buf.data(), 1, buf.size(), pipe)) out.append(buf.data(), n);
+  const int status = pclose(pipe);
+  return {WIFEXITED(status) ? WEXITSTATUS(status) : -1, out};
+}
+
+// `selfsup train` in `processes` processes through scripts/launch.sh (bounded by `timeout`).
+CliResult train_in(int processes, const std::string& args, int timeout_seconds = 240) {
+  const std::string train = std::string(SELFSUP_BINARY) + " train " + args;
+  if (processes == 1) return run_shell("timeout " + std::to_string(timeout_seconds) + " " + train);
+  return run_shell("timeout " + std::to_string(timeout_seconds) + " " + std::string(SELFSUP_SOURCE_DIR) +
+                   "/scripts/launch.sh -n " + std::to_string(processes) + " --port " + std::to_string(free_port()) +
+                   " -- " + train);
+}
+
+std::vector<std::vector<double>> read_csv_numbers(const std::string& path) {
+  std::ifstream in(path);
+  std::vector<std::vector<double>> rows;
+  std::string line;
+  std::getline(in, line);  // header
+  while (std::getline(in, line)) {
+    std::vector<double> row;
+    std::stringstream s(line);
+    for (std::string cell; std::getline(s, cell, ',');) row.push_back(cell.empty() ? 0.0 : std::stod(cell));
+    rows.push_back(row);
+  }
+  return rows;
+}
+
+std::map<std::string, torch::Tensor> checkpoint_weights(const std::string& path) {
+  torch::serialize::InputArchive archive, model;
+  archive.load_from(path);
+  archive.read("model", model);
+  std::map<std::string, torch::Tensor> out;
+  for (const auto& key : model.keys()) {
+    torch::Tensor t;
+    model.read(key, t, /*is_buffer=*/true);
+    out[key] = t;
+  }
+  return out;
+}
+
+// Deterministic views (whole image; the second flipped): the augmentations are the one thing that
+// legitimately differs between one process and several (each process draws its own), so the
+// equivalence is checked without them.
+std::string fixed_views(int64_t views = 2, int64_t local_crops = 0, int64_t size = 28) {
+  auto view = [&](int64_t side, int64_t flip) {
+    return "{crop: {size: " + std::to_string(side) + ", scale: [1, 1], ratio: [1, 1]}, flip: " + std::to_string(flip) +
+           ", jitter: {p: 0}, grayscale: 0, blur: {p: 0}, mean: [0.286], std: [0.353]}";
+  };
+  std::string list = view(size, 0);
+  if (views > 1) list += ", " + view(size, 1);
+  if (local_crops > 0) list += ", " + view(12, 0).insert(view(12, 0).size() - 1, ", repeat: " + std::to_string(local_crops));
+  return "'augment.views=[" + list + "]'";
+}
+
+struct MethodCase {
+  std::string name, recipe, overrides;
+};
+
+void PrintTo(const MethodCase& c, std::ostream* os) { *os << c.name; }
+
+class DistributedEndToEnd : public ::testing::TestWithParam<MethodCase> {};
+
+}  // namespace
+
+// Two processes x 16 images == one process x 32 images: per-epoch loss, every step's gradient
+// norms (after the all-reduce) and the final weights. Mathematically equal because (a) the loader
+// deals each process the strided half of the one-process batch, (b) the losses that couple a batch
+// see the gathered global batch, and (c) BatchNorm sees the same groups: MoCo's bn_splits = 2 (one
+// group per process, the same groups as the one-process split simulation, and the cross-process
+// key shuffle draws the one-process permutation); SyncBatchNorm elsewhere. What remains is
+// floating-point summation order (convolutions on 16 instead of 32 images, sums split in two). At
+// a high learning rate those 1e-7 differences grow by ~10x per step on these 16-image batches (one
+// process with 2 threads instead of 1 drifts as far), so the steps here are small: the gradients of
+// all four steps are compared at nearly the same weights.
+TEST_P(DistributedEndToEnd, TwoProcessesTrainAsOne) {
+  const auto& c = GetParam();
+  const std::string dir = selfsup::test_util::tmp_dir("runs");
+  std::string overrides = c.overrides;
+  if (const auto at = overrides.find("{pairs}"); at != std::string::npos) {
+    selfsup::test_util::write_caption_pairs(dir + "/pairs");
+    overrides.replace(at, 7, dir + "/pairs");
+  }
+  const std::string common = std::string(SELFSUP_SOURCE_DIR) + "/recipes/" + c.recipe + " run_dir=" + dir +
+                             " train.epochs=2 threads=1 precision=fp32 eval.at_end=false train.grad_norms=true "
+                             "train.checkpoint_every=1 data.workers=1 train.optimizer.lr=0.001 " + overrides;
+  const auto one = train_in(1, common + " name=one");
+  ASSERT_EQ(one.code, 0) << one.output;
+  const auto two = train_in(2, common + " name=two");
+  ASSERT_EQ(two.code, 0) << two.output;
+  EXPECT_NE(two.output.find("processes: 2 (torchrun, gloo), global batch"), std::string::npos) << two.output;
+
+  const auto m1 = read_csv_numbers(dir + "/one/metrics.csv"), m2 = read_csv_numbers(dir + "/two/metrics.csv");
+  ASSERT_EQ(m1.size(), 2u);
+  ASSERT_EQ(m2.size(), 2u);
+  for (size_t e = 0; e < m1.size(); ++e) EXPECT_NEAR(m1[e][2], m2[e][2], 1e-4 * std::abs(m1[e][2]) + 1e-6) << "epoch " << e + 1 << " loss";
+  const auto g1 = read_csv_numbers(dir + "/one/grad_norms.csv"), g2 = read_csv_numbers(dir + "/two/grad_norms.csv");
+  ASSERT_GE(g1.size(), 2u);
+  ASSERT_EQ(g2.size(), g1.size());
+  for (size_t s = 0; s < g1.size(); ++s)
+    for (size_t k = 1; k < g1[s].size(); ++k)
+      EXPECT_NEAR(g1[s][k], g2[s][k], 1e-3 * std::abs(g1[s][k]) + 1e-6) << "step " << s + 1 << " gradient-norm column " << k;
+  const auto w1 = checkpoint_weights(dir + "/one/checkpoint.pt"), w2 = checkpoint_weights(dir + "/two/checkpoint.pt");
+  ASSERT_EQ(w1.size(), w2.size());
+  for (const auto& [name, t] : w1) {
+    if (!t.is_floating_point() || t.numel() == 0) continue;
+    const double diff = (t - w2.at(name)).abs().max().item<double>();
+    EXPECT_LT(diff, 1e-4 * (1 + t.abs().max().item<double>())) << name;
+  }
+}
+
+// Fashion-MNIST, 64 images, a tiny ConvNet: 2 steps of 32 images per epoch.
+const std::string kSmallSsl = "data.subset=64 train.batch_size=32 model.name=convnet model.width=0.5 train.knn_every=0 ";
+
+INSTANTIATE_TEST_SUITE_P(
+    Methods, DistributedEndToEnd,
+    ::testing::Values(
+        MethodCase{"moco_v2", "moco_v2_fmnist.yaml", kSmallSsl + "method.moco.queue_size=64 method.moco.bn_splits=2 " + fixed_views()},
+        MethodCase{"moco_v3", "moco_v3_fmnist.yaml", kSmallSsl + "model.sync_bn=true " + fixed_views()},
+        MethodCase{"simclr", "simclr_fmnist.yaml", kSmallSsl + "model.sync_bn=true " + fixed_views()},
+        MethodCase{"byol", "byol_fmnist.yaml", kSmallSsl + "model.sync_bn=true " + fixed_views()},
+        // A 16-d projector: the recipe's 1024-d cross-correlation of 32 samples is so ill-conditioned
+        // that float rounding alone moves the second step's gradients by 0.1%.
+        MethodCase{"barlow_twins", "barlow_twins_fmnist.yaml",
+                   kSmallSsl + "model.sync_bn=true method.projector.hidden_dim=64 method.projector.out_dim=16 " + fixed_views()},
+        MethodCase{"dino", "dino_fmnist.yaml", kSmallSsl + "model.sync_bn=true " + fixed_views(2, 2)},
+        MethodCase{"swav", "swav_fmnist.yaml", kSmallSsl + "model.sync_bn=true method.swav.queue_size=0 " + fixed_views(2, 2)},
+        MethodCase{"instdisc", "instdisc_fmnist.yaml", kSmallSsl + "model.sync_bn=true method.instdisc.negatives=16 " + fixed_views(1)},
+        MethodCase{"cpc", "cpc_fmnist.yaml", kSmallSsl + "model.sync_bn=true " + fixed_views(1, 0, 24)},
+        // CLIP: 6 caption pairs, one step of 6 per epoch; the crop made deterministic.
+        MethodCase{"clip", "clip_tiny_test.yaml",
+                   "data.root={pairs} model.sync_bn=true augment.views.0.crop.scale=[1,1] augment.views.0.crop.ratio=[1,1]"},
+        MethodCase{"diffusion", "diffusion_tiny_test.yaml", "data.subset=64 train.batch_size=32"}),
+    [](const ::testing::TestParamInfo<MethodCase>& info) { return info.param.name; });
