@@ -5,6 +5,7 @@
 #include <gtest/gtest.h>
 #include <netinet/in.h>
 #include <signal.h>
+#include <spawn.h>
 #include <sys/socket.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -20,6 +21,7 @@
 #include "selfsup/core/distributed.h"
 #include "selfsup/data/loader.h"
 #include "selfsup/models/batch_norm.h"
+#include "selfsup/train/checkpoint.h"
 #include "test_util.h"
 
 namespace fs = std::filesystem;
@@ -297,3 +299,149 @@ INSTANTIATE_TEST_SUITE_P(
                    "data.root={pairs} model.sync_bn=true augment.views.0.crop.scale=[1,1] augment.views.0.crop.ratio=[1,1]"},
         MethodCase{"diffusion", "diffusion_tiny_test.yaml", "data.subset=64 train.batch_size=32"}),
     [](const ::testing::TestParamInfo<MethodCase>& info) { return info.param.name; });
+
+namespace {
+
+// One `selfsup train` process of a world of `world`, started directly (not through launch.sh) so
+// a test can kill it or give it its own arguments; output to `log`.
+struct Rank {
+  pid_t pid = -1;
+  std::string log;
+};
+
+Rank start_rank(int rank, int world, int port, const std::string& args, const std::string& log) {
+  const std::string cmd = "RANK=" + std::to_string(rank) + " WORLD_SIZE=" + std::to_string(world) + " LOCAL_RANK=" +
+                          std::to_string(rank) + " LOCAL_WORLD_SIZE=" + std::to_string(world) +
+                          " MASTER_ADDR=127.0.0.1 MASTER_PORT=" + std::to_string(port) + " exec " + SELFSUP_BINARY +
+                          " train " + args + " > " + log + " 2>&1";
+  Rank r;
+  r.log = log;
+  const char* argv[] = {"sh", "-c", cmd.c_str(), nullptr};
+  EXPECT_EQ(posix_spawn(&r.pid, "/bin/sh", nullptr, nullptr, const_cast<char* const*>(argv), environ), 0);
+  return r;
+}
+
+// The exit status, or -1 after a signal; -2 (and the process killed) when it runs past `seconds`.
+int wait_exit(const Rank& r, double seconds) {
+  const auto end = std::chrono::steady_clock::now() + std::chrono::duration<double>(seconds);
+  int status = 0;
+  while (waitpid(r.pid, &status, WNOHANG) == 0) {
+    if (std::chrono::steady_clock::now() > end) {
+      kill(r.pid, SIGKILL);
+      waitpid(r.pid, &status, 0);
+      return -2;
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  }
+  return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+}
+
+std::string read_text(const std::string& path) {
+  std::ifstream in(path);
+  return std::string(std::istreambuf_iterator<char>(in), {});
+}
+
+int64_t count_lines(const std::string& path) {
+  std::ifstream in(path);
+  return std::count(std::istreambuf_iterator<char>(in), {}, '\n');
+}
+
+std::string tiny_moco(const std::string& dir, const std::string& name, int timeout_seconds = 20) {
+  return std::string(SELFSUP_SOURCE_DIR) + "/recipes/tiny_test.yaml run_dir=" + dir + " name=" + name +
+         " data.subset=256 threads=1 eval.at_end=false data.workers=1 --dist-timeout " + std::to_string(timeout_seconds);
+}
+
+}  // namespace
+
+// A process killed mid-run stops the other within the timeout (not a hang), rank 0's last
+// checkpoint survives, and --resume with two processes ends bit-exactly where an uninterrupted
+// two-process run ends.
+TEST(DistributedFailuresEndToEnd, KilledProcessStopsTheOtherAndResumeIsExact) {
+  const std::string dir = selfsup::test_util::tmp_dir("runs");
+  const std::string epochs = " train.epochs=12";
+  auto straight = train_in(2, tiny_moco(dir, "straight") + epochs);
+  ASSERT_EQ(straight.code, 0) << straight.output;
+
+  const int port = free_port();
+  const auto rank0 = start_rank(0, 2, port, tiny_moco(dir, "killed") + epochs, dir + "/rank0.log");
+  const auto rank1 = start_rank(1, 2, port, tiny_moco(dir, "killed") + epochs, dir + "/rank1.log");
+  // Kill rank 1 once rank 0 has checkpointed epoch 2 (metrics.csv: header + 2 rows).
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(120);
+  while (count_lines(dir + "/killed/metrics.csv") < 3 && std::chrono::steady_clock::now() < deadline)
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  kill(rank1.pid, SIGKILL);
+  EXPECT_EQ(wait_exit(rank1, 10), -1);
+  const auto start = std::chrono::steady_clock::now();
+  const int code = wait_exit(rank0, 30);
+  const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+  const auto log0 = read_text(rank0.log);
+  ASSERT_EQ(code, 1) << log0;
+  EXPECT_LT(seconds, 25);
+  EXPECT_NE(log0.find("error: rank 0 of 2: "), std::string::npos) << log0;
+  const auto done = selfsup::train::read_checkpoint_info(dir + "/killed/checkpoint.pt").epochs_done;
+  EXPECT_GE(done, 1);  // epoch 2 logged; its checkpoint may or may not have been written
+  EXPECT_LT(done, 12) << "rank 1 was killed after the run ended: make the run longer";
+
+  const auto resumed = train_in(2, tiny_moco(dir, "killed") + epochs + " --resume");
+  ASSERT_EQ(resumed.code, 0) << resumed.output;
+  const auto a = checkpoint_weights(dir + "/straight/checkpoint.pt"), b = checkpoint_weights(dir + "/killed/checkpoint.pt");
+  ASSERT_EQ(a.size(), b.size());
+  for (const auto& [name, t] : a) EXPECT_TRUE(torch::equal(t, b.at(name))) << name;
+}
+
+// The global batch, not the process count, defines the run: two processes can continue what one
+// began and the other way round.
+TEST(DistributedResumeEndToEnd, WithAnotherProcessCount) {
+  const std::string dir = selfsup::test_util::tmp_dir("runs");
+  const std::string run = tiny_moco(dir, "r") + " train.epochs=3";
+  auto r = train_in(1, run + " train.stop_after_epochs=1");
+  ASSERT_EQ(r.code, 0) << r.output;
+  r = train_in(2, run + " train.stop_after_epochs=1 --resume");
+  ASSERT_EQ(r.code, 0) << r.output;
+  EXPECT_EQ(selfsup::train::read_checkpoint_info(dir + "/r/checkpoint.pt").epochs_done, 2);
+  r = train_in(1, run + " --resume");
+  ASSERT_EQ(r.code, 0) << r.output;
+  EXPECT_EQ(selfsup::train::read_checkpoint_info(dir + "/r/checkpoint.pt").epochs_done, 3);
+  EXPECT_EQ(count_lines(dir + "/r/metrics.csv"), 4);
+}
+
+// A loss that stops being finite stops every process at the same step, as in one process.
+TEST(DistributedFailuresEndToEnd, NanStopsEveryProcess) {
+  const std::string dir = selfsup::test_util::tmp_dir("runs");
+  const auto r = train_in(2, tiny_moco(dir, "nan") + " train.optimizer.lr=1e30 train.epochs=3");
+  EXPECT_EQ(r.code, 1) << r.output;
+  EXPECT_NE(r.output.find("error: rank 0 of 2: loss became"), std::string::npos) << r.output;
+  EXPECT_NE(r.output.find("error: rank 1 of 2: loss became"), std::string::npos) << r.output;
+}
+
+// Bad set-ups are input errors (exit 2, one line): processes started with different recipes, a
+// rendezvous port already taken, a master nobody serves.
+TEST(DistributedFailuresEndToEnd, MismatchedRecipesBusyPortAndAbsentMasterExitTwo) {
+  const std::string dir = selfsup::test_util::tmp_dir("runs");
+  int port = free_port();
+  const auto rank0 = start_rank(0, 2, port, tiny_moco(dir, "a") + " train.epochs=2", dir + "/a0.log");
+  const auto rank1 = start_rank(1, 2, port, tiny_moco(dir, "a") + " train.epochs=3", dir + "/a1.log");
+  EXPECT_EQ(wait_exit(rank0, 60), 2) << read_text(rank0.log);
+  EXPECT_EQ(wait_exit(rank1, 60), 2) << read_text(rank1.log);
+  EXPECT_NE(read_text(rank0.log).find("resolved a different recipe"), std::string::npos) << read_text(rank0.log);
+
+  // A listening socket holds the port rank 0 would serve the rendezvous on.
+  const int holder = socket(AF_INET, SOCK_STREAM, 0);
+  sockaddr_in a{};
+  a.sin_family = AF_INET;
+  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  ASSERT_EQ(bind(holder, reinterpret_cast<sockaddr*>(&a), sizeof a), 0);
+  ASSERT_EQ(listen(holder, 1), 0);
+  socklen_t len = sizeof a;
+  getsockname(holder, reinterpret_cast<sockaddr*>(&a), &len);
+  port = ntohs(a.sin_port);
+  const auto busy = start_rank(0, 2, port, tiny_moco(dir, "b"), dir + "/b0.log");
+  EXPECT_EQ(wait_exit(busy, 60), 2) << read_text(busy.log);
+  EXPECT_NE(read_text(busy.log).find("MASTER_PORT " + std::to_string(port) + ": rank 0 cannot serve"), std::string::npos)
+      << read_text(busy.log);
+  close(holder);
+
+  const auto lonely = start_rank(1, 2, free_port(), tiny_moco(dir, "c", 3), dir + "/c1.log");
+  EXPECT_EQ(wait_exit(lonely, 60), 2) << read_text(lonely.log);
+  EXPECT_NE(read_text(lonely.log).find("cannot reach rank 0's rendezvous within 3 s"), std::string::npos) << read_text(lonely.log);
+}

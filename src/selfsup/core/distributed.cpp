@@ -46,8 +46,8 @@ template <typename F>
 void communicate(const char* what, F&& f) {
   try {
     f();
-  } catch (const c10::Error& e) {
-    std::string why = e.what_without_backtrace();
+  } catch (const std::exception& e) {  // c10::Error, or Gloo's own IoException
+    std::string why = e.what();
     why = why.substr(0, why.find('\n'));
     const bool lost = why.find("closed") != std::string::npos || why.find("imed out") != std::string::npos ||
                       why.find("reset by peer") != std::string::npos || why.find("Broken pipe") != std::string::npos;
