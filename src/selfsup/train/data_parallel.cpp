@@ -1,8 +1,20 @@
 #include "selfsup/train/data_parallel.h"
 
 #include <chrono>
+#include <cstdlib>
+
+#include "selfsup/core/error.h"
 
 namespace selfsup::train {
+
+int64_t GradientAverager::default_bucket_bytes() {
+  const char* mb = std::getenv("SELFSUP_BUCKET_MB");
+  if (!mb || !*mb) return 2 << 20;
+  char* end = nullptr;
+  const double value = std::strtod(mb, &end);
+  if (*end != '\0' || !(value > 0)) throw Error(std::string("SELFSUP_BUCKET_MB=") + mb + ": expected a positive number of MiB");
+  return static_cast<int64_t>(value * (1 << 20));
+}
 
 GradientAverager::GradientAverager(std::vector<torch::Tensor> params, int64_t bucket_bytes)
     : params_(std::move(params)), armed_(std::make_shared<bool>(false)) {

@@ -18,8 +18,11 @@ namespace selfsup::train {
 
 class GradientAverager {
  public:
-  // `params`: what the optimiser updates. `bucket_bytes`: fp32 gradient bytes per all_reduce.
-  explicit GradientAverager(std::vector<torch::Tensor> params, int64_t bucket_bytes = 2 << 20);
+  // `params`: what the optimiser updates. `bucket_bytes`: fp32 gradient bytes per all_reduce
+  // (default: SELFSUP_BUCKET_MB from the environment, else 2 MiB; a size above the model's means one
+  // all_reduce after backward, i.e. no overlap).
+  explicit GradientAverager(std::vector<torch::Tensor> params, int64_t bucket_bytes = default_bucket_bytes());
+  static int64_t default_bucket_bytes();
   ~GradientAverager();
   GradientAverager(const GradientAverager&) = delete;
   GradientAverager& operator=(const GradientAverager&) = delete;

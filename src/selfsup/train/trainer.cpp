@@ -14,8 +14,10 @@
 #include "selfsup/core/fs.h"
 #include "selfsup/core/progress.h"
 #include "selfsup/core/runtime.h"
+#include "selfsup/core/tensor.h"
 #include "selfsup/data/loader.h"
 #include "selfsup/models/batch_norm.h"
+#include "selfsup/models/state_dict.h"
 #include "selfsup/train/checkpoint.h"
 #include "selfsup/train/data_parallel.h"
 #include "selfsup/train/grad_norms.h"
@@ -388,8 +390,22 @@ class Run {
     });
   }
 
+  // Every process must hold the same weights, momentum networks, queues and statistics (the same
+  // averaged gradients, the same updates): checked with a hash of the whole state at every
+  // checkpoint, so a divergence is caught where it starts instead of silently training W models.
+  void check_processes_agree() const {
+    const auto mine = static_cast<int64_t>(content_hash(models::state_dict(*model_)) >> 1);
+    const auto all = dist::all_gather(torch::tensor({mine}, torch::kLong));
+    for (int64_t r = 0; r < all.size(0); ++r)
+      if (all[r].item<int64_t>() != mine)
+        throw dist::CommunicationError("rank " + std::to_string(dist::rank()) + ": the model state differs from process " +
+                                       std::to_string(r) + "'s at step " + std::to_string(global_step_) +
+                                       " (processes diverged; please report this with the recipe)");
+  }
+
   void save() {
     average_bn_statistics();
+    if (dist::active()) check_processes_agree();
     if (!dist::is_main()) return;
     CheckpointInfo info{recipe_to_yaml(r_), epochs_done_, global_step_, task_->train_images().size(),
                         task_->checkpoint_extras()};
