@@ -445,3 +445,17 @@ TEST(DistributedFailuresEndToEnd, MismatchedRecipesBusyPortAndAbsentMasterExitTw
   EXPECT_EQ(wait_exit(lonely, 60), 2) << read_text(lonely.log);
   EXPECT_NE(read_text(lonely.log).find("cannot reach rank 0's rendezvous within 3 s"), std::string::npos) << read_text(lonely.log);
 }
+
+// Rank 0 evaluates alone after training, fine-tuning included: with SyncBatchNorm in the model the
+// fine-tune's training-mode BatchNorm must not wait for the processes that have finished.
+TEST(DistributedResumeEndToEnd, RankZeroEvaluatesAloneWithSyncBatchNorm) {
+  const std::string dir = selfsup::test_util::tmp_dir("runs");
+  const auto r = train_in(2, std::string(SELFSUP_SOURCE_DIR) + "/recipes/simclr_fmnist.yaml run_dir=" + dir +
+                                 " name=eval threads=1 train.epochs=1 " + kSmallSsl +
+                                 "model.sync_bn=true data.test_subset=64 eval.baselines=false eval.linear.epochs=1 "
+                                 "eval.finetune.at_end=true eval.finetune.epochs=1 eval.finetune.batch_size=16 --dist-timeout 60",
+                          180);
+  ASSERT_EQ(r.code, 0) << r.output;
+  EXPECT_NE(r.output.find("fine-tune"), std::string::npos) << r.output;
+  EXPECT_NE(read_text(dir + "/eval/metrics.json").find("finetune_top1"), std::string::npos);
+}

@@ -2,10 +2,84 @@
 
 #include <chrono>
 #include <cstdlib>
+#include <functional>
+#include <iostream>
 
 #include "selfsup/core/error.h"
+#include "selfsup/core/tensor.h"
+#include "selfsup/models/batch_norm.h"
+#include "selfsup/models/state_dict.h"
 
 namespace selfsup::train {
+
+ProcessGroupSession::ProcessGroupSession(const dist::WorldInfo& world, torch::Device device, int64_t timeout_seconds) {
+  if (world.size <= 1) return;
+  dist::init(world, device, std::chrono::seconds(timeout_seconds));
+  if (!dist::is_main()) quiet_ = std::cout.rdbuf(nullptr);
+}
+
+ProcessGroupSession::~ProcessGroupSession() {
+  if (quiet_) {
+    std::cout.rdbuf(quiet_);
+    std::cout.clear();
+  }
+  dist::shutdown();
+}
+
+namespace {
+
+// Does every process hold the same `value`? Returns the first rank that differs, or -1.
+int64_t first_rank_differing(int64_t value) {
+  const auto all = dist::all_gather(torch::tensor({value}, torch::kLong));
+  for (int64_t r = 0; r < all.size(0); ++r)
+    if (all[r].item<int64_t>() != value) return r;
+  return -1;
+}
+
+}  // namespace
+
+void check_same_recipe(const std::string& recipe_yaml) {
+  if (!dist::active()) return;
+  const int64_t other = first_rank_differing(static_cast<int64_t>(std::hash<std::string>{}(recipe_yaml) >> 1));
+  if (other >= 0)
+    throw Error("recipe: process " + std::to_string(other) + " resolved a different recipe than process " +
+                std::to_string(dist::rank()) + ": start every process with the same recipe and overrides");
+}
+
+void broadcast_state(torch::nn::Module& model) {
+  if (!dist::active()) return;
+  torch::NoGradGuard no_grad;
+  auto send = [](torch::Tensor t) {
+    // Gloo has no bool type (InstDisc's visited flags travel as bytes).
+    auto on_wire = t.scalar_type() == torch::kBool ? t.to(torch::kUInt8) : t.contiguous();
+    dist::broadcast_(on_wire);
+    if (!on_wire.is_same(t)) t.copy_(on_wire);
+  };
+  for (const auto& t : model.parameters()) send(t);
+  for (const auto& t : model.buffers()) send(t);
+}
+
+void average_bn_statistics(torch::nn::Module& model) {
+  if (!dist::active()) return;
+  torch::NoGradGuard no_grad;
+  model.apply([](torch::nn::Module& m) {
+    if (auto* bn = dynamic_cast<models::BatchNorm2dImpl*>(&m)) {
+      for (auto* t : {&bn->running_mean, &bn->running_var}) {
+        dist::all_reduce_sum_(*t);
+        t->div_(static_cast<double>(dist::world_size()));
+      }
+    }
+  });
+}
+
+void check_processes_agree(const torch::nn::Module& model, int64_t step) {
+  if (!dist::active()) return;
+  const int64_t other = first_rank_differing(static_cast<int64_t>(content_hash(models::state_dict(model)) >> 1));
+  if (other >= 0)
+    throw dist::CommunicationError("rank " + std::to_string(dist::rank()) + ": the model state differs from process " +
+                                   std::to_string(other) + "'s at step " + std::to_string(step) +
+                                   " (the processes diverged; please report this with the recipe)");
+}
 
 int64_t GradientAverager::default_bucket_bytes() {
   const char* mb = std::getenv("SELFSUP_BUCKET_MB");

@@ -1,4 +1,7 @@
-// Data parallelism's gradient exchange, as PyTorch's DistributedDataParallel does it: parameters
+// Data parallelism over the processes of core/distributed.h: joining the group for a run, the
+// start-up and consistency checks, and the gradient exchange.
+//
+// The gradient exchange works as PyTorch's DistributedDataParallel does it: parameters
 // are grouped into buckets (in reverse registration order, roughly the order backward produces
 // their gradients); an autograd hook copies each gradient into its bucket as soon as it exists,
 // and a full bucket starts its all_reduce while backward goes on. finish() waits for the sums and
@@ -10,11 +13,39 @@
 
 #include <cstdint>
 #include <memory>
+#include <string>
 #include <vector>
 
 #include "selfsup/core/distributed.h"
 
 namespace selfsup::train {
+
+// Joins the launcher's process group for a run's lifetime (nothing for a world of one); the other
+// processes print nothing to stdout, rank 0 speaks for all of them.
+class ProcessGroupSession {
+ public:
+  ProcessGroupSession(const dist::WorldInfo& world, torch::Device device, int64_t timeout_seconds);
+  ~ProcessGroupSession();
+  ProcessGroupSession(const ProcessGroupSession&) = delete;
+  ProcessGroupSession& operator=(const ProcessGroupSession&) = delete;
+
+ private:
+  std::streambuf* quiet_ = nullptr;
+};
+
+// Processes started with different recipes (or overrides) would train different things and fail
+// deep inside a collective: throws selfsup::Error when the hash of `recipe_yaml` differs anywhere.
+void check_same_recipe(const std::string& recipe_yaml);
+// Every process takes rank 0's parameters and buffers (as DDP does at start), whatever it built.
+void broadcast_state(torch::nn::Module& model);
+// BatchNorm running statistics are per process (without SyncBN): their mean over the processes,
+// which is what one process keeps for BN split groups (models/batch_norm.h). Call it on every
+// process at the same point, before rank 0 saves or evaluates.
+void average_bn_statistics(torch::nn::Module& model);
+// Every process must hold the same weights, momentum networks, queues and statistics: compares a
+// hash of the whole state, so a divergence is caught where it starts instead of silently training
+// W different models. Throws dist::CommunicationError naming the step.
+void check_processes_agree(const torch::nn::Module& model, int64_t step);
 
 class GradientAverager {
  public:

@@ -8,16 +8,15 @@
 #include <iostream>
 #include <sstream>
 #include <thread>
+#include <type_traits>
 
 #include "selfsup/core/distributed.h"
 #include "selfsup/core/error.h"
 #include "selfsup/core/fs.h"
 #include "selfsup/core/progress.h"
 #include "selfsup/core/runtime.h"
-#include "selfsup/core/tensor.h"
 #include "selfsup/data/loader.h"
 #include "selfsup/models/batch_norm.h"
-#include "selfsup/models/state_dict.h"
 #include "selfsup/train/checkpoint.h"
 #include "selfsup/train/data_parallel.h"
 #include "selfsup/train/grad_norms.h"
@@ -51,25 +50,6 @@ struct EpochStats {
   double mean(const std::string& k) const { return steps ? logs.at(k) / steps : 0; }
 };
 
-// Joins the launcher's process group for the run's lifetime (core/distributed.h); the other
-// processes print nothing to stdout, rank 0 speaks for all of them.
-class ProcessGroupSession {
- public:
-  ProcessGroupSession(const dist::WorldInfo& world, torch::Device device, int64_t timeout_seconds) {
-    if (world.size <= 1) return;
-    dist::init(world, device, std::chrono::seconds(timeout_seconds));
-    if (!dist::is_main()) quiet_ = std::cout.rdbuf(nullptr);
-  }
-  ~ProcessGroupSession() {
-    if (quiet_) std::cout.rdbuf(quiet_);
-    std::cout.clear();
-    dist::shutdown();
-  }
-
- private:
-  std::streambuf* quiet_ = nullptr;
-};
-
 torch::Device training_device(const Recipe& r, const dist::WorldInfo& world) {
   const auto device = parse_device(r.device);
   // One GPU per process on a machine: cuda means cuda:LOCAL_RANK.
@@ -88,7 +68,7 @@ class Run {
     bf16_ = resolve_precision(r_.precision, device_) == "bf16";
     std::cout << runtime_summary() << " | " << (bf16_ ? "bf16 autocast" : "fp32") << std::endl;
     if (dist::active()) {
-      check_same_recipe_everywhere();
+      check_same_recipe(recipe_to_yaml(r_));
       std::cout << "processes: " << dist::world_size() << " (" << world.launcher << ", " << dist::backend()
                 << "), global batch " << r_.train.batch_size << " = " << dist::world_size() << " x "
                 << r_.train.batch_size / dist::world_size() << std::endl;
@@ -125,39 +105,13 @@ class Run {
     }
     if (dist::is_main()) atomic_write((dir_ / "recipe.yaml").string(), recipe_to_yaml(r_));
     if (dist::active()) {
-      // Every process starts from rank 0's weights and state (as DDP does), whatever each built.
-      for (auto& t : model_->parameters()) broadcast_tensor(t);
-      for (auto& t : model_->buffers()) broadcast_tensor(t);
-      averager_ = std::make_unique<GradientAverager>(optimizer_parameter_tensors());
+      broadcast_state(*model_);
+      std::vector<torch::Tensor> params;
+      for (const auto& p : optimizer_->parameters()) params.push_back(p.tensor);
+      averager_ = std::make_unique<GradientAverager>(params);
     }
     if (r_.train.grad_norms && dist::is_main())
       grad_norms_ = std::make_unique<GradNormLog>(optimizer_->parameters(), (dir_ / "grad_norms.csv").string());
-  }
-
-  // Processes started with different recipes (or overrides) would train different things and
-  // fail deep inside a collective: compare a hash of the resolved recipe first.
-  void check_same_recipe_everywhere() const {
-    const std::string yaml = recipe_to_yaml(r_);
-    const auto mine = static_cast<int64_t>(std::hash<std::string>{}(yaml) >> 1);
-    const auto all = dist::all_gather(torch::tensor({mine}, torch::kLong));
-    for (int64_t r = 0; r < all.size(0); ++r)
-      if (all[r].item<int64_t>() != mine)
-        throw Error("recipe: process " + std::to_string(r) + " resolved a different recipe than process " +
-                    std::to_string(dist::rank()) + ": start every process with the same recipe and overrides");
-  }
-
-  static void broadcast_tensor(torch::Tensor& t) {
-    torch::NoGradGuard no_grad;
-    // Gloo has no bool type (InstDisc's visited flags travel as bytes).
-    auto on_wire = t.scalar_type() == torch::kBool ? t.to(torch::kUInt8) : t.contiguous();
-    dist::broadcast_(on_wire);
-    if (!on_wire.is_same(t)) t.copy_(on_wire);
-  }
-
-  std::vector<torch::Tensor> optimizer_parameter_tensors() const {
-    std::vector<torch::Tensor> out;
-    for (const auto& p : optimizer_->parameters()) out.push_back(p.tensor);
-    return out;
   }
 
   // A run killed after logging an epoch (or step) but before its checkpoint logged rows the resumed
@@ -290,9 +244,9 @@ class Run {
       }
       epochs_done_ = epoch + 1;
 
-      average_bn_statistics();
+      if (!r_.model.sync_bn) average_bn_statistics(*model_);
       if (dist::is_main()) {  // the other processes go on to the next epoch and wait for rank 0 there
-        const auto evaluation = task_->evaluate_epoch(epochs_done_);
+        const auto evaluation = alone([&] { return task_->evaluate_epoch(epochs_done_); });
         append_csv(stats, optimizer_->lr(), ips, loader.wait_seconds() / epoch_seconds,
                    prepare_seconds / epoch_seconds, epoch_seconds, evaluation);
       }
@@ -323,7 +277,7 @@ class Run {
       metrics["loader_busy_share"] = loader_seconds / train_seconds;
     }
     if (!dist::is_main()) return metrics;  // rank 0 evaluates and writes; the others are done
-    if (r_.eval.at_end && epochs_done_ == r_.train.epochs) metrics.update(task_->evaluate_final());
+    if (r_.eval.at_end && epochs_done_ == r_.train.epochs) metrics.update(alone([&] { return task_->evaluate_final(); }));
     atomic_write((dir_ / "metrics.json").string(), metrics.dump(2) + "\n");
     return metrics;
   }
@@ -374,38 +328,19 @@ class Run {
     if (!out) throw Error(path.string() + ": cannot append the epoch's row (disk full?)");
   }
 
-  // BatchNorm running statistics are per process unless model.sync_bn: before rank 0 saves or
-  // evaluates them, every process contributes to their mean, which is what the one-process run
-  // keeps for BN split groups (models/batch_norm.h). Every process calls this at the same points.
-  void average_bn_statistics() {
-    if (!dist::active() || r_.model.sync_bn) return;
-    torch::NoGradGuard no_grad;
-    model_->apply([](torch::nn::Module& m) {
-      if (auto* bn = dynamic_cast<models::BatchNorm2dImpl*>(&m)) {
-        for (auto* t : {&bn->running_mean, &bn->running_var}) {
-          dist::all_reduce_sum_(*t);
-          t->div_(static_cast<double>(dist::world_size()));
-        }
-      }
-    });
-  }
-
-  // Every process must hold the same weights, momentum networks, queues and statistics (the same
-  // averaged gradients, the same updates): checked with a hash of the whole state at every
-  // checkpoint, so a divergence is caught where it starts instead of silently training W models.
-  void check_processes_agree() const {
-    const auto mine = static_cast<int64_t>(content_hash(models::state_dict(*model_)) >> 1);
-    const auto all = dist::all_gather(torch::tensor({mine}, torch::kLong));
-    for (int64_t r = 0; r < all.size(0); ++r)
-      if (all[r].item<int64_t>() != mine)
-        throw dist::CommunicationError("rank " + std::to_string(dist::rank()) + ": the model state differs from process " +
-                                       std::to_string(r) + "'s at step " + std::to_string(global_step_) +
-                                       " (processes diverged; please report this with the recipe)");
+  // Rank 0 evaluates while the other processes do not take part: SyncBatchNorm (a fine-tune
+  // trains the encoder) must not wait for them.
+  template <typename F>
+  std::invoke_result_t<F> alone(F&& evaluate) {
+    if (r_.model.sync_bn) models::set_sync_bn(*model_, false);
+    auto result = evaluate();
+    if (r_.model.sync_bn) models::set_sync_bn(*model_, true);
+    return result;
   }
 
   void save() {
-    average_bn_statistics();
-    if (dist::active()) check_processes_agree();
+    if (!r_.model.sync_bn) average_bn_statistics(*model_);
+    check_processes_agree(*model_, global_step_);
     if (!dist::is_main()) return;
     CheckpointInfo info{recipe_to_yaml(r_), epochs_done_, global_step_, task_->train_images().size(),
                         task_->checkpoint_extras()};
