@@ -329,12 +329,17 @@ class Run {
   }
 
   // Rank 0 evaluates while the other processes do not take part: SyncBatchNorm (a fine-tune
-  // trains the encoder) must not wait for them.
+  // trains the encoder) must not wait for them, and with `threads: 0` rank 0 takes all the cores
+  // the waiting processes leave idle (bench: kNN + linear probe after 2,560 images, 10.5 s on one
+  // thread, 8.4 s on two — the single-process time).
   template <typename F>
   std::invoke_result_t<F> alone(F&& evaluate) {
+    const int threads = at::get_num_threads();
+    if (dist::active() && r_.threads <= 0) configure_threads(0);
     if (r_.model.sync_bn) models::set_sync_bn(*model_, false);
     auto result = evaluate();
     if (r_.model.sync_bn) models::set_sync_bn(*model_, true);
+    at::set_num_threads(threads);
     return result;
   }
 
