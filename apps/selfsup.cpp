@@ -11,6 +11,7 @@
 #include "clip_commands.h"
 #include "data_commands.h"
 #include "diffusion_commands.h"
+#include "serve_command.h"
 #include "selfsup/builtin.h"
 #include "selfsup/core/config.h"
 #include "selfsup/core/distributed.h"
@@ -266,6 +267,7 @@ int main(int argc, char** argv) {
   cli::DiffusionCommands diffusion_commands(app, *eval_cmd);
   cli::DataCommands data_commands(app);
   cli::BenchCommands bench_commands(app);
+  cli::ServeCommand serve_command(app);
 
   std::string recipe_path;
   std::vector<std::string> recipe_overrides;
@@ -294,6 +296,7 @@ int main(int argc, char** argv) {
     if (int code = 0; diffusion_commands.run(code)) return code;
     if (int code = 0; data_commands.run(code)) return code;
     if (int code = 0; bench_commands.run(code)) return code;
+    if (int code = 0; serve_command.run(code)) return code;
   } catch (const Error& e) {
     std::cerr << "error: " << process_prefix() << e.what() << std::endl;
     return 2;

@@ -323,6 +323,7 @@ Rank start_rank(int rank, int world, int port, const std::string& args, const st
 
 // The exit status, or -1 after a signal; -2 (and the process killed) when it runs past `seconds`.
 int wait_exit(const Rank& r, double seconds) {
+  if (r.pid <= 0) return -3;  // never signal pid -1 (every process of the user)
   const auto end = std::chrono::steady_clock::now() + std::chrono::duration<double>(seconds);
   int status = 0;
   while (waitpid(r.pid, &status, WNOHANG) == 0) {
@@ -369,6 +370,7 @@ TEST(DistributedFailuresEndToEnd, KilledProcessStopsTheOtherAndResumeIsExact) {
   const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(120);
   while (count_lines(dir + "/killed/metrics.csv") < 3 && std::chrono::steady_clock::now() < deadline)
     std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  ASSERT_GT(rank1.pid, 0);
   kill(rank1.pid, SIGKILL);
   EXPECT_EQ(wait_exit(rank1, 10), -1);
   const auto start = std::chrono::steady_clock::now();

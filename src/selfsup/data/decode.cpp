@@ -247,4 +247,13 @@ torch::Tensor decode_image(const std::string& path, int64_t size, int64_t channe
   return decode_images({path}, size, channels, 1)[0];
 }
 
+torch::Tensor decode_image_bytes(const ByteSpan& bytes, const std::string& name, int64_t size, int64_t channels) {
+  check_arguments(size, channels);
+  if (channels == 0) throw Error("decode: channels 0: expected 1 or 3 for an image in memory");
+  const auto p = decode_pixels(bytes, name, channels);
+  const auto chw = torch::from_blob(p.data.get(), {p.height, p.width, channels}, torch::kUInt8).permute({2, 0, 1});
+  if (size == 0 || (p.height == size && p.width == size)) return chw.clone();
+  return resize(chw, size, size);
+}
+
 }  // namespace selfsup::data

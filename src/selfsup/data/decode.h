@@ -54,5 +54,8 @@ torch::Tensor decode_images(const std::vector<std::string>& paths, int64_t size,
 
 // One file as C x S x S (C x H x W when size is 0), decoded like decode_images.
 torch::Tensor decode_image(const std::string& path, int64_t size, int64_t channels);
+// The same from bytes in memory (an upload): the header is checked (sizes, the pixel limit) before
+// anything is allocated; `name` is for the error message. channels: 1 or 3.
+torch::Tensor decode_image_bytes(const ByteSpan& bytes, const std::string& name, int64_t size, int64_t channels);
 
 }  // namespace selfsup::data

@@ -10,7 +10,9 @@
 
 namespace selfsup::io {
 
-void write_png(const std::string& path, const torch::Tensor& image) {
+void write_png(const std::string& path, const torch::Tensor& image) { atomic_write(path, encode_png(image, path)); }
+
+std::string encode_png(const torch::Tensor& image, const std::string& path) {
   if (image.dim() != 3 || (image.size(0) != 1 && image.size(0) != 3))
     throw Error(path + ": expected a 1 or 3 x H x W image to write");
   const auto hwc = (image.detach().to(torch::kCPU, torch::kFloat).clamp(0, 1) * 255).round().to(torch::kUInt8)
@@ -22,7 +24,7 @@ void write_png(const std::string& path, const torch::Tensor& image) {
   };
   if (!stbi_write_png_to_func(append, &png, w, h, c, hwc.data_ptr<uint8_t>(), w * c))
     throw Error(path + ": cannot encode PNG");
-  atomic_write(path, png);
+  return png;
 }
 
 torch::Tensor image_grid(const std::vector<torch::Tensor>& tiles, int64_t columns, int64_t pad) {
