@@ -56,12 +56,18 @@ async function query(url, what) {
   status.textContent = 'searching...';
   try { show(await (await fetch(url)).json(), what); } catch (e) { status.textContent = 'error: ' + e; }
 }
-function similar(id, path) { query('/search/similar?k=24&id=' + id, 'images like ' + path); }
+function similar(id, path) { query('/search/similar?id=' + id, 'images like ' + path); }
+function run(q) {
+  if (!q) return;
+  history.replaceState(null, '', '#q=' + encodeURIComponent(q));  // a link to this search
+  query('/search?q=' + encodeURIComponent(q), '"' + q + '"');
+}
 document.getElementById('search').addEventListener('submit', e => {
   e.preventDefault();
-  const q = document.getElementById('q').value.trim();
-  if (q) query('/search?k=24&q=' + encodeURIComponent(q), '"' + q + '"');
+  run(document.getElementById('q').value.trim());
 });
+const linked = new URLSearchParams(location.hash.slice(1)).get('q');
+if (linked) { document.getElementById('q').value = linked; run(linked); }
 </script></body></html>
 )HTML";
 

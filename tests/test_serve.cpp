@@ -58,6 +58,7 @@ class Server {
     pid_ = -1;
     return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
   }
+  pid_t pid() const { return pid_; }
   httplib::Client client() const {
     httplib::Client c("127.0.0.1", port);
     c.set_read_timeout(30, 0);
@@ -71,6 +72,16 @@ class Server {
 };
 
 nlohmann::json body_json(const httplib::Result& r) { return nlohmann::json::parse(r->body); }
+
+// A shell command's stdout and exit status.
+CliResult run_command(const std::string& cmd) {
+  FILE* pipe = popen(cmd.c_str(), "r");
+  std::string out;
+  std::array<char, 4096> buf{};
+  while (size_t n = fread(buf.data(), 1, buf.size(), pipe)) out.append(buf.data(), n);
+  const int status = pclose(pipe);
+  return {WIFEXITED(status) ? WEXITSTATUS(status) : -1, out};
+}
 
 // A 32x32 PNG whose header claims `side` x `side` pixels: a decompression bomb's first bytes.
 std::string png_claiming(uint32_t side, const std::string& real_png) {
@@ -184,6 +195,31 @@ TEST(ServeEndToEnd, ApiAnswersLikeSearchAndRefusesBadRequests) {
   EXPECT_NE(res->body.find("selfsup_index_images 6"), std::string::npos) << res->body;
   EXPECT_NE(res->body.find("selfsup_requests{route=\"search\",result=\"ok\"} 41"), std::string::npos) << res->body;
   EXPECT_NE(res->body.find("quantile=\"0.99\""), std::string::npos) << res->body;
+
+  // Under load: 4 clients querying back to back for 3 s — no failed request, memory flat
+  // (bench/serve_load.cpp; exit 1 otherwise).
+  const auto load = run_command(std::string(SELFSUP_BENCH_SERVE) + " load --port " + std::to_string(server.port) +
+                                " --clients 4 --seconds 3 --k 5 --pid " + std::to_string(server.pid()) + " 2>&1");
+  EXPECT_EQ(load.code, 0) << load.output;
+  EXPECT_NE(load.output.find(" 0 failed"), std::string::npos) << load.output;
+
+  // The page in a real browser (headless Chromium): a search linked as /#q=... runs on load, the
+  // results appear in the DOM with their thumbnails, and the console stays silent (no script error,
+  // no failed image load).
+  const std::string err = root + "/chromium.err";
+  const auto dom = run_command("timeout 120 chromium-headless-shell --no-sandbox --disable-gpu --virtual-time-budget=10000 "
+                               "--enable-logging=stderr --v=0 --dump-dom 'http://127.0.0.1:" + std::to_string(server.port) +
+                               "/#q=a%20red%20square' 2>" + err);
+  ASSERT_EQ(dom.code, 0) << dom.output << selfsup::test_util::read_text_file(err);
+  EXPECT_NE(dom.output.find("5 results for \"a red square\""), std::string::npos) << dom.output;
+  const auto first = dom.output.find("<figure class=\"result\"");
+  ASSERT_NE(first, std::string::npos) << dom.output;
+  const auto first_tag = dom.output.substr(first, dom.output.find('>', first) - first);
+  EXPECT_NE(first_tag.find("red_square.png"), std::string::npos) << first_tag;
+  EXPECT_NE(dom.output.find("<img src=\"/image/"), std::string::npos) << dom.output;
+  const auto log = selfsup::test_util::read_text_file(err);
+  EXPECT_EQ(log.find(":CONSOLE"), std::string::npos) << log;
+
   EXPECT_EQ(server.stop(), 0);
 }
 

@@ -57,6 +57,12 @@ inline std::string tmp_dir(const std::string& name) {
   return dir.string();
 }
 
+// A whole file as text ("" when it cannot be read).
+inline std::string read_text_file(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  return std::string((std::istreambuf_iterator<char>(in)), {});
+}
+
 // What `f` threw as selfsup::Error; a test failure (and "") when it threw nothing.
 inline std::string error_message(const std::function<void()>& f) {
   try {

@@ -1,0 +1,126 @@
+// Load for `selfsup serve`, on loopback (docs/results.md, "Search service under load"):
+//
+//   selfsup_bench_serve index --checkpoint C --count 1000000 --out big.idx   # synthetic embeddings
+//   selfsup_bench_serve load --port P [--clients 8] [--seconds 10] [--k 10] [--pid SERVER_PID]
+//
+// `index` writes an index of random unit vectors recorded as made by the checkpoint's model (so the
+// server accepts it; its paths do not exist, so only searches make sense). `load` runs N clients
+// that send text queries back to back for a fixed time and reports throughput, latency percentiles,
+// failures, and the server's resident memory before and after (with --pid). Exit 1 when a request
+// failed or memory grew by more than 10%.
+#include <httplib.h>
+
+#include <algorithm>
+#include <atomic>
+#include <chrono>
+#include <cstdio>
+#include <fstream>
+#include <iostream>
+#include <mutex>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "selfsup/builtin.h"
+#include "selfsup/clip/config.h"
+#include "selfsup/clip/index.h"
+#include "selfsup/clip/task.h"
+#include "selfsup/core/error.h"
+
+namespace {
+
+std::string arg(const std::vector<std::string>& args, const std::string& name, const std::string& fallback) {
+  for (size_t i = 0; i + 1 < args.size(); ++i)
+    if (args[i] == name) return args[i + 1];
+  return fallback;
+}
+
+int64_t rss_kib(const std::string& pid) {
+  std::ifstream in("/proc/" + pid + "/status");
+  for (std::string line; std::getline(in, line);)
+    if (line.rfind("VmRSS:", 0) == 0) return std::stoll(line.substr(6));
+  return -1;
+}
+
+int make_index(const std::vector<std::string>& args) {
+  const auto checkpoint = arg(args, "--checkpoint", ""), out = arg(args, "--out", "");
+  const int64_t count = std::stoll(arg(args, "--count", "10000"));
+  if (checkpoint.empty() || out.empty()) throw selfsup::Error("index: give --checkpoint C --out FILE [--count N]");
+  const auto clip = selfsup::clip::load_trained_clip(checkpoint, torch::kCPU);
+  torch::manual_seed(std::stoll(arg(args, "--seed", "0")));
+  const int64_t dim = selfsup::clip::clip_config(clip.recipe).embed_dim;
+  const auto emb = torch::nn::functional::normalize(torch::randn({count, dim}),
+                                                    torch::nn::functional::NormalizeFuncOptions().dim(1));
+  std::vector<std::string> paths(static_cast<size_t>(count));
+  for (int64_t i = 0; i < count; ++i) paths[static_cast<size_t>(i)] = "synthetic/" + std::to_string(i) + ".png";
+  selfsup::clip::write_index(out, emb, paths, clip.identity);
+  std::cout << "wrote " << count << " synthetic " << dim << "-d embeddings to " << out << std::endl;
+  return 0;
+}
+
+int load(const std::vector<std::string>& args) {
+  const int port = std::stoi(arg(args, "--port", "8080"));
+  const int clients = std::stoi(arg(args, "--clients", "8"));
+  const double seconds = std::stod(arg(args, "--seconds", "10"));
+  const std::string k = arg(args, "--k", "10"), pid = arg(args, "--pid", "");
+  const std::vector<std::string> queries{"a red heart", "a smiling face", "a waving hand", "a cat", "a green tree",
+                                         "a blue car", "a yellow star", "an apple"};
+  const int64_t rss_before = pid.empty() ? -1 : rss_kib(pid);
+  std::mutex mutex;
+  std::vector<double> latencies;
+  std::atomic<int64_t> failed{0};
+  const auto end = std::chrono::steady_clock::now() + std::chrono::duration<double>(seconds);
+  std::vector<std::thread> threads;
+  for (int c = 0; c < clients; ++c)
+    threads.emplace_back([&, c] {
+      httplib::Client client("127.0.0.1", port);
+      client.set_read_timeout(30, 0);
+      std::vector<double> mine;
+      for (size_t i = static_cast<size_t>(c); std::chrono::steady_clock::now() < end; ++i) {
+        const auto t0 = std::chrono::steady_clock::now();
+        std::string q = queries[i % queries.size()];
+        std::replace(q.begin(), q.end(), ' ', '+');  // the queries are plain words
+        const auto path = "/search?k=" + k + "&q=" + q;
+        const auto res = client.Get(path);
+        if (!res || res->status != 200) {
+          ++failed;
+          continue;
+        }
+        mine.push_back(std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count());
+      }
+      std::lock_guard<std::mutex> lock(mutex);
+      latencies.insert(latencies.end(), mine.begin(), mine.end());
+    });
+  for (auto& t : threads) t.join();
+  const int64_t rss_after = pid.empty() ? -1 : rss_kib(pid);
+  std::sort(latencies.begin(), latencies.end());
+  auto pct = [&](double q) {
+    return latencies.empty() ? 0.0 : 1000 * latencies[static_cast<size_t>(q * static_cast<double>(latencies.size() - 1))];
+  };
+  std::printf("%d clients x %.0f s: %zu queries, %.1f queries/s, latency p50 %.2f ms p95 %.2f ms p99 %.2f ms, %lld failed",
+              clients, seconds, latencies.size(), static_cast<double>(latencies.size()) / seconds, pct(0.5), pct(0.95),
+              pct(0.99), static_cast<long long>(failed.load()));
+  if (rss_before > 0)
+    std::printf(", server RSS %.1f -> %.1f MiB", static_cast<double>(rss_before) / 1024, static_cast<double>(rss_after) / 1024);
+  std::printf("\n");
+  const bool grew = rss_before > 0 && rss_after > rss_before * 11 / 10 + 16 * 1024;
+  if (grew) std::printf("memory grew by more than 10%%\n");
+  return failed > 0 || latencies.empty() || grew ? 1 : 0;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  selfsup::register_builtin();
+  const std::vector<std::string> args(argv + 1, argv + argc);
+  try {
+    if (!args.empty() && args[0] == "index") return make_index(args);
+    if (!args.empty() && args[0] == "load") return load(args);
+    std::cerr << "usage: selfsup_bench_serve index --checkpoint C --count N --out F | load --port P [--clients 8] "
+                 "[--seconds 10] [--k 10] [--pid PID]\n";
+    return 2;
+  } catch (const selfsup::Error& e) {
+    std::cerr << "error: " << e.what() << std::endl;
+    return 2;
+  }
+}
