@@ -161,22 +161,13 @@ int free_port() {
   return port;
 }
 
-CliResult run_shell(const std::string& cmd) {
-  FILE* pipe = popen((cmd + " 2>&1").c_str(), "r");
-  std::string out;
-  std::array<char, 4096> buf{};
-  while (size_t n = fread(buf.data(), 1, buf.size(), pipe)) out.append(buf.data(), n);
-  const int status = pclose(pipe);
-  return {WIFEXITED(status) ? WEXITSTATUS(status) : -1, out};
-}
-
 // `selfsup train` in `processes` processes through scripts/launch.sh (bounded by `timeout`).
 CliResult train_in(int processes, const std::string& args, int timeout_seconds = 240) {
   const std::string train = std::string(SELFSUP_BINARY) + " train " + args;
-  if (processes == 1) return run_shell("timeout " + std::to_string(timeout_seconds) + " " + train);
-  return run_shell("timeout " + std::to_string(timeout_seconds) + " " + std::string(SELFSUP_SOURCE_DIR) +
-                   "/scripts/launch.sh -n " + std::to_string(processes) + " --port " + std::to_string(free_port()) +
-                   " -- " + train);
+  if (processes == 1) return run_command("timeout " + std::to_string(timeout_seconds) + " " + train + " 2>&1");
+  return run_command("timeout " + std::to_string(timeout_seconds) + " " + std::string(SELFSUP_SOURCE_DIR) +
+                     "/scripts/launch.sh -n " + std::to_string(processes) + " --port " + std::to_string(free_port()) +
+                     " -- " + train + " 2>&1");
 }
 
 std::vector<std::vector<double>> read_csv_numbers(const std::string& path) {
@@ -226,9 +217,9 @@ struct MethodCase {
 
 void PrintTo(const MethodCase& c, std::ostream* os) { *os << c.name; }
 
-class DistributedEndToEnd : public ::testing::TestWithParam<MethodCase> {};
-
 }  // namespace
+
+class DistributedEndToEnd : public ::testing::TestWithParam<MethodCase> {};
 
 // Two processes x 16 images == one process x 32 images: per-epoch loss, every step's gradient
 // norms (after the all-reduce) and the final weights. Mathematically equal because (a) the loader
@@ -337,11 +328,6 @@ int wait_exit(const Rank& r, double seconds) {
   return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
 }
 
-std::string read_text(const std::string& path) {
-  std::ifstream in(path);
-  return std::string(std::istreambuf_iterator<char>(in), {});
-}
-
 int64_t count_lines(const std::string& path) {
   std::ifstream in(path);
   return std::count(std::istreambuf_iterator<char>(in), {}, '\n');
@@ -376,7 +362,7 @@ TEST(DistributedFailuresEndToEnd, KilledProcessStopsTheOtherAndResumeIsExact) {
   const auto start = std::chrono::steady_clock::now();
   const int code = wait_exit(rank0, 30);
   const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
-  const auto log0 = read_text(rank0.log);
+  const auto log0 = selfsup::test_util::read_text_file(rank0.log);
   ASSERT_EQ(code, 1) << log0;
   EXPECT_LT(seconds, 25);
   EXPECT_NE(log0.find("error: rank 0 of 2: "), std::string::npos) << log0;
@@ -423,9 +409,9 @@ TEST(DistributedFailuresEndToEnd, MismatchedRecipesBusyPortAndAbsentMasterExitTw
   int port = free_port();
   const auto rank0 = start_rank(0, 2, port, tiny_moco(dir, "a") + " train.epochs=2", dir + "/a0.log");
   const auto rank1 = start_rank(1, 2, port, tiny_moco(dir, "a") + " train.epochs=3", dir + "/a1.log");
-  EXPECT_EQ(wait_exit(rank0, 60), 2) << read_text(rank0.log);
-  EXPECT_EQ(wait_exit(rank1, 60), 2) << read_text(rank1.log);
-  EXPECT_NE(read_text(rank0.log).find("resolved a different recipe"), std::string::npos) << read_text(rank0.log);
+  EXPECT_EQ(wait_exit(rank0, 60), 2) << selfsup::test_util::read_text_file(rank0.log);
+  EXPECT_EQ(wait_exit(rank1, 60), 2) << selfsup::test_util::read_text_file(rank1.log);
+  EXPECT_NE(selfsup::test_util::read_text_file(rank0.log).find("resolved a different recipe"), std::string::npos) << selfsup::test_util::read_text_file(rank0.log);
 
   // A listening socket holds the port rank 0 would serve the rendezvous on.
   const int holder = socket(AF_INET, SOCK_STREAM, 0);
@@ -438,14 +424,14 @@ TEST(DistributedFailuresEndToEnd, MismatchedRecipesBusyPortAndAbsentMasterExitTw
   getsockname(holder, reinterpret_cast<sockaddr*>(&a), &len);
   port = ntohs(a.sin_port);
   const auto busy = start_rank(0, 2, port, tiny_moco(dir, "b"), dir + "/b0.log");
-  EXPECT_EQ(wait_exit(busy, 60), 2) << read_text(busy.log);
-  EXPECT_NE(read_text(busy.log).find("MASTER_PORT " + std::to_string(port) + ": rank 0 cannot serve"), std::string::npos)
-      << read_text(busy.log);
+  EXPECT_EQ(wait_exit(busy, 60), 2) << selfsup::test_util::read_text_file(busy.log);
+  EXPECT_NE(selfsup::test_util::read_text_file(busy.log).find("MASTER_PORT " + std::to_string(port) + ": rank 0 cannot serve"), std::string::npos)
+      << selfsup::test_util::read_text_file(busy.log);
   close(holder);
 
   const auto lonely = start_rank(1, 2, free_port(), tiny_moco(dir, "c", 3), dir + "/c1.log");
-  EXPECT_EQ(wait_exit(lonely, 60), 2) << read_text(lonely.log);
-  EXPECT_NE(read_text(lonely.log).find("cannot reach rank 0's rendezvous within 3 s"), std::string::npos) << read_text(lonely.log);
+  EXPECT_EQ(wait_exit(lonely, 60), 2) << selfsup::test_util::read_text_file(lonely.log);
+  EXPECT_NE(selfsup::test_util::read_text_file(lonely.log).find("cannot reach rank 0's rendezvous within 3 s"), std::string::npos) << selfsup::test_util::read_text_file(lonely.log);
 }
 
 // Rank 0 evaluates alone after training, fine-tuning included: with SyncBatchNorm in the model the
@@ -459,5 +445,5 @@ TEST(DistributedResumeEndToEnd, RankZeroEvaluatesAloneWithSyncBatchNorm) {
                           180);
   ASSERT_EQ(r.code, 0) << r.output;
   EXPECT_NE(r.output.find("fine-tune"), std::string::npos) << r.output;
-  EXPECT_NE(read_text(dir + "/eval/metrics.json").find("finetune_top1"), std::string::npos);
+  EXPECT_NE(selfsup::test_util::read_text_file(dir + "/eval/metrics.json").find("finetune_top1"), std::string::npos);
 }

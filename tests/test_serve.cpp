@@ -73,16 +73,6 @@ class Server {
 
 nlohmann::json body_json(const httplib::Result& r) { return nlohmann::json::parse(r->body); }
 
-// A shell command's stdout and exit status.
-CliResult run_command(const std::string& cmd) {
-  FILE* pipe = popen(cmd.c_str(), "r");
-  std::string out;
-  std::array<char, 4096> buf{};
-  while (size_t n = fread(buf.data(), 1, buf.size(), pipe)) out.append(buf.data(), n);
-  const int status = pclose(pipe);
-  return {WIFEXITED(status) ? WEXITSTATUS(status) : -1, out};
-}
-
 // A 32x32 PNG whose header claims `side` x `side` pixels: a decompression bomb's first bytes.
 std::string png_claiming(uint32_t side, const std::string& real_png) {
   std::string bytes = real_png;
