@@ -211,13 +211,14 @@ std::string fixed_views(int64_t views = 2, int64_t local_crops = 0, int64_t size
   return "'augment.views=[" + list + "]'";
 }
 
+}  // namespace
+
+// A method's recipe and the overrides that make its one-process and two-process runs comparable.
 struct MethodCase {
   std::string name, recipe, overrides;
 };
 
 void PrintTo(const MethodCase& c, std::ostream* os) { *os << c.name; }
-
-}  // namespace
 
 class DistributedEndToEnd : public ::testing::TestWithParam<MethodCase> {};
 
