@@ -218,13 +218,6 @@ void broadcast_(torch::Tensor& t, int64_t root) {
   });
 }
 
-void barrier() {
-  if (!active()) return;
-  // A barrier as a one-element all_reduce: Gloo's own barrier() ignores the timeout on some paths.
-  auto t = torch::zeros({1});
-  all_reduce_sum_(t);
-}
-
 torch::Tensor all_gather(const torch::Tensor& t) {
   if (!active()) return t;
   const auto local = t.contiguous();
@@ -239,15 +232,12 @@ torch::Tensor all_gather(const torch::Tensor& t) {
 
 torch::Tensor gather_batch(const torch::Tensor& local) {
   if (!active()) return local;
-  const int64_t w = world_size(), n = local.size(0);
-  auto shape = local.sizes().vec();
-  shape[0] = n * w;
+  auto by_rank = local.sizes().vec();  // W x n x ...
+  by_rank.insert(by_rank.begin(), world_size());
+  auto global = local.sizes().vec();  // (n * W) x ...
+  global[0] *= world_size();
   // Rank-major (rank, row) -> batch order (row, rank): position row * W + rank.
-  return all_gather(local).view([&] {
-    auto s = local.sizes().vec();
-    s.insert(s.begin(), w);
-    return s;
-  }()).transpose(0, 1).reshape(shape);
+  return all_gather(local).view(by_rank).transpose(0, 1).reshape(global);
 }
 
 torch::Tensor gather_batch_with_grad(const torch::Tensor& local) {

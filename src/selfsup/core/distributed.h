@@ -78,7 +78,6 @@ class PendingSum {
 PendingSum all_reduce_sum_async_(torch::Tensor& t);
 // In-place copy of rank `root`'s tensor to every rank.
 void broadcast_(torch::Tensor& t, int64_t root = 0);
-void barrier();
 // Every rank's equally-shaped `t`, concatenated in rank order along dim 0 (no autograd).
 torch::Tensor all_gather(const torch::Tensor& t);
 
