@@ -11,6 +11,7 @@
 
 #include "selfsup/clip/embed.h"
 #include "selfsup/clip/index.h"
+#include "selfsup/clip/search_service.h"
 #include "selfsup/clip/task.h"
 #include "selfsup/clip/zero_shot.h"
 #include "selfsup/core/error.h"
@@ -74,17 +75,6 @@ ImageSet load_image_set(const std::string& spec, const Recipe& recipe) {
   set.images = data::decode_images(set.paths, size, 3);
   set.labels = torch::full({static_cast<int64_t>(set.paths.size())}, -1, torch::kLong);
   return set;
-}
-
-std::vector<std::string> read_lines(const std::string& path) {
-  std::istringstream in(read_file(path, "caption file (one caption per line)"));
-  std::vector<std::string> lines;
-  for (std::string line; std::getline(in, line);) {
-    if (!line.empty() && line.back() == '\r') line.pop_back();
-    if (!line.empty()) lines.push_back(line);
-  }
-  if (lines.empty()) throw Error(path + ": empty: expected one caption per line");
-  return lines;
 }
 
 std::string fixed(double v, int digits) {
@@ -164,7 +154,7 @@ int ClipCommands::search() {
   const int64_t max_length = selfsup::clip::clip_config(clip.recipe).text.max_length;
   if (!image_.empty()) {  // image -> captions
     if (captions_.empty()) throw Error("search --image: give --captions FILE (one candidate caption per line)");
-    const auto captions = read_lines(captions_);
+    const auto captions = clip::read_caption_lines(captions_);
     const int64_t size = clip.recipe.data.image_size > 0 ? clip.recipe.data.image_size : 64;
     const auto image = data::decode_image(image_, size, 3).unsqueeze(0);
     const auto img = clip::embed_images(*clip.model, image, clip.recipe.augment.views.at(0), device);

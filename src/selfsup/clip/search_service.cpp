@@ -3,7 +3,6 @@
 #include <algorithm>
 #include <chrono>
 #include <filesystem>
-#include <fstream>
 #include <iomanip>
 #include <set>
 #include <sstream>
@@ -11,6 +10,7 @@
 #include "selfsup/clip/config.h"
 #include "selfsup/clip/embed.h"
 #include "selfsup/core/error.h"
+#include "selfsup/core/fs.h"
 #include "selfsup/data/decode.h"
 #include "selfsup/io/png.h"
 
@@ -46,21 +46,16 @@ bool valid_utf8(const std::string& s) {
   return true;
 }
 
-namespace {
-
 std::vector<std::string> read_caption_lines(const std::string& path) {
-  std::ifstream in(path);
-  if (!in) throw Error(path + ": cannot read the caption file");
+  std::istringstream in(read_file(path, "caption file (one caption per line)"));
   std::vector<std::string> lines;
   for (std::string line; std::getline(in, line);) {
     if (!line.empty() && line.back() == '\r') line.pop_back();
     if (!line.empty()) lines.push_back(line);
   }
-  if (lines.empty()) throw Error(path + ": no captions (expected one per line)");
+  if (lines.empty()) throw Error(path + ": empty: expected one caption per line");
   return lines;
 }
-
-}  // namespace
 
 SearchService::SearchService(const std::string& checkpoint, const std::string& index, const std::string& captions,
                              ServiceLimits limits)

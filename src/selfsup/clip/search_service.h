@@ -114,6 +114,10 @@ class SearchService {
   int64_t batches_ = 0, batched_queries_ = 0;
 };
 
+// A caption file (one caption per line, blank lines skipped): `serve --captions`, `search --captions`.
+// Throws selfsup::Error naming the file when it cannot be read or holds no caption.
+std::vector<std::string> read_caption_lines(const std::string& path);
+
 // Whether `s` is well-formed UTF-8 (no overlong forms, surrogates or code points past U+10FFFF).
 bool valid_utf8(const std::string& s);
 
