@@ -7,6 +7,7 @@
 #include <fstream>
 #include <iomanip>
 #include <iostream>
+#include <set>
 #include <sstream>
 
 #include "selfsup/clip/embed.h"
@@ -16,6 +17,7 @@
 #include "selfsup/clip/zero_shot.h"
 #include "selfsup/core/error.h"
 #include "selfsup/core/fs.h"
+#include "selfsup/core/progress.h"
 #include "selfsup/core/runtime.h"
 #include "selfsup/data/decode.h"
 #include "selfsup/data/emoji.h"
@@ -48,6 +50,20 @@ std::vector<std::string> split_list(const std::string& text, char sep) {
   return out;
 }
 
+bool is_dataset_spec(const std::string& spec) { return spec.rfind("emoji:", 0) == 0 || spec.rfind("flickr8k:", 0) == 0; }
+
+// Every image file below a folder, sorted.
+std::vector<std::string> list_image_folder(const std::string& folder) {
+  if (!fs::is_directory(folder))
+    throw Error(folder + ": expected a folder of images, emoji:ARTIST[,ARTIST] or flickr8k:SPLIT");
+  std::vector<std::string> paths;
+  for (const auto& entry : fs::recursive_directory_iterator(folder))
+    if (entry.is_regular_file() && data::is_image_file(entry.path().string())) paths.push_back(entry.path().string());
+  if (paths.empty()) throw Error(folder + ": no .png/.jpg/.jpeg/.bmp files below this folder");
+  std::sort(paths.begin(), paths.end());
+  return paths;
+}
+
 ImageSet load_image_set(const std::string& spec, const Recipe& recipe) {
   const int64_t size = recipe.data.image_size > 0 ? recipe.data.image_size : 64;
   const auto colon = spec.find(':');
@@ -65,13 +81,8 @@ ImageSet load_image_set(const std::string& spec, const Recipe& recipe) {
     auto ds = data::load_caption_dataset(c, /*train=*/false);
     return {ds.images.images, ds.paths, ds.images.labels, ds.images.class_names};
   }
-  if (!fs::is_directory(spec))
-    throw Error(spec + ": expected a folder of images, emoji:ARTIST[,ARTIST] or flickr8k:SPLIT");
   ImageSet set;
-  for (const auto& entry : fs::recursive_directory_iterator(spec))
-    if (entry.is_regular_file() && data::is_image_file(entry.path().string())) set.paths.push_back(entry.path().string());
-  if (set.paths.empty()) throw Error(spec + ": no .png/.jpg/.jpeg/.bmp files below this folder");
-  std::sort(set.paths.begin(), set.paths.end());
+  set.paths = list_image_folder(spec);
   set.images = data::decode_images(set.paths, size, 3);
   set.labels = torch::full({static_cast<int64_t>(set.paths.size())}, -1, torch::kLong);
   return set;
@@ -104,6 +115,20 @@ ClipCommands::ClipCommands(CLI::App& app) {
   embed_cmd_->add_option("--images", images_, "a folder (every image below it), emoji:ARTIST[,ARTIST] or flickr8k:SPLIT")->required();
   embed_cmd_->add_option("--out", out_, "index file to write")->capture_default_str();
   embed_cmd_->add_option("--batch-size", batch_size_, "images per forward pass")->capture_default_str();
+  embed_cmd_->add_flag("--append", append_, "add the images not yet in --out to it (keeps its kind and IVF cells)");
+  auto* ann = embed_cmd_->add_option_group("approximate index", "FAISS indexes for large collections (docs/clip.md)");
+  ann->add_option("--index-type", index_type_,
+                  "flat: exact scan; ivf: inverted file (k-means cells); hnsw: graph;\n"
+                  "auto: flat up to " + std::to_string(kExactUpTo) + " images, ivf above")
+      ->check(CLI::IsMember({"auto", "flat", "ivf", "hnsw"}))->capture_default_str();
+  ann->add_option("--nlist", ann_.nlist, "IVF cells (0: 4 x sqrt(images))")->capture_default_str();
+  ann->add_option("--train-sample", ann_.train_sample, "images the IVF k-means trains on (0: 64 per cell)")->capture_default_str();
+  ann->add_option("--nprobe", ann_.nprobe, "IVF cells searched per query (0: the smallest reaching --target-recall)")->capture_default_str();
+  ann->add_option("--hnsw-m", ann_.hnsw_m, "HNSW links per node")->capture_default_str();
+  ann->add_option("--ef-construction", ann_.ef_construction, "HNSW build beam width")->capture_default_str();
+  ann->add_option("--ef-search", ann_.ef_search, "HNSW search beam width (0: the smallest reaching --target-recall)")->capture_default_str();
+  ann->add_option("--target-recall", ann_.target_recall, "recall@10 against exact search the automatic nprobe / ef-search aims for")
+      ->capture_default_str();
 
   search_cmd_ = app.add_subcommand("search", "Find the images of an index that best match a sentence (or, with --image and\n"
                                              "--captions, the captions that best match an image)");
@@ -114,6 +139,9 @@ ClipCommands::ClipCommands(CLI::App& app) {
   search_cmd_->add_option("--grid", grid_, "also write the matches as a PNG grid, best first");
   search_cmd_->add_option("--image", image_, "reverse search: an image file whose best captions to find");
   search_cmd_->add_option("--captions", captions_, "reverse search: a text file with one candidate caption per line");
+  search_cmd_->add_flag("--exact", exact_, "scan every image even when the index is approximate");
+  search_cmd_->add_option("--nprobe", nprobe_, "IVF index: cells to search (default: the one stored at build)");
+  search_cmd_->add_option("--ef-search", ef_search_, "HNSW index: search beam (default: the one stored at build)");
 
   zeroshot_cmd_ = app.add_subcommand("zeroshot", "Classify images from class names alone (prompts averaged per class)");
   zeroshot_cmd_->add_option("--checkpoint", checkpoint_, "checkpoint.pt of a CLIP run")->required();
@@ -135,14 +163,79 @@ int ClipCommands::embed() {
   auto clip = clip::load_trained_clip(checkpoint_, torch::kCPU);
   configure_threads(clip.recipe.threads);
   std::cout << runtime_summary() << std::endl;
-  const auto set = load_image_set(images_, clip.recipe);
+
+  clip::EmbeddingIndex existing;
+  if (append_ && fs::exists(out_)) {
+    existing = clip::read_index(out_, /*for_append=*/true);
+    if (existing.model.value("fingerprint", std::string()) != clip.identity["fingerprint"].get<std::string>())
+      throw Error(out_ + ": embedded by another model (" + existing.model.value("checkpoint", std::string("unknown")) +
+                  "); --append needs the checkpoint that built it");
+  } else if (append_) {
+    std::cout << out_ << " does not exist yet: creating it" << std::endl;
+  }
+  const std::set<std::string> known(existing.paths.begin(), existing.paths.end());
+
+  // Folders are decoded and embedded a chunk at a time: a large collection never sits in memory
+  // as pixels.
   const auto start = std::chrono::steady_clock::now();
-  const auto emb = clip::embed_images(*clip.model, set.images, clip.recipe.augment.views.at(0),
-                                      parse_device(clip.recipe.device), batch_size_, /*progress=*/true);
+  const auto view = clip.recipe.augment.views.at(0);
+  const auto device = parse_device(clip.recipe.device);
+  std::vector<std::string> new_paths;
+  torch::Tensor new_emb;
+  if (is_dataset_spec(images_)) {
+    const auto set = load_image_set(images_, clip.recipe);
+    std::vector<int64_t> rows;
+    for (size_t i = 0; i < set.paths.size(); ++i)
+      if (!known.count(set.paths[i])) rows.push_back(static_cast<int64_t>(i)), new_paths.push_back(set.paths[i]);
+    if (!rows.empty())
+      new_emb = clip::embed_images(*clip.model, set.images.index_select(0, torch::tensor(rows, torch::kLong)), view, device,
+                                   batch_size_, /*progress=*/true);
+  } else {
+    for (auto& p : list_image_folder(images_))
+      if (!known.count(p)) new_paths.push_back(std::move(p));
+    const int64_t size = clip.recipe.data.image_size > 0 ? clip.recipe.data.image_size : 64;
+    const int64_t n = static_cast<int64_t>(new_paths.size()), chunk = 16 * batch_size_;
+    Progress bar("embedding", (n + chunk - 1) / chunk, 1);
+    std::vector<torch::Tensor> parts;
+    for (int64_t at = 0; at < n; at += chunk) {
+      const std::vector<std::string> some(new_paths.begin() + at, new_paths.begin() + std::min(n, at + chunk));
+      parts.push_back(clip::embed_images(*clip.model, data::decode_images(some, size, 3), view, device, batch_size_));
+      bar.update(at / chunk + 1, std::to_string(at + static_cast<int64_t>(some.size())) + " images");
+    }
+    bar.finish(std::to_string(n) + " images");
+    if (!parts.empty()) new_emb = torch::cat(parts);
+  }
   const double secs = seconds_since(start);
-  clip::write_index(out_, emb, set.paths, clip.identity);
-  std::cout << "embedded " << emb.size(0) << " images (" << emb.size(1) << "-d) in " << fixed(secs, 2) << " s, "
-            << fixed(emb.size(0) / std::max(secs, 1e-9), 0) << " images/s -> " << out_ << std::endl;
+  if (new_paths.empty()) {
+    std::cout << "no new images: " << out_ << " already holds all " << existing.paths.size() << " of them" << std::endl;
+    return 0;
+  }
+  std::cout << "embedded " << new_emb.size(0) << " images (" << new_emb.size(1) << "-d) in " << fixed(secs, 2) << " s, "
+            << fixed(new_emb.size(0) / std::max(secs, 1e-9), 0) << " images/s" << std::endl;
+
+  auto paths = existing.paths;
+  paths.insert(paths.end(), new_paths.begin(), new_paths.end());
+  const auto all = existing.embeddings.defined() ? torch::cat({existing.embeddings, new_emb}) : new_emb;
+  // The kind of index: --append keeps an index's kind unless --index-type names another.
+  std::string type = index_type_;
+  if (type == "auto") {
+    if (existing.embeddings.defined()) type = existing.ann ? existing.ann->type() : "flat";
+    else type = static_cast<int64_t>(paths.size()) > kExactUpTo ? "ivf" : "flat";
+  }
+  std::shared_ptr<clip::AnnIndex> ann;
+  if (type != "flat") {
+    if (existing.ann && existing.ann->type() == type) {
+      std::cout << "adding " << new_emb.size(0) << " images to the " << type << " index" << std::endl;
+      existing.ann->append(new_emb, all, &std::cout);
+      ann = existing.ann;
+    } else {
+      ann_.type = type;
+      ann = std::make_shared<clip::AnnIndex>(clip::AnnIndex::build(all, ann_, &std::cout));
+    }
+  }
+  clip::write_index(out_, all, paths, clip.identity, ann.get());
+  std::cout << "wrote " << out_ << ": " << paths.size() << " images, "
+            << (ann ? ann->summary() : std::string("exact search")) << std::endl;
   return 0;
 }
 
@@ -168,18 +261,20 @@ int ClipCommands::search() {
     return 0;
   }
   if (index_.empty() || query_.empty()) throw Error("search: give --index FILE and a sentence (or --image with --captions)");
-  const auto index = clip::read_index(index_);
+  auto index = clip::read_index(index_);
   const auto fingerprint = index.model.value("fingerprint", std::string());
   if (fingerprint != clip.identity["fingerprint"].get<std::string>())
     throw Error(index_ + ": embedded by another model (" + index.model.value("checkpoint", std::string("unknown")) +
                 "); run selfsup embed with " + checkpoint_ + " first");
   const auto query = clip::embed_texts(*clip.model, *clip.tokenizer, {query_}, max_length, device)[0];
   const auto start = std::chrono::steady_clock::now();
-  const auto matches = clip::search(index, query, k_);
+  const auto options = clip::configure_search(index, exact_, nprobe_, ef_search_);
+  const auto matches = clip::search(index, query, k_, options);
   const double ms = 1000 * seconds_since(start);
   for (size_t i = 0; i < matches.size(); ++i)
     std::cout << i + 1 << "\t" << fixed(matches[i].score, 4) << "\t" << index.paths[matches[i].index] << "\n";
-  std::cout << "searched " << index.embeddings.size(0) << " images in " << fixed(ms, 2) << " ms" << std::endl;
+  std::cout << "searched " << index.embeddings.size(0) << " images in " << fixed(ms, 2) << " ms ("
+            << (index.ann && !options.exact ? index.ann->type() : std::string("exact")) << ")" << std::endl;
   if (!grid_.empty()) {
     std::vector<std::string> paths;
     for (const auto& m : matches) paths.push_back(index.paths[m.index]);

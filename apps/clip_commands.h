@@ -8,6 +8,9 @@
 #include <string>
 #include <vector>
 
+#include "selfsup/clip/ann_index.h"
+#include "selfsup/clip/index.h"
+
 namespace selfsup::cli {
 
 class ClipCommands {
@@ -29,6 +32,13 @@ class ClipCommands {
   std::string checkpoint_, images_, out_ = "index.bin", index_, query_, grid_, image_, captions_, classes_;
   std::vector<std::string> templates_;
   int64_t k_ = 9, batch_size_ = 256;
+  // embed: the kind of index and FAISS parameters; search: overrides of the stored ones.
+  static constexpr int64_t kExactUpTo = 100000;  // `auto` builds an exact index up to this size
+  std::string index_type_ = "auto";
+  clip::AnnOptions ann_;
+  bool append_ = false;
+  bool exact_ = false;
+  int64_t nprobe_ = 0, ef_search_ = 0;
 };
 
 }  // namespace selfsup::cli

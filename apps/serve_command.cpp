@@ -117,6 +117,9 @@ ServeCommand::ServeCommand(CLI::App& app) {
   cmd_->add_option("--port", port_, "port (0: any free port, printed at start)")->capture_default_str()->check(CLI::Range(0, 65535));
   cmd_->add_option("--threads", threads_, "request threads")->capture_default_str()->check(CLI::Range(1, 256));
   cmd_->add_option("--max-k", max_k_, "largest k a query may ask for")->capture_default_str()->check(CLI::Range(1, 100000));
+  cmd_->add_flag("--exact", exact_, "scan every image even when the index is approximate (IVF, HNSW)");
+  cmd_->add_option("--nprobe", nprobe_, "IVF index: cells to search (default: the one stored at build)");
+  cmd_->add_option("--ef-search", ef_search_, "HNSW index: search beam (default: the one stored at build)");
 }
 
 bool ServeCommand::run(int& exit_code) {
@@ -130,6 +133,7 @@ int ServeCommand::serve() {
   clip::ServiceLimits limits;
   limits.max_k = max_k_;
   clip::SearchService service(checkpoint_, index_, captions_, limits);
+  service.set_search_options(exact_, nprobe_, ef_search_);
   const int64_t default_k = std::min<int64_t>(12, limits.max_k);
 
   httplib::Server server;
@@ -205,6 +209,7 @@ int ServeCommand::serve() {
 
   const int port = port_ == 0 ? server.bind_to_any_port(host_) : (server.bind_to_port(host_, port_) ? port_ : -1);
   if (port < 0) throw Error("--port " + std::to_string(port_) + ": cannot listen on " + host_ + " (port in use, or not an address of this machine)");
+  std::cout << "index: " << service.index_summary() << std::endl;
   std::cout << "serving " << service.size() << " images on http://" << host_ << ":" << port << "/ ("
             << (host_ == "127.0.0.1" || host_ == "localhost" ? "this machine only; --host 0.0.0.0 to serve the network"
                                                              : "reachable from the network")

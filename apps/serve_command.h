@@ -20,7 +20,8 @@ class ServeCommand {
   CLI::App* cmd_ = nullptr;
   std::string checkpoint_, index_, captions_, host_ = "127.0.0.1";
   int port_ = 8080, threads_ = 8;
-  int64_t max_k_ = 100;
+  int64_t max_k_ = 100, nprobe_ = 0, ef_search_ = 0;
+  bool exact_ = false;
 };
 
 }  // namespace selfsup::cli

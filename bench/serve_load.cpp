@@ -1,10 +1,12 @@
 // Load for `selfsup serve`, on loopback (docs/results.md, "Search service under load"):
 //
-//   selfsup_bench_serve index --checkpoint C --count 1000000 --out big.idx   # synthetic embeddings
+//   selfsup_bench_serve index --checkpoint C --count 1000000 --out big.idx [--index-type flat|ivf|hnsw]
+//                             [--clusters N] [--spread 0.5]        # synthetic embeddings
 //   selfsup_bench_serve load --port P [--clients 8] [--seconds 10] [--warmup 2] [--k 10] [--pid SERVER_PID]
 //
-// `index` writes an index of random unit vectors recorded as made by the checkpoint's model (so the
-// server accepts it; its paths do not exist, so only searches make sense). `load` runs N clients
+// `index` writes an index of random unit vectors, clustered (one cluster per 1,000 by default),
+// recorded as made by the checkpoint's model (so the server accepts it; its paths do not exist, so
+// only searches make sense), exact or with a FAISS index built with the automatic parameters. `load` runs N clients
 // that send text queries back to back for a fixed time and reports throughput, latency percentiles,
 // failures, and the server's resident memory after a warm-up and at the end (with --pid). Exit 1
 // when a request failed or memory grew by more than 10% (+16 MiB) after the warm-up.
@@ -13,19 +15,23 @@
 #include <algorithm>
 #include <atomic>
 #include <chrono>
+#include <cmath>
 #include <cstdio>
 #include <fstream>
 #include <iostream>
+#include <memory>
 #include <mutex>
 #include <string>
 #include <thread>
 #include <vector>
 
 #include "selfsup/builtin.h"
+#include "selfsup/clip/ann_index.h"
 #include "selfsup/clip/config.h"
 #include "selfsup/clip/index.h"
 #include "selfsup/clip/task.h"
 #include "selfsup/core/error.h"
+#include "selfsup/core/runtime.h"
 
 namespace {
 
@@ -45,16 +51,32 @@ int64_t rss_kib(const std::string& pid) {
 int make_index(const std::vector<std::string>& args) {
   const auto checkpoint = arg(args, "--checkpoint", ""), out = arg(args, "--out", "");
   const int64_t count = std::stoll(arg(args, "--count", "10000"));
+  const auto type = arg(args, "--index-type", "flat");
+  const int64_t clusters = std::stoll(arg(args, "--clusters", std::to_string(std::max<int64_t>(1, count / 1000))));
+  const double spread = std::stod(arg(args, "--spread", "0.5"));
   if (checkpoint.empty() || out.empty()) throw selfsup::Error("index: give --checkpoint C --out FILE [--count N]");
+  selfsup::configure_threads(0);  // every core for FAISS's k-means and graph building
   const auto clip = selfsup::clip::load_trained_clip(checkpoint, torch::kCPU);
   torch::manual_seed(std::stoll(arg(args, "--seed", "0")));
   const int64_t dim = selfsup::clip::clip_config(clip.recipe).embed_dim;
-  const auto emb = torch::nn::functional::normalize(torch::randn({count, dim}),
-                                                    torch::nn::functional::NormalizeFuncOptions().dim(1));
+  // Clustered like real embeddings: unit vectors around `clusters` random directions, at distance
+  // `spread` from their centre on average (uniform random vectors have no neighbours to find).
+  const auto unit = torch::nn::functional::NormalizeFuncOptions().dim(1);
+  const auto centres = torch::nn::functional::normalize(torch::randn({clusters, dim}), unit);
+  const auto emb = torch::nn::functional::normalize(
+      centres.index_select(0, torch::randint(clusters, {count}, torch::kLong)) + spread * torch::randn({count, dim}) / std::sqrt(dim),
+      unit);
   std::vector<std::string> paths(static_cast<size_t>(count));
   for (int64_t i = 0; i < count; ++i) paths[static_cast<size_t>(i)] = "synthetic/" + std::to_string(i) + ".png";
-  selfsup::clip::write_index(out, emb, paths, clip.identity);
-  std::cout << "wrote " << count << " synthetic " << dim << "-d embeddings to " << out << std::endl;
+  std::unique_ptr<selfsup::clip::AnnIndex> ann;
+  if (type != "flat") {
+    selfsup::clip::AnnOptions options;
+    options.type = type;
+    ann = std::make_unique<selfsup::clip::AnnIndex>(selfsup::clip::AnnIndex::build(emb, options, &std::cout));
+  }
+  selfsup::clip::write_index(out, emb, paths, clip.identity, ann.get());
+  std::cout << "wrote " << count << " synthetic " << dim << "-d embeddings (" << clusters << " clusters, spread " << spread
+            << ") to " << out << (ann ? ": " + ann->summary() : std::string(": exact")) << std::endl;
   return 0;
 }
 
@@ -124,7 +146,8 @@ int main(int argc, char** argv) {
   try {
     if (!args.empty() && args[0] == "index") return make_index(args);
     if (!args.empty() && args[0] == "load") return load(args);
-    std::cerr << "usage: selfsup_bench_serve index --checkpoint C --count N --out F | load --port P [--clients 8] "
+    std::cerr << "usage: selfsup_bench_serve index --checkpoint C --count N --out F [--index-type flat|ivf|hnsw] "
+                 "[--clusters N] [--spread S] | load --port P [--clients 8] "
                  "[--seconds 10] [--warmup 2] [--k 10] [--pid PID]\n";
     return 2;
   } catch (const selfsup::Error& e) {

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # `selfsup serve` under load on loopback (docs/results.md, "Search service under load"): synthetic
-# indexes of 10,000 and 1,000,000 embeddings made for CHECKPOINT's model, a server for each, and
-# N clients sending text queries back to back for a fixed time.
+# indexes (exact, FAISS IVF, FAISS HNSW) of 10,000 and 1,000,000 clustered embeddings made for
+# CHECKPOINT's model, a server for each, and N clients sending text queries back to back for a
+# fixed time.
 #
 #   bench/serve_load.sh CHECKPOINT [--clients 8] [--seconds 10] [--out bench/out/serve]
 #
@@ -27,8 +28,11 @@ mkdir -p "$out"
 
 echo "$(build/selfsup bench --no-peaks | grep -o 'calibration: [0-9]* images/s') (reference machine 1273)"
 for count in 10000 1000000; do
-  index="$out/synthetic_$count.idx"
-  [ -f "$index" ] || build/selfsup_bench_serve index --checkpoint "$checkpoint" --count "$count" --out "$index" >/dev/null
+ for type in flat ivf hnsw; do
+  index="$out/synthetic_${type}_$count.idx"
+  [ -f "$index" ] || build/selfsup_bench_serve index --checkpoint "$checkpoint" --count "$count" --index-type "$type" \
+                       --out "$index" >"$out/index_${type}_$count.log"
+  tail -1 "$out/index_${type}_$count.log"
   build/selfsup serve --checkpoint "$checkpoint" --index "$index" --port 0 >"$out/serve_$count.log" 2>&1 &
   server=$!
   port=""
@@ -38,10 +42,11 @@ for count in 10000 1000000; do
     sleep 0.1
   done
   [ -n "$port" ] || { echo "serve_load.sh: the server did not start (see $out/serve_$count.log)" >&2; kill "$server"; exit 1; }
-  printf "exact index, %7d embeddings: " "$count"
+  printf "%s index, %7d embeddings: " "$type" "$count"
   status=0
   build/selfsup_bench_serve load --port "$port" --clients "$clients" --seconds "$seconds" --pid "$server" || status=$?
   kill "$server"
   wait "$server" || true
   [ "$status" -eq 0 ] || exit "$status"
+ done
 done

@@ -8,6 +8,7 @@ packages=(
   libtorch-dev libgloo-dev libopenblas0-openmp  # libgloo-dev: headers of c10d's Gloo process group (multi-process training)
   libyaml-cpp-dev libcli11-dev nlohmann-json3-dev libstb-dev libjpeg62-turbo-dev zlib1g-dev libsentencepiece-dev
   libcpp-httplib-dev chromium-headless-shell  # selfsup serve, and its page tested in a real browser
+  libfaiss-dev  # approximate (IVF, HNSW) search indexes for large collections
   libgtest-dev libbenchmark-dev
   clang libclang-rt-14-dev  # make sanitize, make fuzz (libFuzzer)
   dataset-fashion-mnist python3 python3-torch python3-torchvision

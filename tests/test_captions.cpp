@@ -31,10 +31,6 @@ using selfsup::test_util::TempDir;
 namespace {
 
 // A fresh directory removed at scope exit.
-void write_text(const std::string& path, const std::string& text) {
-  fs::create_directories(fs::path(path).parent_path());
-  std::ofstream(path, std::ios::binary) << text;
-}
 
 // A w x h image of one colour (c = 1..4 components).
 void write_png(const std::string& path, int w, int h, std::vector<uint8_t> pixel) {
@@ -95,8 +91,8 @@ TEST(CaptionDecode, CompositesAlphaOntoWhite) {
 TEST(CaptionDecode, FirstFailingFileInListOrderIsNamed) {
   TempDir dir;
   write_png(dir / "ok.png", 4, 4, {1, 2, 3});
-  write_text(dir / "bad1.png", "not a png");
-  write_text(dir / "bad2.png", "not a png either");
+  test_util::write_text_file(dir / "bad1.png", "not a png");
+  test_util::write_text_file(dir / "bad2.png", "not a png either");
   std::vector<std::string> paths{dir / "ok.png"};
   for (int i = 0; i < 40; ++i) paths.push_back(dir / "ok.png");
   paths.push_back(dir / "bad1.png");
@@ -130,7 +126,7 @@ struct FlickrTree {
     }
   }
   void write_txt() {
-    write_text(root + "/captions.txt",
+    test_util::write_text_file(root + "/captions.txt",
                "image,caption\r\n"
                "a.jpg,A child climbs stairs .\r\n"
                "a.jpg,\"A girl, in pink, climbs .\"\r\n"
@@ -191,16 +187,16 @@ TEST(Flickr8k, CaptionsTxtWithQuotesAndSeededSplit) {
 
 TEST(Flickr8k, SeedsCsvVariantLowercaseImagesAndKarpathySplits) {
   FlickrTree tree("images");
-  write_text(tree.root + "/captions.csv",
+  test_util::write_text_file(tree.root + "/captions.csv",
              "image,caption,id\n"
              "a.jpg,\"A child, climbing .\",0\n"
              "b.jpg,A dog .,1\n"
              "c.jpg,A bike .,2\n"
              "d.jpg,Cats .,3\n"
              "e.jpg,A car .,4\n");
-  write_text(tree.root + "/Flickr_8k.trainImages.txt", "a.jpg\nc.jpg\ne.jpg\n");
-  write_text(tree.root + "/Flickr_8k.devImages.txt", "b.jpg\n");
-  write_text(tree.root + "/Flickr_8k.testImages.txt", "d.jpg\n\n");
+  test_util::write_text_file(tree.root + "/Flickr_8k.trainImages.txt", "a.jpg\nc.jpg\ne.jpg\n");
+  test_util::write_text_file(tree.root + "/Flickr_8k.devImages.txt", "b.jpg\n");
+  test_util::write_text_file(tree.root + "/Flickr_8k.testImages.txt", "d.jpg\n\n");
   auto train = load_flickr8k(tree.root, "train", 8);
   auto val = load_flickr8k(tree.root, "val", 8);
   auto test = load_flickr8k(tree.root, "test", 8);
@@ -219,7 +215,7 @@ TEST(Flickr8k, ErrorsNameFileAndLine) {
   EXPECT_TRUE(contains(msg, tree.root + "/captions.txt: not found")) << msg;
 
   auto with = [&](const std::string& text) {
-    write_text(tree.root + "/captions.txt", text);
+    test_util::write_text_file(tree.root + "/captions.txt", text);
     return error_message([&] { load_flickr8k(tree.root, "train", 8); });
   };
   msg = with("image,caption\na.jpg,ok .\nb.jpg,too,many\n");
@@ -244,7 +240,7 @@ TEST(Flickr8k, ErrorsNameFileAndLine) {
   EXPECT_TRUE(contains(msg, "no Flickr_8k.testImages.txt")) << msg;
   msg = error_message([&] { load_flickr8k(tree.root, "dev", 8); });
   EXPECT_TRUE(contains(msg, "split 'dev': expected train, val or test")) << msg;
-  write_text(tree.root + "/Flickr_8k.trainImages.txt", "a.jpg\nnope.jpg\n");
+  test_util::write_text_file(tree.root + "/Flickr_8k.trainImages.txt", "a.jpg\nnope.jpg\n");
   msg = error_message([&] { load_flickr8k(tree.root, "train", 8); });
   EXPECT_TRUE(contains(msg, "Flickr_8k.trainImages.txt:2: image 'nope.jpg' has no captions")) << msg;
   msg = error_message([&] { load_flickr8k(tree.root, "val", 8); });
@@ -310,7 +306,7 @@ struct EmojiTree {
 
     for (const std::string artist : {"apple", "google"}) {
       const auto pkg = root + "/emoji-datasource-" + artist;
-      write_text(pkg + "/emoji.json", emoji.dump());
+      test_util::write_text_file(pkg + "/emoji.json", emoji.dump());
       const uint8_t shade = artist == "apple" ? 200 : 100;
       auto draw = [&](const json& e, int index) {
         if (!e.at("has_img_" + artist).get<bool>()) return;
@@ -326,7 +322,7 @@ struct EmojiTree {
           for (const auto& [key, v] : e["skin_variations"].items()) draw(v, index++);
       }
     }
-    write_text(root + "/emojibase-data/en/data.json", base.dump());
+    test_util::write_text_file(root + "/emojibase-data/en/data.json", base.dump());
   }
   static std::string lower(std::string s) {
     std::transform(s.begin(), s.end(), s.begin(), [](unsigned char c) { return std::tolower(c); });
@@ -447,11 +443,11 @@ TEST(Emoji, Errors) {
   msg = error_message([&] { load_emoji(tree.root, {"apple"}, 32, true); });
   EXPECT_TRUE(contains(msg, "/img/apple/64/1f408.png: cannot decode image")) << msg;
 
-  write_text(tree.root + "/emojibase-data/en/data.json", "[{\"label\": ");
+  test_util::write_text_file(tree.root + "/emojibase-data/en/data.json", "[{\"label\": ");
   msg = error_message([&] { load_emoji(tree.root, {"google"}, 32, true); });
   EXPECT_TRUE(contains(msg, tree.root + "/emojibase-data/en/data.json: malformed JSON")) << msg;
-  write_text(tree.root + "/emojibase-data/en/data.json", "[]");
-  write_text(tree.root + "/emoji-datasource-google/emoji.json", "[{\"name\": \"X\"}]");
+  test_util::write_text_file(tree.root + "/emojibase-data/en/data.json", "[]");
+  test_util::write_text_file(tree.root + "/emoji-datasource-google/emoji.json", "[{\"name\": \"X\"}]");
   msg = error_message([&] { load_emoji(tree.root, {"google"}, 32, true); });
   EXPECT_TRUE(contains(msg, tree.root + "/emoji-datasource-google/emoji.json: unexpected layout")) << msg;
 }

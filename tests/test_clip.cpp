@@ -209,6 +209,29 @@ TEST(ClipEndToEnd, OwnCaptionRetrievesItsImage) {
               "/candidates.txt -k 1");
   ASSERT_EQ(r.code, 0) << r.output;
   EXPECT_NE(r.output.find("a blue stripe"), std::string::npos) << r.output;
+  // An approximate (IVF) index of five images, grown by the sixth with --append: the added image is
+  // found, a second --append finds nothing new, and HNSW options on an IVF index are refused.
+  fs::create_directories(runs + "/grow");
+  for (const auto* name : {"red_square", "green_square", "red_stripe", "green_stripe", "blue_square"})
+    fs::copy_file(root + "/Images/" + name + ".png", runs + "/grow/" + name + ".png");
+  const auto grow = "embed --checkpoint " + ckpt + " --images " + runs + "/grow --out " + runs + "/ivf.bin --index-type ivf";
+  r = run_cli(grow);
+  ASSERT_EQ(r.code, 0) << r.output;
+  EXPECT_NE(r.output.find("5 images, IVF"), std::string::npos) << r.output;
+  fs::copy_file(root + "/Images/blue_stripe.png", runs + "/grow/blue_stripe.png");
+  r = run_cli(grow + " --append");
+  ASSERT_EQ(r.code, 0) << r.output;
+  EXPECT_NE(r.output.find("embedded 1 images"), std::string::npos) << r.output;
+  EXPECT_NE(r.output.find("6 images, IVF"), std::string::npos) << r.output;
+  r = run_cli(grow + " --append");
+  EXPECT_NE(r.output.find("no new images"), std::string::npos) << r.output;
+  r = run_cli("search --index " + runs + "/ivf.bin --checkpoint " + ckpt + " -k 1 --nprobe 1 \"a blue stripe\"");
+  ASSERT_EQ(r.code, 0) << r.output;
+  EXPECT_NE(r.output.find("grow/blue_stripe.png"), std::string::npos) << r.output;
+  EXPECT_NE(r.output.find("(ivf)"), std::string::npos) << r.output;
+  r = run_cli("search --index " + runs + "/ivf.bin --checkpoint " + ckpt + " --ef-search 64 \"a blue stripe\"");
+  EXPECT_EQ(r.code, 2) << r.output;
+  EXPECT_NE(r.output.find("--ef-search applies to HNSW"), std::string::npos) << r.output;
   // The retrieval protocol on the (same) test split, and an index from another model refused.
   r = run_cli("eval retrieval --checkpoint " + ckpt);
   ASSERT_EQ(r.code, 0) << r.output;

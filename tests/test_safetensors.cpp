@@ -27,13 +27,6 @@ using selfsup::test_util::TempDir;
 
 namespace {
 
-bool python_torch_available() { return std::system("/usr/bin/python3 -c 'import torch' >/dev/null 2>&1") == 0; }
-
-void write_text(const std::string& path, const std::string& text) {
-  std::ofstream out(path, std::ios::binary);
-  out << text;
-}
-
 std::string read_all(const std::string& path) {
   std::ifstream in(path, std::ios::binary);
   return std::string(std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>());
@@ -44,7 +37,7 @@ void write_raw(const std::string& path, const std::string& header, const std::st
   std::string bytes(8, '\0');
   uint64_t n = header.size();
   for (int i = 0; i < 8; ++i) bytes[i] = static_cast<char>((n >> (8 * i)) & 0xFF);
-  write_text(path, bytes + header + buffer);
+  test_util::write_text_file(path, bytes + header + buffer);
 }
 
 // One 2 x 3 tensor per dtype, with values every dtype holds exactly (the same lists appear in the
@@ -158,9 +151,9 @@ TEST(Safetensors, HeaderLayoutMatchesHuggingFaceWriter) {
 }
 
 TEST(Safetensors, ReadsFileWrittenByPython) {
-  if (!python_torch_available()) GTEST_SKIP() << "python3 with torch not available";
+  if (!test_util::python_torch_available()) GTEST_SKIP() << "python3 with torch not available";
   TempDir dir;
-  write_text(dir / "write.py", std::string(kPythonExpected) + R"PY(
+  test_util::write_text_file(dir / "write.py", std::string(kPythonExpected) + R"PY(
 # The spec by hand: sizes, offsets in dict order (deliberately unaligned), unpadded header.
 header, chunks, offset = {'__metadata__': {'source': 'python'}}, [], 0
 for name, (dtype, t) in expected.items():
@@ -179,10 +172,10 @@ with open(sys.argv[1], 'wb') as out:
 }
 
 TEST(Safetensors, PythonReadsFileWrittenByCpp) {
-  if (!python_torch_available()) GTEST_SKIP() << "python3 with torch not available";
+  if (!test_util::python_torch_available()) GTEST_SKIP() << "python3 with torch not available";
   TempDir dir;
   io::write_safetensors(dir / "cpp.safetensors", every_dtype(), {{"source", "c++"}});
-  write_text(dir / "check.py", std::string(kPythonExpected) + R"PY(
+  test_util::write_text_file(dir / "check.py", std::string(kPythonExpected) + R"PY(
 raw = open(sys.argv[1], 'rb').read()
 (n,) = struct.unpack('<Q', raw[:8])
 assert n % 8 == 0, n
@@ -213,15 +206,15 @@ TEST(Safetensors, MalformedFilesGiveOneLineErrors) {
   const std::string f32x2 = std::string(8, '\0');  // two F32 zeros
 
   expect_error("missing.safetensors", "cannot open");
-  write_text(dir / "short.safetensors", "abc");
+  test_util::write_text_file(dir / "short.safetensors", "abc");
   expect_error("short.safetensors", "shorter than 8 bytes");
-  write_text(dir / "empty.safetensors", "");
+  test_util::write_text_file(dir / "empty.safetensors", "");
   expect_error("empty.safetensors", "shorter than 8 bytes");
 
   std::string huge(8, '\0');
   huge[0] = '\xff';
   huge[5] = '\x01';
-  write_text(dir / "huge.safetensors", huge + "{}");
+  test_util::write_text_file(dir / "huge.safetensors", huge + "{}");
   expect_error("huge.safetensors", "is beyond the file");
 
   write_raw(dir / "json.safetensors", "{\"w\": {\"dtype\": \"F32\",", f32x2);

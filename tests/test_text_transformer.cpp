@@ -52,7 +52,6 @@ void randomize(torch::nn::Module& m) {
   }
 }
 
-bool python_torch_available() { return std::system("/usr/bin/python3 -c 'import torch' >/dev/null 2>&1") == 0; }
 
 }  // namespace
 
@@ -170,7 +169,7 @@ TEST(TextTransformer, PaddingDoesNotChangeRealPositions) {
 }
 
 TEST(TextTransformer, MatchesPlainPyTorchDistilBert) {
-  if (!python_torch_available()) GTEST_SKIP() << "python3 with torch not available";
+  if (!test_util::python_torch_available()) GTEST_SKIP() << "python3 with torch not available";
   TempDir dir;
   torch::manual_seed(2);
   TextTransformer model(small_options());

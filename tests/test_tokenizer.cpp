@@ -19,7 +19,6 @@ using selfsup::test_util::TempDir;
 namespace {
 
 // A fresh directory removed at scope exit.
-void write_text(const std::string& path, const std::string& text) { std::ofstream(path, std::ios::binary) << text; }
 
 // Ids that bert-base-uncased's vocab.txt really has (e.g. "Hello, my dog is cute" ->
 // 101 7592 1010 2026 3899 2003 10140 102, the Hugging Face docs example).
@@ -63,7 +62,7 @@ class TokenizerWordPiece : public ::testing::Test {
  protected:
   static void SetUpTestSuite() {
     dir_ = new TempDir;
-    write_text(*dir_ / "vocab.txt", bert_like_vocab());
+    selfsup::test_util::write_text_file(*dir_ / "vocab.txt", bert_like_vocab());
     uncased_ = load_wordpiece(*dir_ / "vocab.txt").release();
   }
   static void TearDownTestSuite() {
@@ -358,17 +357,17 @@ TEST(TokenizerErrors, MissingVocabFileNamesPath) {
 
 TEST(TokenizerErrors, BadVocabContents) {
   TempDir dir;
-  write_text(dir / "empty.txt", "");
+  selfsup::test_util::write_text_file(dir / "empty.txt", "");
   auto message = error_message([&] { load_wordpiece(dir / "empty.txt"); });
   EXPECT_NE(message.find(dir / "empty.txt"), std::string::npos) << message;
   EXPECT_NE(message.find("empty vocab"), std::string::npos) << message;
 
-  write_text(dir / "no_cls.txt", "[PAD]\n[UNK]\n[SEP]\nhello\n");
+  selfsup::test_util::write_text_file(dir / "no_cls.txt", "[PAD]\n[UNK]\n[SEP]\nhello\n");
   message = error_message([&] { load_wordpiece(dir / "no_cls.txt"); });
   EXPECT_NE(message.find(dir / "no_cls.txt"), std::string::npos) << message;
   EXPECT_NE(message.find("no [CLS] line"), std::string::npos) << message;
 
-  write_text(dir / "bad_utf8.txt", "[PAD]\n[UNK]\nbad\xff\n[CLS]\n[SEP]\n");
+  selfsup::test_util::write_text_file(dir / "bad_utf8.txt", "[PAD]\n[UNK]\nbad\xff\n[CLS]\n[SEP]\n");
   message = error_message([&] { load_wordpiece(dir / "bad_utf8.txt"); });
   EXPECT_NE(message.find(dir / "bad_utf8.txt:3: not valid UTF-8"), std::string::npos) << message;
 }
@@ -391,7 +390,7 @@ TEST(TokenizerErrors, SentencePieceTrainingAndLoading) {
             std::string::npos);
 
   TempDir dir;
-  write_text(dir / "not.model", "[PAD]\n[UNK]\n");
+  selfsup::test_util::write_text_file(dir / "not.model", "[PAD]\n[UNK]\n");
   auto message = error_message([&] { load_sentencepiece(dir / "not.model"); });
   EXPECT_NE(message.find(dir / "not.model"), std::string::npos) << message;
   EXPECT_NE(message.find("not a SentencePiece model"), std::string::npos) << message;

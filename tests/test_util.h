@@ -7,6 +7,7 @@
 #include <unistd.h>
 
 #include <array>
+#include <cstdlib>
 #include <filesystem>
 #include <fstream>
 #include <functional>
@@ -61,6 +62,18 @@ inline std::string tmp_dir(const std::string& name) {
 inline std::string read_text_file(const std::string& path) {
   std::ifstream in(path, std::ios::binary);
   return std::string((std::istreambuf_iterator<char>(in)), {});
+}
+
+// Writes `text` to `path`, creating its folder.
+inline void write_text_file(const std::string& path, const std::string& text) {
+  const auto parent = std::filesystem::path(path).parent_path();
+  if (!parent.empty()) std::filesystem::create_directories(parent);
+  std::ofstream(path, std::ios::binary) << text;
+}
+
+// Whether Debian's python3 with torch is there (the interop tests skip without it).
+inline bool python_torch_available() {
+  return std::system("/usr/bin/python3 -c 'import torch' >/dev/null 2>&1") == 0;
 }
 
 // What `f` threw as selfsup::Error; a test failure (and "") when it threw nothing.

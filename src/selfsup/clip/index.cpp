@@ -27,14 +27,20 @@ uint64_t fnv1a(uint64_t h, const void* data, size_t size) {
   return h;
 }
 
+uint64_t align_up(uint64_t x) { return (x + kAlign - 1) / kAlign * kAlign; }
+
 }  // namespace
 
 void write_index(const std::string& path, const torch::Tensor& embeddings, const std::vector<std::string>& paths,
-                 const nlohmann::json& model) {
+                 const nlohmann::json& model, const AnnIndex* ann) {
   if (embeddings.dim() != 2 || embeddings.size(0) != static_cast<int64_t>(paths.size()))
     throw Error(path + ": index needs N x D embeddings and N paths");
+  if (ann && ann->size() != embeddings.size(0))
+    throw Error(path + ": the approximate index holds " + std::to_string(ann->size()) + " rows, the index " +
+                std::to_string(embeddings.size(0)));
   const auto data = embeddings.detach().to(torch::kCPU, torch::kFloat).contiguous();
   nlohmann::json header{{"count", data.size(0)}, {"dim", data.size(1)}, {"model", model}, {"paths", paths}};
+  if (ann) header["ann"] = ann->describe();
   std::string text = header.dump();
   const uint64_t prefix = sizeof(kMagic) + sizeof(uint64_t);
   text.append((kAlign - (prefix + text.size()) % kAlign) % kAlign, ' ');
@@ -43,11 +49,16 @@ void write_index(const std::string& path, const torch::Tensor& embeddings, const
     out.write(kMagic, sizeof(kMagic));
     out.write(reinterpret_cast<const char*>(&size), sizeof(size));
     out.write(text.data(), static_cast<std::streamsize>(text.size()));
-    out.write(static_cast<const char*>(data.data_ptr()), static_cast<std::streamsize>(data.numel() * sizeof(float)));
+    const uint64_t data_bytes = static_cast<uint64_t>(data.numel()) * sizeof(float);
+    out.write(static_cast<const char*>(data.data_ptr()), static_cast<std::streamsize>(data_bytes));
+    if (!ann) return;
+    const uint64_t end = prefix + size + data_bytes;
+    out.write(std::string(align_up(end) - end, '\0').data(), static_cast<std::streamsize>(align_up(end) - end));
+    ann->write(out);
   });
 }
 
-EmbeddingIndex read_index(const std::string& path) {
+EmbeddingIndex read_index(const std::string& path, bool for_append) {
   const int fd = ::open(path.c_str(), O_RDONLY);
   if (fd < 0) throw Error(path + ": cannot open index (" + std::strerror(errno) + ")");
   struct stat st {};
@@ -81,10 +92,18 @@ EmbeddingIndex read_index(const std::string& path) {
     throw Error(path + ": corrupt index header: " + e.what());
   }
   const uint64_t data_bytes = static_cast<uint64_t>(count) * static_cast<uint64_t>(dim) * sizeof(float);
-  if (count < 0 || dim <= 0 || static_cast<int64_t>(index.paths.size()) != count ||
-      prefix + header_size + data_bytes != file_size)
+  const uint64_t data_end = prefix + header_size + data_bytes;
+  const bool has_ann = header.contains("ann");
+  if (count < 0 || dim <= 0 || static_cast<int64_t>(index.paths.size()) != count || data_bytes / sizeof(float) / static_cast<uint64_t>(dim) != static_cast<uint64_t>(count) ||
+      (has_ann ? align_up(data_end) >= file_size : data_end != file_size))
     throw Error(path + ": truncated or inconsistent index (" + std::to_string(count) + " x " + std::to_string(dim) +
                 " embeddings, " + std::to_string(file_size) + " bytes)");
+  if (has_ann) {
+    index.ann = std::make_shared<AnnIndex>(AnnIndex::read(path, align_up(data_end), file_size, header["ann"], /*mmap=*/!for_append));
+    if (index.ann->size() != count)
+      throw Error(path + ": inconsistent index: the approximate part holds " + std::to_string(index.ann->size()) +
+                  " rows, the header " + std::to_string(count));
+  }
   index.embeddings = torch::from_blob(const_cast<char*>(bytes + prefix + header_size), {count, dim}, torch::kFloat);
   index.mapping = mapping;
   index.path = path;
@@ -98,14 +117,32 @@ EmbeddingIndex read_index(const std::string& path) {
   return index;
 }
 
-std::vector<Match> search(const EmbeddingIndex& index, const torch::Tensor& query, int64_t k) {
+SearchOptions configure_search(EmbeddingIndex& index, bool exact, int64_t nprobe, int64_t ef_search) {
+  const std::string type = index.ann ? index.ann->type() : "flat";
+  if (nprobe < 0 || ef_search < 0) throw Error("--nprobe and --ef-search must be positive");
+  if (nprobe > 0 && type != "ivf") throw Error(index.path + ": --nprobe applies to IVF indexes; this one is " + type);
+  if (ef_search > 0 && type != "hnsw") throw Error(index.path + ": --ef-search applies to HNSW indexes; this one is " + type);
+  if (nprobe > 0 || ef_search > 0) index.ann->set_search_param(nprobe + ef_search);
+  return SearchOptions{exact};
+}
+
+std::vector<Match> search(const EmbeddingIndex& index, const torch::Tensor& query, int64_t k, const SearchOptions& options) {
   torch::NoGradGuard no_grad;
   if (query.numel() != index.embeddings.size(1))
     throw Error(index.path + ": " + std::to_string(index.embeddings.size(1)) + "-dimensional embeddings, the query has " +
                 std::to_string(query.numel()) + ": the index was built with another model");
-  const auto scores = torch::mv(index.embeddings, query.to(torch::kCPU, torch::kFloat).reshape({-1}));
-  const auto top = scores.topk(std::min<int64_t>(k, scores.size(0)));
-  const auto values = std::get<0>(top), rows = std::get<1>(top);
+  const auto q = query.to(torch::kCPU, torch::kFloat).reshape({-1}).contiguous();
+  torch::Tensor values, rows;
+  if (index.ann && !options.exact) {
+    // Candidates from the approximate index, scored exactly like the full scan scores them.
+    const auto found = torch::tensor(index.ann->candidates(q.data_ptr<float>(), k), torch::kLong);
+    const auto order = torch::mv(index.embeddings.index_select(0, found), q).sort(0, /*descending=*/true);
+    values = std::get<0>(order);
+    rows = found.index_select(0, std::get<1>(order));
+  } else {
+    const auto top = torch::mv(index.embeddings, q).topk(std::min<int64_t>(k, index.embeddings.size(0)));
+    values = std::get<0>(top), rows = std::get<1>(top);
+  }
   std::vector<Match> matches;
   for (int64_t i = 0; i < rows.size(0); ++i) matches.push_back({rows[i].item<int64_t>(), values[i].item<float>()});
   return matches;

@@ -1,8 +1,9 @@
 // A searchable image collection: L2-normalised embeddings, the path of each image and the identity
 // of the model that embedded them, in one file that is memory-mapped on load (a million 256-d
 // embeddings are 1 GB: nothing is read until searched).
-// Layout: "SSIDX001" | u64 LE header size | JSON header {count, dim, model, paths} padded with
-// spaces so the data starts at a multiple of 64 | count x dim float32 little-endian.
+// Layout: "SSIDX001" | u64 LE header size | JSON header {count, dim, model, paths[, ann]} padded
+// with spaces so the data starts at a multiple of 64 | count x dim float32 little-endian |
+// with "ann" only: zero bytes up to a multiple of 64, then the FAISS index (clip/ann_index.h).
 #pragma once
 
 #include <torch/torch.h>
@@ -13,6 +14,8 @@
 #include <string>
 #include <vector>
 
+#include "selfsup/clip/ann_index.h"
+
 namespace selfsup::clip {
 
 struct EmbeddingIndex {
@@ -21,22 +24,34 @@ struct EmbeddingIndex {
   nlohmann::json model;            // who made it: {"checkpoint", "fingerprint", "name", ...}
   std::shared_ptr<void> mapping;   // keeps the memory mapping alive while `embeddings` is used
   std::string path;                // the file it was read from (for errors)
+  std::shared_ptr<AnnIndex> ann;   // the approximate index over the same rows; null: exact search only
 };
 
 // Written with atomic_write (core/fs.h). Throws selfsup::Error on shape mismatch or I/O failure.
 void write_index(const std::string& path, const torch::Tensor& embeddings, const std::vector<std::string>& paths,
-                 const nlohmann::json& model);
+                 const nlohmann::json& model, const AnnIndex* ann = nullptr);
 
 // Throws selfsup::Error naming the file when it is not an index, truncated or inconsistent.
-EmbeddingIndex read_index(const std::string& path);
+// `for_append`: the approximate part is read into memory (it can grow) instead of memory-mapped.
+EmbeddingIndex read_index(const std::string& path, bool for_append = false);
 
 struct Match {
   int64_t index;  // row of the index
   float score;    // cosine similarity
 };
 
-// The k rows most similar to the normalised query (D), best first.
-std::vector<Match> search(const EmbeddingIndex& index, const torch::Tensor& query, int64_t k);
+struct SearchOptions {
+  bool exact = false;  // scan every row even when the index has an approximate part
+};
+
+// Applies command-line search settings (0 = not given: keep the stored one) to `index`, checked
+// against its kind: Error when --nprobe is given for an index that is not IVF, or --ef-search for
+// one that is not HNSW.
+SearchOptions configure_search(EmbeddingIndex& index, bool exact, int64_t nprobe, int64_t ef_search);
+
+// The k rows most similar to the normalised query (D), best first. With an approximate part, its
+// candidates are re-scored exactly (scores equal the exact search's; an image can be missed).
+std::vector<Match> search(const EmbeddingIndex& index, const torch::Tensor& query, int64_t k, const SearchOptions& options = {});
 
 // A 64-bit FNV-1a hash of every parameter and buffer (names and bytes), as 16 hex digits: an index
 // records it so searching with another model's text embeddings is caught.

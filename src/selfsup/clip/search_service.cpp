@@ -90,6 +90,21 @@ SearchService::~SearchService() {
   batcher_.join();
 }
 
+void SearchService::set_search_options(bool exact, int64_t nprobe, int64_t ef_search) {
+  search_options_ = configure_search(index_, exact, nprobe, ef_search);
+  changed_param_ = nprobe > 0 || ef_search > 0;
+}
+
+std::string SearchService::index_summary() const {
+  const auto shape = std::to_string(size()) + " x " + std::to_string(index_.embeddings.size(1));
+  if (!index_.ann || search_options_.exact) return "exact search over " + shape + " embeddings";
+  std::string s = index_.ann->summary();
+  if (changed_param_)
+    s += "; searching with " + std::string(index_.ann->type() == "ivf" ? "nprobe " : "ef_search ") +
+         std::to_string(index_.ann->search_param()) + " instead";
+  return s;
+}
+
 void SearchService::check_k(int64_t k) const {
   if (k < 1 || k > limits_.max_k)
     throw BadRequest(400, "k must be between 1 and " + std::to_string(limits_.max_k) + ", got " + std::to_string(k));
@@ -98,7 +113,7 @@ void SearchService::check_k(int64_t k) const {
 std::vector<Hit> SearchService::hits(const torch::Tensor& query, int64_t k) const {
   std::vector<Hit> out;
   int64_t rank = 0;
-  for (const auto& m : search(index_, query, k))
+  for (const auto& m : search(index_, query, k, search_options_))
     out.push_back({++rank, m.index, m.score, index_.paths[m.index], labels_[m.index]});
   return out;
 }
@@ -216,6 +231,8 @@ std::string SearchService::metrics_text() const {
   out << std::setprecision(6);
   out << "selfsup_index_images " << size() << "\n";
   out << "selfsup_index_dim " << index_.embeddings.size(1) << "\n";
+  out << "selfsup_index_approximate{type=\"" << (index_.ann && !search_options_.exact ? index_.ann->type() : "exact") << "\"} "
+      << (index_.ann && !search_options_.exact ? 1 : 0) << "\n";
   out << "selfsup_text_batches " << batches_ << "\n";
   out << "selfsup_text_batched_queries " << batched_queries_ << "\n";
   for (const auto& [route, s] : stats_) {

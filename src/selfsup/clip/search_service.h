@@ -73,6 +73,12 @@ class SearchService {
   // id that is not a row of the index.
   std::string thumbnail(int64_t id);
 
+  // --exact / --nprobe / --ef-search (0: not given), checked against the index's kind. Call before
+  // serving.
+  void set_search_options(bool exact, int64_t nprobe, int64_t ef_search);
+  // "exact, 10000 x 256" or the approximate index's summary.
+  std::string index_summary() const;
+
   int64_t size() const { return index_.embeddings.size(0); }
   const ServiceLimits& limits() const { return limits_; }
   // Plain-text metrics: queries served per kind, latency percentiles, index size, batches.
@@ -93,6 +99,8 @@ class SearchService {
   ServiceLimits limits_;
   TrainedClip clip_;
   EmbeddingIndex index_;
+  SearchOptions search_options_;
+  bool changed_param_ = false;  // nprobe / ef_search set on the command line
   std::vector<std::string> labels_;  // per row; empty strings when unknown
   std::vector<std::string> captions_;
   torch::Tensor caption_embeddings_;
