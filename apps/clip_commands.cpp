@@ -123,11 +123,11 @@ ClipCommands::ClipCommands(CLI::App& app) {
       ->check(CLI::IsMember({"auto", "flat", "ivf", "hnsw"}))->capture_default_str();
   ann->add_option("--nlist", ann_.nlist, "IVF cells (0: 4 x sqrt(images))")->capture_default_str();
   ann->add_option("--train-sample", ann_.train_sample, "images the IVF k-means trains on (0: 64 per cell)")->capture_default_str();
-  ann->add_option("--nprobe", ann_.nprobe, "IVF cells searched per query (0: the smallest reaching --target-recall)")->capture_default_str();
+  ann->add_option("--nprobe", ann_.nprobe, "IVF cells searched per query (0: twice the smallest reaching --target-recall)")->capture_default_str();
   ann->add_option("--hnsw-m", ann_.hnsw_m, "HNSW links per node")->capture_default_str();
   ann->add_option("--ef-construction", ann_.ef_construction, "HNSW build beam width")->capture_default_str();
-  ann->add_option("--ef-search", ann_.ef_search, "HNSW search beam width (0: the smallest reaching --target-recall)")->capture_default_str();
-  ann->add_option("--target-recall", ann_.target_recall, "recall@10 against exact search the automatic nprobe / ef-search aims for")
+  ann->add_option("--ef-search", ann_.ef_search, "HNSW search beam width (0: twice the smallest reaching --target-recall)")->capture_default_str();
+  ann->add_option("--target-recall", ann_.target_recall, "recall@10 on image queries the automatic nprobe / ef-search must reach")
       ->capture_default_str();
 
   search_cmd_ = app.add_subcommand("search", "Find the images of an index that best match a sentence (or, with --image and\n"

@@ -22,6 +22,7 @@
 #include "selfsup/eval/attention.h"
 #include "selfsup/eval/evaluate.h"
 #include "selfsup/io/png.h"
+#include "selfsup/io/report.h"
 #include "selfsup/models/state_dict.h"
 #include "selfsup/ssl/registry.h"
 #include "selfsup/ssl/task.h"
@@ -29,6 +30,7 @@
 #include "selfsup/train/trainer.h"
 
 using namespace selfsup;
+namespace fs = std::filesystem;
 
 namespace {
 
@@ -180,6 +182,19 @@ int cmd_attention(const AttentionArgs& a) {
   return 0;
 }
 
+int cmd_report(const std::vector<std::string>& dirs, const std::string& out) {
+  const auto folder = fs::path(out).parent_path();
+  if (!folder.empty() && !fs::is_directory(folder))
+    throw Error("--out " + out + ": the folder " + folder.string() + " does not exist");
+  std::vector<io::RunRecord> runs;
+  for (const auto& dir : dirs) runs.push_back(io::read_run(dir));
+  const auto html = io::render_report(runs);
+  atomic_write(out, html);
+  std::cout << "wrote " << out << " (" << runs.size() << (runs.size() == 1 ? " run, " : " runs, ") << html.size() / 1024
+            << " KiB; open it in a browser)" << std::endl;
+  return 0;
+}
+
 int cmd_recipe(const std::string& path, const std::vector<std::string>& overrides, bool describe) {
   if (describe) {
     Recipe defaults;
@@ -269,6 +284,14 @@ int main(int argc, char** argv) {
   cli::BenchCommands bench_commands(app);
   cli::ServeCommand serve_command(app);
 
+  std::vector<std::string> report_dirs;
+  std::string report_out = "report.html";
+  auto* report_cmd = app.add_subcommand("report", "Write one self-contained HTML page (no network needed) of one or more run folders:\n"
+                                                   "resolved recipe, metrics table, training curves, evaluation beside the baselines,\n"
+                                                   "the pictures the run made; several runs = one comparison page with overlaid curves");
+  report_cmd->add_option("runs", report_dirs, "run folders, e.g. runs/moco_v2_fmnist")->required();
+  report_cmd->add_option("--out", report_out, "HTML file to write")->capture_default_str();
+
   std::string recipe_path;
   std::vector<std::string> recipe_overrides;
   bool describe = false;
@@ -292,6 +315,7 @@ int main(int argc, char** argv) {
     if (*export_cmd) return cmd_export(export_args);
     if (*attention_cmd) return cmd_attention(attention_args);
     if (*recipe_cmd) return cmd_recipe(recipe_path, recipe_overrides, describe);
+    if (*report_cmd) return cmd_report(report_dirs, report_out);
     if (int code = 0; clip_commands.run(code)) return code;
     if (int code = 0; diffusion_commands.run(code)) return code;
     if (int code = 0; data_commands.run(code)) return code;

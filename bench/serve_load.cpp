@@ -2,11 +2,13 @@
 //
 //   selfsup_bench_serve index --checkpoint C --count 1000000 --out big.idx [--index-type flat|ivf|hnsw]
 //                             [--clusters N] [--spread 0.5]        # synthetic embeddings
+//   selfsup_bench_serve recall --checkpoint C --index I --queries FILE [--k 10] [--nprobe N | --ef-search N]
 //   selfsup_bench_serve load --port P [--clients 8] [--seconds 10] [--warmup 2] [--k 10] [--pid SERVER_PID]
 //
 // `index` writes an index of random unit vectors, clustered (one cluster per 1,000 by default),
 // recorded as made by the checkpoint's model (so the server accepts it; its paths do not exist, so
-// only searches make sense), exact or with a FAISS index built with the automatic parameters. `load` runs N clients
+// only searches make sense), exact or with a FAISS index built with the automatic parameters.
+// `recall` measures an approximate index against exact search for text queries (one per line). `load` runs N clients
 // that send text queries back to back for a fixed time and reports throughput, latency percentiles,
 // failures, and the server's resident memory after a warm-up and at the end (with --pid). Exit 1
 // when a request failed or memory grew by more than 10% (+16 MiB) after the warm-up.
@@ -21,6 +23,7 @@
 #include <iostream>
 #include <memory>
 #include <mutex>
+#include <set>
 #include <string>
 #include <thread>
 #include <vector>
@@ -28,7 +31,9 @@
 #include "selfsup/builtin.h"
 #include "selfsup/clip/ann_index.h"
 #include "selfsup/clip/config.h"
+#include "selfsup/clip/embed.h"
 #include "selfsup/clip/index.h"
+#include "selfsup/clip/search_service.h"
 #include "selfsup/clip/task.h"
 #include "selfsup/core/error.h"
 #include "selfsup/core/runtime.h"
@@ -138,6 +143,45 @@ int load(const std::vector<std::string>& args) {
   return failed > 0 || latencies.empty() || grew ? 1 : 0;
 }
 
+// Recall@k of an index's approximate part for text queries (one per line of --queries): the share
+// of the exact top k that the approximate search returns, over all queries.
+int text_recall(const std::vector<std::string>& args) {
+  const auto checkpoint = arg(args, "--checkpoint", ""), index_path = arg(args, "--index", "");
+  const auto queries_path = arg(args, "--queries", "");
+  const int64_t k = std::stoll(arg(args, "--k", "10"));
+  if (checkpoint.empty() || index_path.empty() || queries_path.empty())
+    throw selfsup::Error("recall: give --checkpoint C --index I --queries FILE [--k 10]");
+  selfsup::configure_threads(0);
+  auto clip = selfsup::clip::load_trained_clip(checkpoint, torch::kCPU);
+  auto index = selfsup::clip::read_index(index_path);
+  if (!index.ann) throw selfsup::Error(index_path + ": exact index: nothing to compare");
+  selfsup::clip::configure_search(index, false, std::stoll(arg(args, "--nprobe", "0")), std::stoll(arg(args, "--ef-search", "0")));
+  const auto queries = selfsup::clip::read_caption_lines(queries_path);
+  const auto text = selfsup::clip::embed_texts(*clip.model, *clip.tokenizer, queries,
+                                               selfsup::clip::clip_config(clip.recipe).text.max_length, torch::kCPU);
+  int64_t found = 0, wanted = 0;
+  double exact_s = 0, approx_s = 0;
+  for (int64_t i = 0; i < text.size(0); ++i) {
+    auto t0 = std::chrono::steady_clock::now();
+    const auto exact = selfsup::clip::search(index, text[i], k, {/*exact=*/true});
+    auto t1 = std::chrono::steady_clock::now();
+    const auto approx = selfsup::clip::search(index, text[i], k);
+    auto t2 = std::chrono::steady_clock::now();
+    exact_s += std::chrono::duration<double>(t1 - t0).count();
+    approx_s += std::chrono::duration<double>(t2 - t1).count();
+    std::set<int64_t> truth;
+    for (const auto& m : exact) truth.insert(m.index);
+    for (const auto& m : approx) found += truth.count(m.index) ? 1 : 0;
+    wanted += static_cast<int64_t>(truth.size());
+  }
+  std::printf("%s %lld: over %lld images, %lld text queries: recall@%lld %.3f against exact search; %.3f ms per query (exact %.3f ms)\n",
+              index.ann->type() == "ivf" ? "nprobe" : "ef_search", static_cast<long long>(index.ann->search_param()), static_cast<long long>(index.embeddings.size(0)),
+              static_cast<long long>(text.size(0)), static_cast<long long>(k),
+              wanted ? static_cast<double>(found) / static_cast<double>(wanted) : 1.0,
+              1000 * approx_s / static_cast<double>(text.size(0)), 1000 * exact_s / static_cast<double>(text.size(0)));
+  return 0;
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -146,8 +190,9 @@ int main(int argc, char** argv) {
   try {
     if (!args.empty() && args[0] == "index") return make_index(args);
     if (!args.empty() && args[0] == "load") return load(args);
+    if (!args.empty() && args[0] == "recall") return text_recall(args);
     std::cerr << "usage: selfsup_bench_serve index --checkpoint C --count N --out F [--index-type flat|ivf|hnsw] "
-                 "[--clusters N] [--spread S] | load --port P [--clients 8] "
+                 "[--clusters N] [--spread S] | recall --checkpoint C --index I --queries FILE [--k 10] [--nprobe N | --ef-search N] | load --port P [--clients 8] "
                  "[--seconds 10] [--warmup 2] [--k 10] [--pid PID]\n";
     return 2;
   } catch (const selfsup::Error& e) {

@@ -29,8 +29,8 @@ struct AnnOptions {
   int64_t train_sample = 0;     // embeddings the IVF k-means trains on; 0: min(N, 64 x nlist)
   int64_t hnsw_m = 32;          // HNSW graph degree
   int64_t ef_construction = 80; // HNSW build beam
-  int64_t nprobe = 0;           // IVF cells searched; 0: the smallest reaching target_recall
-  int64_t ef_search = 0;        // HNSW search beam; 0: the smallest reaching target_recall
+  int64_t nprobe = 0;           // IVF cells searched; 0: twice the smallest reaching target_recall
+  int64_t ef_search = 0;        // HNSW search beam; 0: twice the smallest reaching target_recall
   double target_recall = 0.95;  // recall@10 the automatic nprobe / ef_search aims for
   int64_t recall_queries = 1000;
   uint64_t seed = 0;

@@ -6,6 +6,7 @@
 #include <cstdio>
 #include <map>
 #include <set>
+#include <vector>
 
 namespace selfsup::io {
 
@@ -114,6 +115,109 @@ torch::Tensor line_plot(const std::vector<Panel>& panels, const std::string& x_l
     }
   }
   return image;
+}
+
+namespace {
+
+std::string xml_escape(const std::string& text) {
+  std::string out;
+  for (const char c : text) {
+    switch (c) {
+      case '<': out += "&lt;"; break;
+      case '>': out += "&gt;"; break;
+      case '&': out += "&amp;"; break;
+      case '"': out += "&quot;"; break;
+      default: out += c;
+    }
+  }
+  return out;
+}
+
+std::string num(double v) {
+  char buf[32];
+  std::snprintf(buf, sizeof buf, "%.1f", v);
+  return buf;
+}
+
+// Round tick values (1, 2, 2.5 or 5 times a power of ten apart) covering [lo, hi], about `count`.
+std::vector<double> nice_ticks(double lo, double hi, int count) {
+  const double raw = (hi - lo) / count, power = std::pow(10.0, std::floor(std::log10(raw)));
+  double step = power;
+  for (const double m : {1.0, 2.0, 2.5, 5.0, 10.0})
+    if (m * power >= raw) {
+      step = m * power;
+      break;
+    }
+  std::vector<double> ticks;
+  for (double v = std::ceil(lo / step - 1e-9) * step; v <= hi + 1e-9 * step; v += step) ticks.push_back(std::abs(v) < 1e-12 * step ? 0 : v);
+  return ticks;
+}
+
+// Tab10, the palette most plotting tools start from.
+const char* const kSvgColours[] = {"#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd",
+                                   "#8c564b", "#e377c2", "#7f7f7f", "#bcbd22", "#17becf"};
+
+}  // namespace
+
+std::string svg_line_plot(const Panel& panel, const std::string& x_label, int width, int height) {
+  const bool legend = panel.series.size() > 1;
+  const double left = 58, right = 14, top = legend ? 44 + 16.0 * static_cast<double>((panel.series.size() - 1) / 3) : 30,
+               bottom = 40;
+  double ymin = INFINITY, ymax = -INFINITY, xmin = INFINITY, xmax = -INFINITY;
+  for (const auto& s : panel.series)
+    for (size_t i = 0; i < s.x.size() && i < s.y.size(); ++i)
+      if (std::isfinite(s.y[i]) && std::isfinite(s.x[i]))
+        ymin = std::min(ymin, s.y[i]), ymax = std::max(ymax, s.y[i]), xmin = std::min(xmin, s.x[i]), xmax = std::max(xmax, s.x[i]);
+  std::string out = "<svg xmlns=\"http://www.w3.org/2000/svg\" class=\"plot\" width=\"" + std::to_string(width) + "\" height=\"" +
+                    std::to_string(height) + "\" viewBox=\"0 0 " + std::to_string(width) + " " + std::to_string(height) +
+                    "\" font-family=\"sans-serif\" font-size=\"11\">";
+  out += "<text x=\"" + num(left) + "\" y=\"16\" font-size=\"13\" font-weight=\"bold\">" + xml_escape(panel.title) + "</text>";
+  if (!std::isfinite(ymin)) return out + "<text x=\"" + num(left) + "\" y=\"60\" fill=\"#888\">no values</text></svg>";
+  if (ymax - ymin < 1e-12) ymin -= 0.5 * std::max(1e-3, std::abs(ymin)), ymax += 0.5 * std::max(1e-3, std::abs(ymax));
+  const double pad = 0.05 * (ymax - ymin);
+  ymin -= pad, ymax += pad;
+  if (xmax <= xmin) xmin -= 0.5, xmax += 0.5;
+  const double x0 = left, x1 = width - right, y0 = height - bottom, y1 = top;
+  auto px = [&](double x) { return x0 + (x - xmin) / (xmax - xmin) * (x1 - x0); };
+  auto py = [&](double y) { return y0 + (y - ymin) / (ymax - ymin) * (y1 - y0); };
+  for (const double v : nice_ticks(ymin, ymax, 4)) {
+    const double y = py(v);
+    out += "<line x1=\"" + num(x0) + "\" y1=\"" + num(y) + "\" x2=\"" + num(x1) + "\" y2=\"" + num(y) + "\" stroke=\"#ddd\"/>";
+    out += "<text x=\"" + num(x0 - 6) + "\" y=\"" + num(y + 4) + "\" text-anchor=\"end\">" + tick(v) + "</text>";
+  }
+  for (const double v : nice_ticks(xmin, xmax, 5))
+    out += "<text x=\"" + num(px(v)) + "\" y=\"" + num(y0 + 15) + "\" text-anchor=\"middle\">" + tick(v) + "</text>";
+  out += "<path d=\"M" + num(x0) + " " + num(y1) + "V" + num(y0) + "H" + num(x1) + "\" fill=\"none\" stroke=\"#333\"/>";
+  out += "<text x=\"" + num((x0 + x1) / 2) + "\" y=\"" + num(height - 6.0) + "\" text-anchor=\"middle\">" + xml_escape(x_label) + "</text>";
+  for (size_t s = 0; s < panel.series.size(); ++s) {
+    const auto& series = panel.series[s];
+    const std::string colour = kSvgColours[s % (sizeof kSvgColours / sizeof *kSvgColours)];
+    std::string d;
+    size_t points = 0;
+    bool pen_down = false;
+    for (size_t i = 0; i < series.x.size() && i < series.y.size(); ++i) {
+      if (!std::isfinite(series.y[i]) || !std::isfinite(series.x[i])) {
+        pen_down = false;
+        continue;
+      }
+      d += (pen_down ? "L" : "M") + num(px(series.x[i])) + " " + num(py(series.y[i]));
+      pen_down = true;
+      ++points;
+    }
+    out += "<g class=\"series\"><title>" + xml_escape(series.label) + "</title>";
+    out += "<path d=\"" + d + "\" fill=\"none\" stroke=\"" + colour + "\" stroke-width=\"2\"/>";
+    if (points <= 40)  // markers while they stay readable
+      for (size_t i = 0; i < series.x.size() && i < series.y.size(); ++i)
+        if (std::isfinite(series.y[i]) && std::isfinite(series.x[i]))
+          out += "<circle cx=\"" + num(px(series.x[i])) + "\" cy=\"" + num(py(series.y[i])) + "\" r=\"2.5\" fill=\"" + colour + "\"/>";
+    out += "</g>";
+    if (legend) {
+      const double lx = left + 130.0 * static_cast<double>(s % 3), ly = 32 + 16.0 * static_cast<double>(s / 3);
+      out += "<rect x=\"" + num(lx) + "\" y=\"" + num(ly - 8) + "\" width=\"12\" height=\"3\" fill=\"" + colour + "\"/>";
+      out += "<text x=\"" + num(lx + 16) + "\" y=\"" + num(ly - 3) + "\">" + xml_escape(series.label.substr(0, 18)) + "</text>";
+    }
+  }
+  return out + "</svg>";
 }
 
 }  // namespace selfsup::io
