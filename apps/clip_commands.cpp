@@ -304,7 +304,7 @@ int ClipCommands::zeroshot() {
   const auto templates = templates_.empty() ? selfsup::clip::clip_config(clip.recipe).zeroshot_templates : templates_;
   for (const auto& t : templates)
     if (t.find("{}") == std::string::npos) throw Error("zeroshot --template '" + t + "': no {} for the class name");
-  const auto img = clip::embed_images(*clip.model, set.images, clip.recipe.augment.views.at(0), device);
+  const auto img = clip::embed_images(*clip.model, set.images, clip.recipe.augment.views.at(0), device, 256, /*progress=*/true);
   const auto cls = clip::class_embeddings(*clip.model, *clip.tokenizer, classes, templates,
                                           selfsup::clip::clip_config(clip.recipe).text.max_length, device);
   const bool labelled = !custom_classes && (set.labels >= 0).any().item<bool>();

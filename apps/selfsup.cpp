@@ -3,9 +3,11 @@
 #include <nlohmann/json.hpp>
 
 #include <algorithm>
+#include <cmath>
 #include <filesystem>
 #include <iostream>
 #include <set>
+#include <sstream>
 
 #include "bench_commands.h"
 #include "clip_commands.h"
@@ -43,7 +45,7 @@ struct TrainArgs {
 
 struct EvalArgs {
   std::string protocol = "all";
-  std::string checkpoint, recipe, baseline, json_out;
+  std::string checkpoint, recipe, baseline, json_out, out_dir;
   std::vector<std::string> overrides;
 };
 
@@ -75,7 +77,7 @@ train::StoredRun open_ssl_run(const std::string& checkpoint, const std::vector<s
 // `selfsup eval` serves encoders (knn, linear, all, finetune), CLIP (retrieval) and diffusion
 // (samples); an option another protocol reads is an error here, not silently ignored.
 void check_eval_options(const CLI::App& eval_cmd, const std::string& protocol) {
-  static const std::set<std::string> encoder{"--checkpoint", "--baseline", "--recipe", "--json", "overrides"};
+  static const std::set<std::string> encoder{"--checkpoint", "--baseline", "--recipe", "--json", "--out-dir", "overrides"};
   static const std::set<std::string> retrieval{"--checkpoint", "--json", "overrides"};
   static const std::set<std::string> samples{"--checkpoint", "--json",  "--judge", "--guidance",   "--classifier",
                                              "--classifier-scales", "--per-class", "--sampler", "--steps", "--seed",
@@ -88,6 +90,27 @@ void check_eval_options(const CLI::App& eval_cmd, const std::string& protocol) {
     for (const auto& a : allowed) known += (known.empty() ? "" : ", ") + a;
     throw Error("eval " + protocol + ": " + name + " does not apply to this protocol (it reads " + known + ")");
   }
+}
+
+// A fine-tuning run folder that `selfsup report` reads like a training run's: the recipe, one
+// metrics.csv row per epoch, metrics.json with the result under "eval".
+void write_finetune_run(const std::string& dir, const Recipe& recipe, const nlohmann::json& result,
+                        const eval::FinetuneResult& run) {
+  fs::create_directories(dir);
+  atomic_write((fs::path(dir) / "recipe.yaml").string(), recipe_to_yaml(recipe));
+  std::ostringstream csv;
+  csv << "epoch,train_loss,train_acc,test_acc,lr\n";
+  for (const auto& e : run.epochs) {
+    csv << e.epoch << "," << e.train_loss << "," << e.train_acc << ",";
+    if (!std::isnan(e.test_acc)) csv << e.test_acc;
+    csv << "," << e.lr << "\n";
+  }
+  atomic_write((fs::path(dir) / "metrics.csv").string(), csv.str());
+  nlohmann::json m{{"method", "finetune"}, {"features", result["features"]}, {"finetune", result["finetune"]},
+                   {"eval", {{"finetune_top1", result["finetune_top1"]}, {"finetune_best_top1", result["finetune_best_top1"]}}},
+                   {"runtime", runtime_summary()}};
+  atomic_write((fs::path(dir) / "metrics.json").string(), m.dump(2) + "\n");
+  std::cout << "wrote " << dir << "/{recipe.yaml,metrics.csv,metrics.json}" << std::endl;
 }
 
 int cmd_eval(const EvalArgs& a, cli::DiffusionCommands& diffusion_commands) {
@@ -125,15 +148,21 @@ int cmd_eval(const EvalArgs& a, cli::DiffusionCommands& diffusion_commands) {
   const bool knn = a.protocol == "knn" || a.protocol == "all", linear = a.protocol == "linear" || a.protocol == "all";
   const bool finetune = a.protocol == "finetune";
   if (finetune && !method) throw Error("eval finetune: raw pixels cannot be fine-tuned (use --checkpoint or --baseline random)");
+  if (!a.out_dir.empty() && !finetune) throw Error("eval --out-dir: only with eval finetune (per-epoch curves)");
   const auto r = eval::evaluate(method ? method->eval_encoder().get() : nullptr, recipe, train_set, test_set, device, knn,
-                                linear, finetune);
+                                linear, finetune, /*finetune_test_every_epoch=*/true);
   nlohmann::json j;
   j["features"] = !a.checkpoint.empty() ? a.checkpoint : a.baseline == "random" ? "random init" : "raw pixels";
   if (knn) j["knn_top1"] = r.knn;
   if (linear) j["linear_top1"] = r.linear;
   if (finetune) {
+    const auto& c = recipe.eval.finetune;
     j["finetune_top1"] = r.finetune;
-    j["finetune"] = {{"label_fraction", recipe.eval.finetune.label_fraction}, {"epochs", recipe.eval.finetune.epochs}};
+    j["finetune_best_top1"] = r.finetune_run.best_top1;
+    j["finetune"] = {{"label_fraction", c.label_fraction}, {"epochs", c.epochs},     {"optimizer", c.optimizer},
+                     {"lr", c.lr},                         {"backbone_lr_scale", c.backbone_lr_scale},
+                     {"classes", c.classes},               {"seed", c.seed >= 0 ? c.seed : recipe.seed},
+                     {"train_images", r.finetune_run.train_images}, {"test_images", r.finetune_run.test_images}};
   }
   j["knn"] = {{"k", recipe.eval.knn.k}, {"temperature", recipe.eval.knn.temperature}};
   j["test_images"] = test_set.size();
@@ -145,6 +174,7 @@ int cmd_eval(const EvalArgs& a, cli::DiffusionCommands& diffusion_commands) {
     std::cout << "fine-tuned top-1 (" << 100 * recipe.eval.finetune.label_fraction << "% of the labels, "
               << recipe.eval.finetune.epochs << " epochs): " << 100 * r.finetune << "%" << std::endl;
   if (!a.json_out.empty()) atomic_write(a.json_out, j.dump(2) + "\n");
+  if (!a.out_dir.empty()) write_finetune_run(a.out_dir, recipe, j, r.finetune_run);
   return 0;
 }
 
@@ -262,6 +292,9 @@ int main(int argc, char** argv) {
   eval_cmd->add_option("--baseline", eval_args.baseline, "random (randomly initialised network) or pixels (raw pixels)");
   eval_cmd->add_option("--recipe", eval_args.recipe, "recipe for --baseline: data, model and evaluation settings");
   eval_cmd->add_option("--json", eval_args.json_out, "also write the results to this JSON file");
+  eval_cmd->add_option("--out-dir", eval_args.out_dir,
+                       "finetune: also write a run folder (recipe.yaml, metrics.csv with train loss / accuracy and test\n"
+                       "accuracy per epoch, metrics.json) for selfsup report");
   eval_cmd->add_option("overrides", eval_args.overrides, "key=value overrides, e.g. eval.knn.k=20 device=cuda");
 
   ExportArgs export_args;

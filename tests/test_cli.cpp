@@ -124,6 +124,25 @@ TEST(Cli, TrainEvalExportRoundTrip) {
   r = run_cli("eval finetune --checkpoint " + ckpt + " eval.finetune.epochs=1 eval.finetune.label_fraction=0.02");
   ASSERT_EQ(r.code, 0) << r.output;
   EXPECT_NE(r.output.find("fine-tuned top-1 (2% of the labels, 1 epochs)"), std::string::npos) << r.output;
+  // Four classes, AdamW with a smaller encoder lr, a run folder with one row per epoch.
+  const auto ft = (dir / "ft").string();
+  r = run_cli("eval finetune --checkpoint " + ckpt + " --out-dir " + ft +
+              " eval.finetune.epochs=2 eval.finetune.label_fraction=0.05 eval.finetune.optimizer=adamw eval.finetune.lr=0.001"
+              " eval.finetune.backbone_lr_scale=0.1 eval.finetune.seed=3 \"eval.finetune.classes=[T-shirt/top, Pullover, Coat, Shirt]\"");
+  ASSERT_EQ(r.code, 0) << r.output;
+  EXPECT_NE(r.output.find("fine-tune epoch 2/2"), std::string::npos) << r.output;
+  EXPECT_NE(r.output.find("test acc"), std::string::npos) << r.output;
+  const auto csv = selfsup::read_file(ft + "/metrics.csv");
+  EXPECT_EQ(csv.rfind("epoch,train_loss,train_acc,test_acc,lr\n1,", 0), 0u) << csv;
+  EXPECT_EQ(std::count(csv.begin(), csv.end(), '\n'), 3) << csv;
+  const auto ft_json = nlohmann::json::parse(selfsup::read_file(ft + "/metrics.json"));
+  EXPECT_EQ(ft_json["finetune"]["classes"].size(), 4u);
+  EXPECT_EQ(ft_json["finetune"]["seed"], 3);
+  EXPECT_LE(ft_json["eval"]["finetune_top1"].get<double>(), ft_json["eval"]["finetune_best_top1"].get<double>());
+  EXPECT_GT(ft_json["eval"]["finetune_top1"].get<double>(), 0.0);
+  r = run_cli("eval finetune --checkpoint " + ckpt + " eval.finetune.epochs=1 \"eval.finetune.classes=[Shirt, Hat]\"");
+  EXPECT_EQ(r.code, 2);
+  EXPECT_NE(r.output.find("eval.finetune.classes: no class 'Hat'"), std::string::npos) << r.output;
   r = run_cli("eval finetune --baseline pixels --recipe " + kTiny);
   EXPECT_EQ(r.code, 2);
   EXPECT_NE(r.output.find("raw pixels cannot be fine-tuned"), std::string::npos) << r.output;

@@ -14,7 +14,8 @@ torch::Tensor embed_images(ClipModel& model, const torch::Tensor& images_u8, con
   model.eval();
   const int64_t n = images_u8.size(0);
   std::unique_ptr<Progress> bar;
-  if (progress) bar = std::make_unique<Progress>("embedding", (n + batch_size - 1) / batch_size, 1);
+  const int64_t batches = (n + batch_size - 1) / batch_size;
+  if (progress) bar = std::make_unique<Progress>("embedding", batches, batches / 4 + 1);
   std::vector<torch::Tensor> out;
   for (int64_t begin = 0, step = 0; begin < n; begin += batch_size) {
     const auto x = augment::prepare_eval(images_u8.slice(0, begin, std::min(n, begin + batch_size)), view, device);

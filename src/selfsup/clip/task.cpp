@@ -145,7 +145,7 @@ TrainedClip load_trained_clip(const std::string& checkpoint, torch::Device devic
 nlohmann::json evaluate_clip(ClipModel& model, const Tokenizer& tokenizer, const Recipe& recipe,
                              const data::CaptionDataset& test, torch::Device device, bool zero_shot) {
   const auto& view = recipe.augment.views.at(0);
-  const auto images = embed_images(model, test.images.images, view, device, recipe.eval.batch_size);
+  const auto images = embed_images(model, test.images.images, view, device, recipe.eval.batch_size, /*progress=*/true);
   const auto texts = embed_texts(model, tokenizer, test.captions, clip_config(recipe).text.max_length, device, recipe.eval.batch_size);
   nlohmann::json j;
   j["retrieval"] = eval::retrieval_metrics(images, texts, test.image_group, test.caption_group).to_json();

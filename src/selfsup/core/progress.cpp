@@ -49,7 +49,7 @@ void Progress::update(int64_t done, const std::string& stats) {
     if (std::chrono::duration<double>(now - last_draw_).count() < 0.2 && done < total_) return;
     last_draw_ = now;
     std::cerr << "\r\033[K" << line(done, stats) << std::flush;
-  } else if (done % log_every_ == 0) {
+  } else if (done % log_every_ == 0 && done < total_) {  // the last line is finish()'s
     std::cout << line(done, stats) << std::endl;
   }
 }

@@ -26,6 +26,7 @@ torch::Tensor generate(DiffusionModel& model, const torch::Tensor& labels, const
     out.push_back(to_uint8(images));
     if (options.progress && chunks > 1) progress.update(i + 1, std::to_string(out.size() * batch_size) + " images");
   }
+  if (options.progress && chunks > 1) progress.finish(std::to_string(n) + " images");
   return torch::cat(out);
 }
 

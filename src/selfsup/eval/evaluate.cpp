@@ -13,7 +13,8 @@
 namespace selfsup::eval {
 
 EvalResult evaluate(models::Backbone* backbone, const Recipe& recipe, const data::ImageDataset& train,
-                    const data::ImageDataset& test, torch::Device device, bool knn, bool linear, bool finetune) {
+                    const data::ImageDataset& test, torch::Device device, bool knn, bool linear, bool finetune,
+                    bool finetune_test_every_epoch) {
   const auto start = std::chrono::steady_clock::now();
   if (train.num_classes() == 0 || train.labels.lt(0).any().item<bool>())
     throw Error(train.source + ": evaluation needs labelled training images");
@@ -30,10 +31,21 @@ EvalResult evaluate(models::Backbone* backbone, const Recipe& recipe, const data
   if (finetune && backbone) {
     train.require_in_memory("fine-tuning (eval.finetune)");
     const auto& c = recipe.eval.finetune;
-    FinetuneOptions o{c.label_fraction, c.epochs, c.batch_size, c.lr, c.weight_decay, static_cast<uint64_t>(recipe.seed)};
+    FinetuneOptions o;
+    o.label_fraction = c.label_fraction;
+    o.epochs = c.epochs;
+    o.batch_size = c.batch_size;
+    o.optimizer = c.optimizer;
+    o.lr = c.lr;
+    o.backbone_lr_scale = c.backbone_lr_scale;
+    o.weight_decay = c.weight_decay;
+    o.classes = c.classes;
+    o.seed = static_cast<uint64_t>(c.seed >= 0 ? c.seed : recipe.seed);
+    o.test_every_epoch = finetune_test_every_epoch;
     models::StateDict saved;
     for (const auto& [name, t] : models::state_dict(*backbone)) saved[name] = t.clone();
-    r.finetune = finetune_accuracy(*backbone, train, test, view, device, o);
+    r.finetune_run = eval::finetune(*backbone, train, test, view, device, o);
+    r.finetune = r.finetune_run.top1;
     models::load_state_dict(*backbone, saved, /*strict=*/true, "fine-tuning");
   }
   if (!knn && !linear) {

@@ -6,6 +6,7 @@
 #include <memory>
 
 #include "selfsup/data/dataset.h"
+#include "selfsup/eval/finetune.h"
 #include "selfsup/models/backbone.h"
 #include "selfsup/train/recipe.h"
 
@@ -15,6 +16,7 @@ struct EvalResult {
   double knn = std::numeric_limits<double>::quiet_NaN();     // top-1 in [0, 1]; NaN = not run
   double linear = std::numeric_limits<double>::quiet_NaN();  // top-1 in [0, 1]; NaN = not run
   double finetune = std::numeric_limits<double>::quiet_NaN();  // top-1 in [0, 1]; NaN = not run
+  FinetuneResult finetune_run;  // per-epoch curves and counts of the fine-tuning
   double seconds = 0;
 };
 
@@ -22,6 +24,6 @@ struct EvalResult {
 // copy of the weights: the backbone is unchanged afterwards.
 EvalResult evaluate(models::Backbone* backbone, const Recipe& recipe, const data::ImageDataset& train,
                     const data::ImageDataset& test, torch::Device device, bool knn, bool linear,
-                    bool finetune = false);
+                    bool finetune = false, bool finetune_test_every_epoch = false);
 
 }  // namespace selfsup::eval

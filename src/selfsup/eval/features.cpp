@@ -1,6 +1,7 @@
 #include "selfsup/eval/features.h"
 
 #include "selfsup/core/error.h"
+#include "selfsup/core/progress.h"
 #include "selfsup/data/encoded_image.h"
 
 namespace selfsup::eval {
@@ -13,13 +14,17 @@ void for_each_eval_batch(const data::ImageDataset& dataset, const augment::ViewC
                          torch::Device device, int64_t batch_size, Fn fn) {
   if (dataset.streamed() && view.crop.size <= 0)
     throw Error(dataset.source + ": streamed evaluation needs an image size (eval.image_size or the first view's crop.size)");
+  const int64_t batches = (dataset.size() + batch_size - 1) / batch_size;
+  Progress progress("features", batches, batches / 4 + 1);  // a few plain lines when not on a terminal
   for (int64_t start = 0; start < dataset.size(); start += batch_size) {
     const int64_t n = std::min(batch_size, dataset.size() - start);
     const auto images = dataset.streamed() ? data::decode_center_crops(*dataset.stream, start, start + n, view.crop.size,
                                                                        crop.fraction, crop.skip_bad)
                                            : dataset.images.narrow(0, start, n);
     fn(augment::prepare_eval(images, view, device));
+    progress.update(start / batch_size + 1, std::to_string(start + n) + " images");
   }
+  progress.finish(std::to_string(dataset.size()) + " images of " + dataset.source);
 }
 
 }  // namespace

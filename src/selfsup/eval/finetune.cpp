@@ -1,6 +1,8 @@
 #include "selfsup/eval/finetune.h"
 
+#include <algorithm>
 #include <cmath>
+#include <cstdio>
 
 #include "selfsup/core/error.h"
 #include "selfsup/core/progress.h"
@@ -24,12 +26,38 @@ torch::Tensor labelled_subset(const torch::Tensor& labels, int64_t num_classes, 
   return std::get<0>(torch::cat(picked).sort());
 }
 
-double finetune_accuracy(models::Backbone& encoder, const data::ImageDataset& train, const data::ImageDataset& test,
-                         const augment::ViewConfig& view, torch::Device device, const FinetuneOptions& o) {
-  const int64_t classes = train.num_classes();
-  const auto subset = labelled_subset(train.labels, classes, o.label_fraction, o.seed);
-  const auto images = train.images.index_select(0, subset);
-  const auto labels = train.labels.index_select(0, subset);
+namespace {
+
+// The images and labels of `dataset` whose class is one of `classes` (names), relabelled 0..K-1 in
+// that order; all of them when `classes` is empty.
+std::pair<torch::Tensor, torch::Tensor> select_classes(const data::ImageDataset& dataset, const std::vector<std::string>& classes) {
+  if (classes.empty()) return {dataset.images, dataset.labels};
+  auto relabelled = torch::full_like(dataset.labels, -1);
+  for (size_t k = 0; k < classes.size(); ++k) {
+    const auto it = std::find(dataset.class_names.begin(), dataset.class_names.end(), classes[k]);
+    if (it == dataset.class_names.end()) {
+      std::string known;
+      for (const auto& name : dataset.class_names) known += (known.empty() ? "" : ", ") + name;
+      throw Error("eval.finetune.classes: no class '" + classes[k] + "' in " + dataset.source + " (its classes: " + known + ")");
+    }
+    relabelled.masked_fill_(dataset.labels.eq(it - dataset.class_names.begin()), static_cast<int64_t>(k));
+  }
+  const auto keep = relabelled.ge(0).nonzero().flatten();
+  return {dataset.images.index_select(0, keep), relabelled.index_select(0, keep)};
+}
+
+}  // namespace
+
+FinetuneResult finetune(models::Backbone& encoder, const data::ImageDataset& train_set, const data::ImageDataset& test_set,
+                        const augment::ViewConfig& view, torch::Device device, const FinetuneOptions& o) {
+  if (o.optimizer != "sgd" && o.optimizer != "adamw")
+    throw Error("eval.finetune.optimizer: expected sgd or adamw, got '" + o.optimizer + "'");
+  const auto [train_images, train_labels] = select_classes(train_set, o.classes);
+  const auto [test_images, test_labels] = select_classes(test_set, o.classes);
+  const int64_t classes = o.classes.empty() ? train_set.num_classes() : static_cast<int64_t>(o.classes.size());
+  const auto subset = labelled_subset(train_labels, classes, o.label_fraction, o.seed);
+  const auto images = train_images.index_select(0, subset);
+  const auto labels = train_labels.index_select(0, subset);
   const int64_t n = images.size(0), steps_per_epoch = (n + o.batch_size - 1) / o.batch_size;
 
   // Light augmentation: the evaluation view plus random resized crops and flips, nothing else.
@@ -45,9 +73,10 @@ double finetune_accuracy(models::Backbone& encoder, const data::ImageDataset& tr
   torch::nn::Linear classifier(encoder.output_dim(), classes);
   classifier->to(device);
   auto params = train::trainable_parameters(encoder);
+  for (auto& p : params) p.lr_scale = o.backbone_lr_scale;
   for (auto& p : train::trainable_parameters(*classifier)) params.push_back({"classifier." + p.name, p.tensor});
   train::OptimizerConfig oc;
-  oc.name = "sgd";
+  oc.name = o.optimizer;
   oc.lr = o.lr;
   oc.momentum = 0.9;
   oc.nesterov = true;
@@ -63,39 +92,68 @@ double finetune_accuracy(models::Backbone& encoder, const data::ImageDataset& tr
   });
   for (auto& [bn, s] : splits) bn->set_splits(1);
 
+  const auto test_accuracy = [&] {
+    torch::NoGradGuard no_grad;
+    encoder.eval();
+    int64_t correct = 0;
+    for (int64_t start = 0; start < test_images.size(0); start += o.batch_size) {
+      const int64_t m = std::min(o.batch_size, test_images.size(0) - start);
+      const auto x = augment::prepare_eval(test_images.narrow(0, start, m), view, device);
+      const auto predicted = classifier->forward(encoder.forward(x)).argmax(1).cpu();
+      correct += predicted.eq(test_labels.narrow(0, start, m)).sum().item<int64_t>();
+    }
+    encoder.train();
+    return static_cast<double>(correct) / static_cast<double>(std::max<int64_t>(1, test_images.size(0)));
+  };
+
+  FinetuneResult result;
+  result.train_images = n;
+  result.test_images = test_images.size(0);
+  result.classes = classes;
   encoder.train();
   int64_t step = 0;
   for (int64_t epoch = 0; epoch < o.epochs; ++epoch) {
     const auto order = torch::randperm(n, at::make_generator<at::CPUGeneratorImpl>(data::mix_seed(o.seed, epoch, 7)), torch::kLong);
     Progress progress("fine-tune epoch " + std::to_string(epoch + 1) + "/" + std::to_string(o.epochs), steps_per_epoch, 1000);
     double loss_sum = 0;
+    int64_t correct = 0;
     for (int64_t s = 0; s < steps_per_epoch; ++s, ++step) {
       const auto idx = order.narrow(0, s * o.batch_size, std::min(o.batch_size, n - s * o.batch_size));
       auto gen = at::make_generator<at::CPUGeneratorImpl>(data::mix_seed(o.seed, epoch, s + 1'000'003));
       const auto x = augment::apply_view(images.index_select(0, idx), augmentation, gen, device);
       const auto y = labels.index_select(0, idx).to(device);
       optimizer.set_lr(train::lr_at(schedule, o.lr, step, 0, o.epochs * steps_per_epoch));
-      const auto loss = torch::nn::functional::cross_entropy(classifier->forward(encoder.forward(x)), y);
+      const auto logits = classifier->forward(encoder.forward(x));
+      const auto loss = torch::nn::functional::cross_entropy(logits, y);
       optimizer.zero_grad();
       loss.backward();
       optimizer.step();
-      loss_sum += loss.item<double>();
-      progress.update(s + 1, "loss " + std::to_string(loss_sum / static_cast<double>(s + 1)));
+      loss_sum += loss.item<double>() * static_cast<double>(idx.size(0));
+      correct += logits.argmax(1).eq(y).sum().item<int64_t>();
+      progress.update(s + 1, "loss " + std::to_string(loss_sum / static_cast<double>(std::min(n, (s + 1) * o.batch_size))));
     }
-    progress.finish("loss " + std::to_string(loss_sum / static_cast<double>(steps_per_epoch)));
+    FinetuneEpoch e;
+    e.epoch = epoch + 1;
+    e.train_loss = loss_sum / static_cast<double>(n);
+    e.train_acc = static_cast<double>(correct) / static_cast<double>(n);
+    e.lr = optimizer.lr();
+    const bool last = epoch + 1 == o.epochs;
+    if (o.test_every_epoch || last) {
+      if (last)
+        for (auto& [bn, s] : splits) bn->set_splits(s);
+      e.test_acc = test_accuracy();
+      result.best_top1 = std::max(result.best_top1, e.test_acc);
+    }
+    char stats[96];
+    std::snprintf(stats, sizeof stats, "loss %.4f train acc %.2f%%", e.train_loss, 100 * e.train_acc);
+    progress.finish(std::string(stats) + (std::isnan(e.test_acc) ? "" : " test acc " + std::to_string(100 * e.test_acc).substr(0, 5) + "%"));
+    result.epochs.push_back(e);
   }
-
-  for (auto& [bn, s] : splits) bn->set_splits(s);
-  torch::NoGradGuard no_grad;
+  if (o.epochs < 1)
+    for (auto& [bn, s] : splits) bn->set_splits(s);
+  result.top1 = result.epochs.empty() ? test_accuracy() : result.epochs.back().test_acc;
   encoder.eval();
-  int64_t correct = 0;
-  for (int64_t start = 0; start < test.size(); start += o.batch_size) {
-    const int64_t m = std::min(o.batch_size, test.size() - start);
-    const auto x = augment::prepare_eval(test.images.narrow(0, start, m), view, device);
-    const auto predicted = classifier->forward(encoder.forward(x)).argmax(1).cpu();
-    correct += predicted.eq(test.labels.narrow(0, start, m)).sum().item<int64_t>();
-  }
-  return static_cast<double>(correct) / static_cast<double>(test.size());
+  return result;
 }
 
 }  // namespace selfsup::eval

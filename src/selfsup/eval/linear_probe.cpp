@@ -2,6 +2,7 @@
 
 #include <cmath>
 
+#include "selfsup/core/progress.h"
 #include "selfsup/core/tensor.h"
 
 namespace selfsup::eval {
@@ -29,7 +30,9 @@ double linear_probe_accuracy(const torch::Tensor& train, const torch::Tensor& tr
   const int64_t steps_per_epoch = (n + options.batch_size - 1) / options.batch_size;
   const int64_t total = steps_per_epoch * options.epochs;
   int64_t step = 0;
+  Progress progress("linear probe epoch", options.epochs, options.epochs / 4 + 1);
   for (int64_t epoch = 0; epoch < options.epochs; ++epoch) {
+    if (epoch > 0) progress.update(epoch, "");
     const auto perm = torch::randperm(n, gen, torch::kLong);
     for (int64_t start = 0; start < n; start += options.batch_size, ++step) {
       const auto idx = perm.narrow(0, start, std::min(options.batch_size, n - start));
@@ -42,7 +45,9 @@ double linear_probe_accuracy(const torch::Tensor& train, const torch::Tensor& tr
     }
   }
   torch::NoGradGuard no_grad;
-  return top1_accuracy(classifier->forward(x_test), test_labels);
+  const double accuracy = top1_accuracy(classifier->forward(x_test), test_labels);
+  progress.finish("test top-1 " + std::to_string(100 * accuracy).substr(0, 5) + "%");
+  return accuracy;
 }
 
 }  // namespace selfsup::eval

@@ -49,8 +49,13 @@ void FinetuneConfig::visit(config::Visitor& v) {
   v("label_fraction", label_fraction, "fraction of each class's training labels used (SimCLR: 0.01 and 0.1)", config::Range{0, 1, true, false});
   v("epochs", epochs, "epochs over the labelled subset", config::at_least_one);
   v("batch_size", batch_size, "images per step", config::at_least(2));
-  v("lr", lr, "SGD (momentum 0.9, Nesterov) learning rate, cosine-decayed to 0", config::positive);
+  v("optimizer", optimizer, "sgd (momentum 0.9, Nesterov) or adamw (betas 0.9, 0.999)");
+  v("lr", lr, "learning rate of the classifier (and of the encoder times backbone_lr_scale), cosine-decayed to 0", config::positive);
+  v("backbone_lr_scale", backbone_lr_scale, "the encoder's learning rate relative to lr (a pretrained encoder often gets less)",
+    config::positive);
   v("weight_decay", weight_decay, "weight decay on weights (not biases / norms)", config::non_negative);
+  v("classes", classes, "fine-tune and test on these classes only (names of the dataset's classes, e.g. [Shirt, Coat]); [] = all");
+  v("seed", seed, "seed of the labelled subset, classifier and augmentation; -1 = the recipe's seed", config::at_least(-1));
 }
 
 void EvalConfig::visit(config::Visitor& v) {

@@ -61,8 +61,12 @@ struct FinetuneConfig {
   double label_fraction = 0.1;
   int64_t epochs = 10;
   int64_t batch_size = 256;
+  std::string optimizer = "sgd";  // sgd | adamw
   double lr = 0.05;
+  double backbone_lr_scale = 1.0;
   double weight_decay = 5e-4;
+  std::vector<std::string> classes;  // empty: every class
+  int64_t seed = -1;                 // -1: the recipe's seed
   void visit(config::Visitor& v);
 };
 
