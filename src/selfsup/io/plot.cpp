@@ -45,13 +45,29 @@ void line(torch::Tensor& image, double x0, double y0, double x1, double y1, cons
   }
 }
 
+// Lightens the pixels between the band's lower and upper edge (linear between two x positions)
+// towards `rgb`: a quarter of the colour over what is drawn already.
+void shade(torch::Tensor& image, double x0, double x1, double low0, double low1, double high0, double high1,
+           const std::vector<float>& rgb) {
+  auto a = image.accessor<float, 3>();
+  for (int64_t x = std::llround(x0); x <= std::llround(x1); ++x) {
+    const double f = x1 > x0 ? (static_cast<double>(x) - x0) / (x1 - x0) : 0;
+    const double top = high0 + f * (high1 - high0), bottom = low0 + f * (low1 - low0);
+    for (int64_t y = std::llround(std::min(top, bottom)); y <= std::llround(std::max(top, bottom)); ++y) {
+      if (y < 0 || x < 0 || y >= a.size(1) || x >= a.size(2)) continue;
+      for (int64_t c = 0; c < 3; ++c) a[c][y][x] = 0.75f * a[c][y][x] + 0.25f * rgb[c];
+    }
+  }
+}
+
 std::string tick(double v) {
   char buf[32];
   std::snprintf(buf, sizeof buf, "%.3g", v);
   return buf;
 }
 
-const std::vector<std::vector<float>> kColours{{0.12f, 0.47f, 0.71f}, {1.0f, 0.5f, 0.05f}, {0.17f, 0.63f, 0.17f}};
+const std::vector<std::vector<float>> kColours{{0.12f, 0.47f, 0.71f}, {1.0f, 0.5f, 0.05f}, {0.17f, 0.63f, 0.17f},
+                                               {0.84f, 0.15f, 0.16f}, {0.58f, 0.40f, 0.74f}, {0.55f, 0.34f, 0.29f}};
 const std::vector<float> kBlack{0, 0, 0}, kGrey{0.85f, 0.85f, 0.85f};
 
 }  // namespace
@@ -85,6 +101,8 @@ torch::Tensor line_plot(const std::vector<Panel>& panels, const std::string& x_l
     std::set<double> xs;
     for (const auto& s : panel.series) {
       for (double v : s.y) ymin = std::min(ymin, v), ymax = std::max(ymax, v);
+      for (double v : s.low) ymin = std::min(ymin, v);
+      for (double v : s.high) ymax = std::max(ymax, v);
       xs.insert(s.x.begin(), s.x.end());
     }
     if (xs.empty()) continue;
@@ -107,7 +125,10 @@ torch::Tensor line_plot(const std::vector<Panel>& panels, const std::string& x_l
     for (size_t s = 0; s < panel.series.size(); ++s) {
       const auto& series = panel.series[s];
       const auto& colour = kColours[s % kColours.size()];
-      draw_text(image, series.label, ox + 10 + static_cast<int64_t>(s) * 170, 32, 2, colour);
+      draw_text(image, series.label, ox + 10 + static_cast<int64_t>(s % 2) * 180, 32 + static_cast<int64_t>(s / 2) * 14, 2, colour);
+      if (series.low.size() == series.x.size() && series.high.size() == series.x.size())
+        for (size_t i = 1; i < series.x.size(); ++i) shade(image, px(series.x[i - 1]), px(series.x[i]), py(series.low[i - 1]),
+                                                           py(series.low[i]), py(series.high[i - 1]), py(series.high[i]), colour);
       for (size_t i = 0; i < series.x.size(); ++i) {
         if (i > 0) line(image, px(series.x[i - 1]), py(series.y[i - 1]), px(series.x[i]), py(series.y[i]), colour, 2);
         line(image, px(series.x[i]), py(series.y[i]), px(series.x[i]), py(series.y[i]), colour, 6);
@@ -166,8 +187,11 @@ std::string svg_line_plot(const Panel& panel, const std::string& x_label, int wi
   double ymin = INFINITY, ymax = -INFINITY, xmin = INFINITY, xmax = -INFINITY;
   for (const auto& s : panel.series)
     for (size_t i = 0; i < s.x.size() && i < s.y.size(); ++i)
-      if (std::isfinite(s.y[i]) && std::isfinite(s.x[i]))
+      if (std::isfinite(s.y[i]) && std::isfinite(s.x[i])) {
         ymin = std::min(ymin, s.y[i]), ymax = std::max(ymax, s.y[i]), xmin = std::min(xmin, s.x[i]), xmax = std::max(xmax, s.x[i]);
+        if (i < s.low.size()) ymin = std::min(ymin, s.low[i]);
+        if (i < s.high.size()) ymax = std::max(ymax, s.high[i]);
+      }
   std::string out = "<svg xmlns=\"http://www.w3.org/2000/svg\" class=\"plot\" width=\"" + std::to_string(width) + "\" height=\"" +
                     std::to_string(height) + "\" viewBox=\"0 0 " + std::to_string(width) + " " + std::to_string(height) +
                     "\" font-family=\"sans-serif\" font-size=\"11\">";
@@ -205,6 +229,12 @@ std::string svg_line_plot(const Panel& panel, const std::string& x_label, int wi
       ++points;
     }
     out += "<g class=\"series\"><title>" + xml_escape(series.label) + "</title>";
+    if (series.low.size() == series.x.size() && series.high.size() == series.x.size() && !series.x.empty()) {
+      std::string band;
+      for (size_t i = 0; i < series.x.size(); ++i) band += (i ? "L" : "M") + num(px(series.x[i])) + " " + num(py(series.high[i]));
+      for (size_t i = series.x.size(); i-- > 0;) band += "L" + num(px(series.x[i])) + " " + num(py(series.low[i]));
+      out += "<path d=\"" + band + "Z\" fill=\"" + colour + "\" fill-opacity=\"0.2\" stroke=\"none\"/>";
+    }
     out += "<path d=\"" + d + "\" fill=\"none\" stroke=\"" + colour + "\" stroke-width=\"2\"/>";
     if (points <= 40)  // markers while they stay readable
       for (size_t i = 0; i < series.x.size() && i < series.y.size(); ++i)

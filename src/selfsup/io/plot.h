@@ -15,6 +15,7 @@ namespace selfsup::io {
 struct Series {
   std::string label;
   std::vector<double> x, y;
+  std::vector<double> low, high;  // optional: a shaded band around the line (e.g. min-max over seeds)
 };
 
 struct Panel {
