@@ -91,13 +91,17 @@ EmbeddingIndex read_index(const std::string& path, bool for_append) {
   } catch (const nlohmann::json::exception& e) {
     throw Error(path + ": corrupt index header: " + e.what());
   }
-  const uint64_t data_bytes = static_cast<uint64_t>(count) * static_cast<uint64_t>(dim) * sizeof(float);
-  const uint64_t data_end = prefix + header_size + data_bytes;
-  const bool has_ann = header.contains("ann");
-  if (count < 0 || dim <= 0 || static_cast<int64_t>(index.paths.size()) != count || data_bytes / sizeof(float) / static_cast<uint64_t>(dim) != static_cast<uint64_t>(count) ||
-      (has_ann ? align_up(data_end) >= file_size : data_end != file_size))
-    throw Error(path + ": truncated or inconsistent index (" + std::to_string(count) + " x " + std::to_string(dim) +
-                " embeddings, " + std::to_string(file_size) + " bytes)");
+  const auto inconsistent = [&] {
+    return Error(path + ": truncated or inconsistent index (" + std::to_string(count) + " x " + std::to_string(dim) +
+                 " embeddings, " + std::to_string(file_size) + " bytes)");
+  };
+  // count x dim floats must fit in the file (checked before multiplying: no overflow).
+  if (count < 0 || dim <= 0 || static_cast<int64_t>(index.paths.size()) != count ||
+      static_cast<uint64_t>(count) > file_size / sizeof(float) / static_cast<uint64_t>(dim))
+    throw inconsistent();
+  const uint64_t data_end = prefix + header_size + static_cast<uint64_t>(count) * static_cast<uint64_t>(dim) * sizeof(float);
+  const bool has_ann = header.contains("ann");  // then the FAISS part follows, from the next multiple of 64
+  if (has_ann ? align_up(data_end) >= file_size : data_end != file_size) throw inconsistent();
   if (has_ann) {
     index.ann = std::make_shared<AnnIndex>(AnnIndex::read(path, align_up(data_end), file_size, header["ann"], /*mmap=*/!for_append));
     if (index.ann->size() != count)

@@ -231,8 +231,8 @@ std::string SearchService::metrics_text() const {
   out << std::setprecision(6);
   out << "selfsup_index_images " << size() << "\n";
   out << "selfsup_index_dim " << index_.embeddings.size(1) << "\n";
-  out << "selfsup_index_approximate{type=\"" << (index_.ann && !search_options_.exact ? index_.ann->type() : "exact") << "\"} "
-      << (index_.ann && !search_options_.exact ? 1 : 0) << "\n";
+  const bool approximate = index_.ann && !search_options_.exact;
+  out << "selfsup_index_approximate{type=\"" << (approximate ? index_.ann->type() : "exact") << "\"} " << approximate << "\n";
   out << "selfsup_text_batches " << batches_ << "\n";
   out << "selfsup_text_batched_queries " << batched_queries_ << "\n";
   for (const auto& [route, s] : stats_) {

@@ -52,8 +52,10 @@ FinetuneResult finetune(models::Backbone& encoder, const data::ImageDataset& tra
                         const augment::ViewConfig& view, torch::Device device, const FinetuneOptions& o) {
   if (o.optimizer != "sgd" && o.optimizer != "adamw")
     throw Error("eval.finetune.optimizer: expected sgd or adamw, got '" + o.optimizer + "'");
-  const auto [train_images, train_labels] = select_classes(train_set, o.classes);
-  const auto [test_images, test_labels] = select_classes(test_set, o.classes);
+  // Plain references, not structured bindings: C++17 lambdas cannot capture those (test_accuracy).
+  const auto train_selected = select_classes(train_set, o.classes), test_selected = select_classes(test_set, o.classes);
+  const torch::Tensor &train_images = train_selected.first, &train_labels = train_selected.second;
+  const torch::Tensor &test_images = test_selected.first, &test_labels = test_selected.second;
   const int64_t classes = o.classes.empty() ? train_set.num_classes() : static_cast<int64_t>(o.classes.size());
   const auto subset = labelled_subset(train_labels, classes, o.label_fraction, o.seed);
   const auto images = train_images.index_select(0, subset);
