@@ -45,9 +45,10 @@ double recall_of_new_queries(const clip::EmbeddingIndex& index, const torch::Ten
   return static_cast<double>(found) / static_cast<double>(10 * queries.size(0));
 }
 
-class AnnKinds : public ::testing::TestWithParam<std::string> {};
-
 }  // namespace
+
+// Outside the anonymous namespace: gtest derives each test from it.
+class AnnKinds : public ::testing::TestWithParam<std::string> {};
 
 TEST_P(AnnKinds, ReachesItsRecallAndRoundTripsThroughTheFile) {
   const auto emb = clustered(20000, 32, 200, 1);

@@ -276,7 +276,7 @@ TEST(Cli, KilledDuringACheckpointWriteResumesBitIdentical) {
 }
 
 TEST(Cli, BenchStepTimesTheStepAndDumpsWhatItComputed) {
-  TempDir dir;
+  selfsup::test_util::TempDir dir;
   const std::string dump = (dir.path / "step.safetensors").string(), json = (dir.path / "step.json").string();
   const auto r = run_cli("bench step " + kTiny + " threads=1 --steps 2 --warmup 1 --dump " + dump + " --json " + json);
   ASSERT_EQ(r.code, 0) << r.output;

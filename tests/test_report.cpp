@@ -38,7 +38,7 @@ TEST(Report, ParsesMetricsCsvAndNamesTheBadLine) {
 }
 
 TEST(Report, SvgPlotDrawsEachSeriesBreaksAtGapsAndEscapesText) {
-  io::Panel panel{"loss <train>", {{"a", {1, 2, 3, 4}, {4, 3, NAN, 1}}, {"b", {1, 2, 3, 4}, {2, 2, 2, 2}}}};
+  io::Panel panel{"loss <train>", {{"a", {1, 2, 3, 4}, {4, 3, NAN, 1}, {}, {}}, {"b", {1, 2, 3, 4}, {2, 2, 2, 2}, {}, {}}}};
   const auto svg = io::svg_line_plot(panel, "epoch");
   EXPECT_EQ(svg.rfind("<svg", 0), 0u);
   EXPECT_EQ(svg.substr(svg.size() - 6), "</svg>");

@@ -161,7 +161,7 @@ void write_sweep(const SweepReport& report, const std::string& dir, const std::v
   // One panel per metric, one line per guidance kind.
   std::vector<io::Panel> panels{{"JUDGE ACCURACY %", {}}, {"FRECHET DISTANCE", {}}, {"WITHIN-CLASS DISTANCE", {}}};
   for (const std::string kind : {"cfg", "classifier"}) {
-    io::Series acc{kind == "cfg" ? "CFG S" : "CLASSIFIER G", {}, {}}, fd = acc, wc = acc;
+    io::Series acc{kind == "cfg" ? "CFG S" : "CLASSIFIER G", {}, {}, {}, {}}, fd = acc, wc = acc;
     for (const auto& r : report.results) {
       if (r.setting.kind != kind) continue;
       for (auto* s : {&acc, &fd, &wc}) s->x.push_back(r.setting.scale);

@@ -94,7 +94,7 @@ std::vector<std::string> curve_columns(const CsvTable& t) {
 }
 
 Series series_of(const RunRecord& run, const std::string& column, const std::string& label) {
-  Series s{label, {}, {}};
+  Series s{label, {}, {}, {}, {}};
   const auto& t = run.table;
   const auto col = std::find(t.columns.begin(), t.columns.end(), column) - t.columns.begin();
   const auto x_col = std::find(t.columns.begin(), t.columns.end(), "epoch") - t.columns.begin();
