@@ -64,6 +64,22 @@ std::vector<std::string> list_image_folder(const std::string& folder) {
   return paths;
 }
 
+// A folder's images embedded a chunk of 16 batches at a time: a large collection never sits in
+// memory as pixels.
+torch::Tensor embed_files(clip::ClipModel& model, const std::vector<std::string>& paths, const augment::ViewConfig& view,
+                          torch::Device device, int64_t size, int64_t batch_size) {
+  const int64_t n = static_cast<int64_t>(paths.size()), chunk = 16 * batch_size;
+  Progress bar("embedding", (n + chunk - 1) / chunk, 1);
+  std::vector<torch::Tensor> parts;
+  for (int64_t at = 0; at < n; at += chunk) {
+    const std::vector<std::string> some(paths.begin() + at, paths.begin() + std::min(n, at + chunk));
+    parts.push_back(clip::embed_images(model, data::decode_images(some, size, 3), view, device, batch_size));
+    bar.update(at / chunk + 1, std::to_string(at + static_cast<int64_t>(some.size())) + " images");
+  }
+  bar.finish(std::to_string(n) + " images");
+  return parts.empty() ? torch::Tensor() : torch::cat(parts);
+}
+
 ImageSet load_image_set(const std::string& spec, const Recipe& recipe) {
   const int64_t size = recipe.data.image_size > 0 ? recipe.data.image_size : 64;
   const auto colon = spec.find(':');
@@ -175,8 +191,6 @@ int ClipCommands::embed() {
   }
   const std::set<std::string> known(existing.paths.begin(), existing.paths.end());
 
-  // Folders are decoded and embedded a chunk at a time: a large collection never sits in memory
-  // as pixels.
   const auto start = std::chrono::steady_clock::now();
   const auto view = clip.recipe.augment.views.at(0);
   const auto device = parse_device(clip.recipe.device);
@@ -193,17 +207,8 @@ int ClipCommands::embed() {
   } else {
     for (auto& p : list_image_folder(images_))
       if (!known.count(p)) new_paths.push_back(std::move(p));
-    const int64_t size = clip.recipe.data.image_size > 0 ? clip.recipe.data.image_size : 64;
-    const int64_t n = static_cast<int64_t>(new_paths.size()), chunk = 16 * batch_size_;
-    Progress bar("embedding", (n + chunk - 1) / chunk, 1);
-    std::vector<torch::Tensor> parts;
-    for (int64_t at = 0; at < n; at += chunk) {
-      const std::vector<std::string> some(new_paths.begin() + at, new_paths.begin() + std::min(n, at + chunk));
-      parts.push_back(clip::embed_images(*clip.model, data::decode_images(some, size, 3), view, device, batch_size_));
-      bar.update(at / chunk + 1, std::to_string(at + static_cast<int64_t>(some.size())) + " images");
-    }
-    bar.finish(std::to_string(n) + " images");
-    if (!parts.empty()) new_emb = torch::cat(parts);
+    new_emb = embed_files(*clip.model, new_paths, view, device, clip.recipe.data.image_size > 0 ? clip.recipe.data.image_size : 64,
+                          batch_size_);
   }
   const double secs = seconds_since(start);
   if (new_paths.empty()) {
