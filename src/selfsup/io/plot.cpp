@@ -138,8 +138,6 @@ torch::Tensor line_plot(const std::vector<Panel>& panels, const std::string& x_l
   return image;
 }
 
-namespace {
-
 std::string xml_escape(const std::string& text) {
   std::string out;
   for (const char c : text) {
@@ -153,6 +151,8 @@ std::string xml_escape(const std::string& text) {
   }
   return out;
 }
+
+namespace {
 
 std::string num(double v) {
   char buf[32];

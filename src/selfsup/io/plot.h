@@ -31,6 +31,9 @@ torch::Tensor line_plot(const std::vector<Panel>& panels, const std::string& x_l
 // not finite are left out (the line breaks there).
 std::string svg_line_plot(const Panel& panel, const std::string& x_label, int width = 440, int height = 260);
 
+// `text` with <, >, & and " replaced by entities, for SVG and HTML.
+std::string xml_escape(const std::string& text);
+
 // Draws `text` with its top-left corner at (x, y), each font pixel `scale` x `scale` (exposed for tests).
 void draw_text(torch::Tensor& image, const std::string& text, int64_t x, int64_t y, int64_t scale,
                const std::vector<float>& rgb);

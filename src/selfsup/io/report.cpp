@@ -21,20 +21,6 @@ namespace {
 constexpr uintmax_t kMaxPictureBytes = 8u << 20;  // larger PNGs are listed, not inlined
 constexpr size_t kMaxPictures = 60;
 
-std::string html_escape(const std::string& text) {
-  std::string out;
-  for (const char c : text) {
-    switch (c) {
-      case '<': out += "&lt;"; break;
-      case '>': out += "&gt;"; break;
-      case '&': out += "&amp;"; break;
-      case '"': out += "&quot;"; break;
-      default: out += c;
-    }
-  }
-  return out;
-}
-
 std::string base64(const std::string& bytes) {
   static const char* alphabet = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
   std::string out;
@@ -114,13 +100,13 @@ std::string evaluation_table(const std::vector<std::pair<std::string, std::map<s
     for (const auto& [key, value] : values) keys.insert(key);
   if (keys.empty()) return "<p class=\"none\">no evaluation in metrics.json</p>";
   std::string out = "<table class=\"eval\"><tr><th>metric</th>";
-  for (const auto& [name, values] : columns) out += "<th>" + html_escape(name) + "</th>";
+  for (const auto& [name, values] : columns) out += "<th>" + xml_escape(name) + "</th>";
   out += "</tr>";
   for (const auto& key : keys) {
-    out += "<tr><td>" + html_escape(key) + "</td>";
+    out += "<tr><td>" + xml_escape(key) + "</td>";
     for (const auto& [name, values] : columns) {
       const auto it = values.find(key);
-      out += "<td>" + (it == values.end() ? std::string() : html_escape(it->second)) + "</td>";
+      out += "<td>" + (it == values.end() ? std::string() : xml_escape(it->second)) + "</td>";
     }
     out += "</tr>";
   }
@@ -156,7 +142,7 @@ std::string summary_line(const RunRecord& run) {
     parts.push_back(format(m["images_per_second"].get<double>()) + " images/s");
   if (m.contains("runtime") && m["runtime"].is_string()) parts.push_back(m["runtime"].get<std::string>());
   std::string out;
-  for (const auto& p : parts) out += (out.empty() ? "" : " · ") + html_escape(p);
+  for (const auto& p : parts) out += (out.empty() ? "" : " · ") + xml_escape(p);
   return out;
 }
 
@@ -177,13 +163,13 @@ std::string curves(const std::vector<const RunRecord*>& runs) {
 
 std::string csv_table(const CsvTable& t) {
   std::string out = "<div class=\"scroll\"><table class=\"csv\"><tr>";
-  for (const auto& c : t.columns) out += "<th>" + html_escape(c) + "</th>";
+  for (const auto& c : t.columns) out += "<th>" + xml_escape(c) + "</th>";
   out += "</tr>";
   for (const auto& row : t.rows) {
     out += "<tr>";
     for (const auto& cell : row) {
       const double v = number(cell);
-      out += "<td>" + html_escape(std::isfinite(v) ? format(v) : cell) + "</td>";
+      out += "<td>" + xml_escape(std::isfinite(v) ? format(v) : cell) + "</td>";
     }
     out += "</tr>";
   }
@@ -197,11 +183,11 @@ std::string pictures(const RunRecord& run) {
     const auto& path = run.pictures[i];
     const auto shown = fs::relative(path, run.dir).string();
     if (i >= kMaxPictures || fs::file_size(path) > kMaxPictureBytes) {
-      out += "<p class=\"none\">" + html_escape(shown) + " (not inlined: too large or too many)</p>";
+      out += "<p class=\"none\">" + xml_escape(shown) + " (not inlined: too large or too many)</p>";
       continue;
     }
-    out += "<figure><img alt=\"" + html_escape(shown) + "\" src=\"data:image/png;base64," +
-           base64(read_file(path, "picture")) + "\"><figcaption>" + html_escape(shown) + "</figcaption></figure>";
+    out += "<figure><img alt=\"" + xml_escape(shown) + "\" src=\"data:image/png;base64," +
+           base64(read_file(path, "picture")) + "\"><figcaption>" + xml_escape(shown) + "</figcaption></figure>";
   }
   return out + "</div>";
 }
@@ -290,9 +276,9 @@ std::string render_report(const std::vector<RunRecord>& runs) {
   std::string title = runs.size() == 1 ? runs[0].name : std::to_string(runs.size()) + " runs";
   std::string out = "<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">"
                     "<meta name=\"viewport\" content=\"width=device-width, initial-scale=1\"><title>selfsup report: " +
-                    html_escape(title) + "</title><style>" + kStyle + "</style></head><body>\n";
-  out += "<h1>selfsup report: " + html_escape(title) + "</h1><p class=\"meta\">made " + date + " from ";
-  for (size_t i = 0; i < runs.size(); ++i) out += (i ? ", " : "") + std::string("<code>") + html_escape(runs[i].dir) + "</code>";
+                    xml_escape(title) + "</title><style>" + kStyle + "</style></head><body>\n";
+  out += "<h1>selfsup report: " + xml_escape(title) + "</h1><p class=\"meta\">made " + date + " from ";
+  for (size_t i = 0; i < runs.size(); ++i) out += (i ? ", " : "") + std::string("<code>") + xml_escape(runs[i].dir) + "</code>";
   out += "</p>\n";
   if (runs.size() > 1) {
     std::vector<const RunRecord*> all;
@@ -310,7 +296,7 @@ std::string render_report(const std::vector<RunRecord>& runs) {
   }
   for (size_t i = 0; i < runs.size(); ++i) {
     const auto& run = runs[i];
-    out += "<section class=\"run\" id=\"run" + std::to_string(i) + "\"><h2>" + html_escape(run.name) + "</h2>";
+    out += "<section class=\"run\" id=\"run" + std::to_string(i) + "\"><h2>" + xml_escape(run.name) + "</h2>";
     out += "<p class=\"meta\">" + summary_line(run) + "</p>";
     out += "<h3>Evaluation</h3>" + evaluation_table(evaluation_columns(run, run.name));
     out += "<h3>Training curves</h3>" + curves({&run});
@@ -319,7 +305,7 @@ std::string render_report(const std::vector<RunRecord>& runs) {
       out += "<details><summary>metrics.csv (" + std::to_string(run.table.rows.size()) + " rows)</summary>" + csv_table(run.table) +
              "</details>";
     if (!run.recipe_yaml.empty())
-      out += "<details><summary>recipe.yaml (resolved)</summary><pre>" + html_escape(run.recipe_yaml) + "</pre></details>";
+      out += "<details><summary>recipe.yaml (resolved)</summary><pre>" + xml_escape(run.recipe_yaml) + "</pre></details>";
     out += "</section>\n";
   }
   return out + "</body></html>\n";
