@@ -14,6 +14,7 @@
 #include "selfsup/models/state_dict.h"
 #include "selfsup/ssl/registry.h"
 #include "selfsup/train/recipe.h"
+#include "selfsup/train/trainer.h"
 
 using namespace selfsup;
 
@@ -44,6 +45,38 @@ TEST(Finetune, LearnsAndLeavesTheEncoderUnchanged) {
   std::cout << "fine-tuned top-1 " << r.finetune << std::endl;
   EXPECT_GT(r.finetune, 0.35);  // 10 classes: chance is 0.1; 1,000 labels, 160 steps (measured 0.47)
   for (const auto& [k, v] : models::state_dict(*encoder)) EXPECT_TRUE(torch::equal(v, copy.at(k))) << k;
+}
+
+TEST(FewLabels, AllLabelsReproduceTheFullEvaluationAndFewStillLearn) {
+  auto recipe = load_recipe(std::string(SELFSUP_SOURCE_DIR) + "/recipes/tiny_test.yaml",
+                            {"data.subset=2000", "data.test_subset=500", "eval.linear.epochs=5", "eval.few_labels=[0.1, 1]"});
+  const auto train = data::load_dataset(recipe.data, true), test = data::load_dataset(recipe.data, false);
+  const auto r = eval::evaluate(nullptr, recipe, train, test, torch::kCPU, true, true);  // raw pixels
+  ASSERT_EQ(r.few_labels.size(), 2u);
+  EXPECT_EQ(r.few_labels[0].labelled_images, eval::labelled_subset(train.labels, 10, 0.1, 0).numel());
+  EXPECT_LT(r.few_labels[0].labelled_images, 220);
+  EXPECT_GT(r.few_labels[0].knn, 0.4);  // 10 classes, ~200 labels (chance 0.1)
+  EXPECT_GT(r.few_labels[0].linear, 0.4);
+  // Fraction 1 is the same subset in the same order, the same number of probe steps: the same numbers.
+  EXPECT_EQ(r.few_labels[1].labelled_images, 2000);
+  EXPECT_DOUBLE_EQ(r.few_labels[1].knn, r.knn);
+  EXPECT_DOUBLE_EQ(r.few_labels[1].linear, r.linear);
+  EXPECT_EQ(eval::percent_label(0.01), "1%");
+  EXPECT_EQ(eval::percent_label(0.005), "0.5%");
+  recipe.eval.few_labels = {1.5};
+  EXPECT_THROW(eval::evaluate(nullptr, recipe, train, test, torch::kCPU, true, false), Error);
+}
+
+TEST(FewLabels, ResultsTableSaysWhereThePretrainedEncoderIsAhead) {
+  const auto m = nlohmann::json::parse(R"({"name": "demo", "method": "moco",
+    "eval": {"knn_top1": 0.77, "linear_top1": 0.79, "few_labels": {"1%": {"labelled_images": 600, "knn_top1": 0.70, "linear_top1": 0.72}}},
+    "baselines": {"random_init": {"knn_top1": 0.74, "linear_top1": 0.75, "few_labels": {"1%": {"knn_top1": 0.60, "linear_top1": 0.61}}},
+                  "raw_pixels": {"knn_top1": 0.81, "linear_top1": 0.84, "few_labels": {"1%": {"knn_top1": 0.69, "linear_top1": 0.73}}}}})");
+  const auto table = train::format_results(m);
+  EXPECT_NE(table.find("with 1% of the training labels (600 images; same test images):"), std::string::npos) << table;
+  EXPECT_NE(table.find("raw pixels                  69.00%      73.00%"), std::string::npos) << table;
+  EXPECT_NE(table.find("ahead of both baselines: kNN (1% of the labels)\n"), std::string::npos) << table;
+  EXPECT_NE(table.find("not ahead of both baselines: kNN, linear, linear (1% of the labels)\n"), std::string::npos) << table;
 }
 
 TEST(LinearProbe, SeparatesSeparableFeaturesAndNotShuffledLabels) {

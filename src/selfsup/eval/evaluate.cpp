@@ -1,6 +1,7 @@
 #include "selfsup/eval/evaluate.h"
 
 #include <chrono>
+#include <cstdio>
 #include <iostream>
 
 #include "selfsup/core/error.h"
@@ -11,6 +12,12 @@
 #include "selfsup/eval/linear_probe.h"
 
 namespace selfsup::eval {
+
+std::string percent_label(double fraction) {
+  char buf[32];
+  std::snprintf(buf, sizeof buf, "%g%%", 100 * fraction);
+  return buf;
+}
 
 EvalResult evaluate(models::Backbone* backbone, const Recipe& recipe, const data::ImageDataset& train,
                     const data::ImageDataset& test, torch::Device device, bool knn, bool linear, bool finetune,
@@ -54,21 +61,32 @@ EvalResult evaluate(models::Backbone* backbone, const Recipe& recipe, const data
   }
   const auto f_train = features(train), f_test = features(test);
   const int64_t classes = train.num_classes();
-  if (knn) {
-    if (recipe.eval.knn.k > f_train.size(0))  // the vote then uses every training image: say so
-      std::cerr << "note: eval.knn.k = " << recipe.eval.knn.k << " is more than the " << f_train.size(0)
+  LinearProbeOptions probe;
+  probe.epochs = recipe.eval.linear.epochs;
+  probe.batch_size = recipe.eval.linear.batch_size;
+  probe.lr = recipe.eval.linear.lr;
+  probe.weight_decay = recipe.eval.linear.weight_decay;
+  probe.seed = static_cast<uint64_t>(recipe.seed);
+  const auto knn_top1 = [&](const torch::Tensor& f, const torch::Tensor& labels) {
+    if (recipe.eval.knn.k > f.size(0))  // the vote then uses every training image: say so
+      std::cerr << "note: eval.knn.k = " << recipe.eval.knn.k << " is more than the " << f.size(0)
                 << " training images: all of them vote" << std::endl;
-    r.knn = knn_accuracy(f_train, train.labels, f_test, test.labels, classes, recipe.eval.knn.k,
-                         recipe.eval.knn.temperature);
-  }
-  if (linear) {
-    LinearProbeOptions o;
-    o.epochs = recipe.eval.linear.epochs;
-    o.batch_size = recipe.eval.linear.batch_size;
-    o.lr = recipe.eval.linear.lr;
-    o.weight_decay = recipe.eval.linear.weight_decay;
-    o.seed = static_cast<uint64_t>(recipe.seed);
-    r.linear = linear_probe_accuracy(f_train, train.labels, f_test, test.labels, classes, o);
+    return knn_accuracy(f, labels, f_test, test.labels, classes, recipe.eval.knn.k, recipe.eval.knn.temperature);
+  };
+  if (knn) r.knn = knn_top1(f_train, train.labels);
+  if (linear) r.linear = linear_probe_accuracy(f_train, train.labels, f_test, test.labels, classes, probe);
+  for (const double fraction : recipe.eval.few_labels) {
+    if (!(fraction > 0 && fraction <= 1)) throw Error("eval.few_labels: expected fractions in (0, 1], got " + std::to_string(fraction));
+    const auto subset = labelled_subset(train.labels, classes, fraction, static_cast<uint64_t>(recipe.seed));
+    const auto f = f_train.index_select(0, subset), labels = train.labels.index_select(0, subset);
+    // As many optimiser steps as the probe on all labels takes: fewer labels, not less training.
+    const auto steps = [](int64_t n, int64_t batch) { return (n + batch - 1) / batch; };
+    LinearProbeOptions few = probe;
+    few.batch_size = std::min(probe.batch_size, f.size(0));
+    few.epochs = (steps(f_train.size(0), probe.batch_size) * probe.epochs + steps(f.size(0), few.batch_size) - 1) /
+                 steps(f.size(0), few.batch_size);
+    r.few_labels.push_back({fraction, f.size(0), knn_top1(f, labels),
+                            linear_probe_accuracy(f, labels, f_test, test.labels, classes, few)});
   }
   r.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
   return r;

@@ -12,11 +12,22 @@
 
 namespace selfsup::eval {
 
+// kNN and linear probe with a fraction of the training labels (eval.few_labels).
+struct FewLabelResult {
+  double fraction = 0;
+  int64_t labelled_images = 0;
+  double knn = 0, linear = 0;  // top-1 in [0, 1]
+};
+
+// "1%" for 0.01, "0.5%" for 0.005: the key of a FewLabelResult in metrics.json.
+std::string percent_label(double fraction);
+
 struct EvalResult {
   double knn = std::numeric_limits<double>::quiet_NaN();     // top-1 in [0, 1]; NaN = not run
   double linear = std::numeric_limits<double>::quiet_NaN();  // top-1 in [0, 1]; NaN = not run
   double finetune = std::numeric_limits<double>::quiet_NaN();  // top-1 in [0, 1]; NaN = not run
   FinetuneResult finetune_run;  // per-epoch curves and counts of the fine-tuning
+  std::vector<FewLabelResult> few_labels;  // with knn and linear only
   double seconds = 0;
 };
 

@@ -18,6 +18,9 @@ nlohmann::json eval_json(const eval::EvalResult& r) {
   if (!std::isnan(r.knn)) j["knn_top1"] = r.knn;
   if (!std::isnan(r.linear)) j["linear_top1"] = r.linear;
   if (!std::isnan(r.finetune)) j["finetune_top1"] = r.finetune;
+  for (const auto& few : r.few_labels)
+    j["few_labels"][eval::percent_label(few.fraction)] = {
+        {"labelled_images", few.labelled_images}, {"knn_top1", few.knn}, {"linear_top1", few.linear}};
   j["seconds"] = r.seconds;
   return j;
 }

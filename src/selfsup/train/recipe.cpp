@@ -64,6 +64,9 @@ void EvalConfig::visit(config::Visitor& v) {
   v.section("finetune", finetune, "fine-tuning of the whole encoder + a linear classifier on a fraction of the labels (selfsup eval finetune)");
   v("at_end", at_end, "evaluate (kNN + linear) when training ends");
   v("baselines", baselines, "at the end, also evaluate raw pixels and the randomly initialised network");
+  v("few_labels", few_labels, "also run kNN and the linear probe with only these fractions of the training labels, e.g. [0.01] "
+                              "(a class-balanced subset chosen by the recipe's seed; the probe takes as many steps as with all "
+                              "labels): where pretraining matters most");
   v("batch_size", batch_size, "images per forward pass when extracting features", config::at_least_one);
   v("image_size", image_size, "evaluate at this square size (0 = the dataset's own size, whatever the training crops were)", config::non_negative);
 }

@@ -76,6 +76,7 @@ struct EvalConfig {
   FinetuneConfig finetune;
   bool at_end = true;
   bool baselines = false;
+  std::vector<double> few_labels;  // also kNN and linear probe with these fractions of the labels
   int64_t batch_size = 512;
   int64_t image_size = 0;
   void visit(config::Visitor& v);

@@ -388,6 +388,19 @@ std::string format_results(const nlohmann::json& m) {
     }
     if (e.contains("zeroshot"))
       out << "zero-shot      top-1 " << percent(e["zeroshot"], "top1") << "  top-5 " << percent(e["zeroshot"], "top5") << "\n";
+    if (e.contains("label_protocol")) {
+      const auto& l = e["label_protocol"];
+      const auto recalls = [&](const nlohmann::json& p, const char* dir) {
+        return percent(p[dir], "r1") + " / " + percent(p[dir], "r5") + " / " + percent(p[dir], "r10");
+      };
+      out << "label protocol (" << l.value("queries", 0) << " labels as queries), R@1/5/10: text->image "
+          << recalls(l, "text_to_image") << ", image->text " << recalls(l, "image_to_text") << "\n";
+      out << "  R@1 counting any skin tone: text->image " << percent(l["any_tone_r1"], "text_to_image") << ", image->text "
+          << percent(l["any_tone_r1"], "image_to_text") << "\n";
+      if (l.contains("unseen"))
+        out << "  emoji unseen in training (" << l["unseen"].value("queries", 0) << "): text->image "
+            << recalls(l["unseen"], "text_to_image") << ", image->text " << recalls(l["unseen"], "image_to_text") << "\n";
+    }
     return out.str();
   }
   if (m.contains("eval") && m["eval"].contains("test_top1")) {  // a supervised classifier (the judge)
@@ -399,17 +412,49 @@ std::string format_results(const nlohmann::json& m) {
     for (const auto& [t, acc] : m["eval"]["test_top1_by_t"].items()) out << "  t=" << t << " " << fixed(100 * acc.get<double>(), 2) << "%";
     return out.str() + "\n";
   }
-  out << std::left << std::setw(28) << "features" << std::setw(12) << "kNN top-1" << std::setw(14) << "linear top-1"
-      << "fine-tune top-1\n";
-  auto row = [&](const std::string& name, const nlohmann::json& j) {
-    out << std::setw(28) << name << std::setw(12) << percent(j, "knn_top1") << std::setw(14) << percent(j, "linear_top1")
-        << percent(j, "finetune_top1") << "\n";
-  };
-  if (m.contains("eval")) row(m.value("name", "trained") + " (" + m.value("method", "") + ")", m["eval"]);
-  if (m.contains("baselines")) {
-    row("random init", m["baselines"]["random_init"]);
-    row("raw pixels", m["baselines"]["raw_pixels"]);
+  if (!m.contains("eval")) return out.str();
+  // One table per label budget: all labels, then each of eval.few_labels.
+  std::vector<std::pair<std::string, const nlohmann::json*>> rows{
+      {m.value("name", "trained") + " (" + m.value("method", "") + ")", &m["eval"]}};  // name, its results
+  const bool baselines = m.contains("baselines");
+  if (baselines) {
+    rows.emplace_back("random init", &m["baselines"]["random_init"]);
+    rows.emplace_back("raw pixels", &m["baselines"]["raw_pixels"]);
   }
+  std::vector<std::string> ahead, behind;  // where the trained encoder beats both baselines, and where not
+  const auto compare = [&](const std::string& what, const std::vector<const nlohmann::json*>& js, const char* key) {
+    if (js.size() < 3 || !js[0]->contains(key) || !js[1]->contains(key) || !js[2]->contains(key)) return;
+    const double trained = (*js[0])[key], best = std::max((*js[1])[key].get<double>(), (*js[2])[key].get<double>());
+    (trained > best ? ahead : behind).push_back(what);
+  };
+  const auto table = [&](const std::string& title, const std::string& budget) {
+    if (!title.empty()) out << title << "\n";
+    out << std::left << std::setw(28) << "features" << std::setw(12) << "kNN top-1" << std::setw(14) << "linear top-1"
+        << (budget.empty() ? "fine-tune top-1" : "") << "\n";
+    std::vector<const nlohmann::json*> js;
+    for (const auto& [name, all] : rows) {
+      if (!budget.empty() && !(all->contains("few_labels") && (*all)["few_labels"].contains(budget))) continue;
+      const nlohmann::json& j = budget.empty() ? *all : (*all)["few_labels"][budget];
+      js.push_back(&j);
+      out << std::setw(28) << name << std::setw(12) << percent(j, "knn_top1") << std::setw(14)
+          << percent(j, "linear_top1") << (budget.empty() ? percent(j, "finetune_top1") : "") << "\n";
+    }
+    const std::string suffix = budget.empty() ? "" : " (" + budget + " of the labels)";
+    compare("kNN" + suffix, js, "knn_top1");
+    compare("linear" + suffix, js, "linear_top1");
+  };
+  table("", "");
+  if (m["eval"].contains("few_labels"))
+    for (const auto& [budget, j] : m["eval"]["few_labels"].items())
+      table("\nwith " + budget + " of the training labels (" + std::to_string(j.value("labelled_images", 0)) +
+                " images; same test images):", budget);
+  const auto join = [](const std::vector<std::string>& v) {
+    std::string s;
+    for (const auto& x : v) s += (s.empty() ? "" : ", ") + x;
+    return s;
+  };
+  if (baselines && !ahead.empty()) out << "\nahead of both baselines: " << join(ahead) << "\n";
+  if (baselines && !behind.empty()) out << (ahead.empty() ? "\n" : "") << "not ahead of both baselines: " << join(behind) << "\n";
   return out.str();
 }
 
