@@ -23,6 +23,7 @@
 #include "selfsup/data/emoji.h"
 #include "selfsup/data/source.h"
 #include "selfsup/io/png.h"
+#include "selfsup/train/trainer.h"
 
 namespace selfsup::cli {
 namespace fs = std::filesystem;
@@ -108,19 +109,6 @@ std::string fixed(double v, int digits) {
   std::ostringstream s;
   s << std::fixed << std::setprecision(digits) << v;
   return s.str();
-}
-
-void print_retrieval(const nlohmann::json& j) {
-  for (const char* dir : {"text_to_image", "image_to_text"}) {
-    const auto& d = j["retrieval"][dir];
-    std::cout << std::left << std::setw(15) << dir << "R@1 " << fixed(100 * d["r1"].get<double>(), 2) << "%  R@5 "
-              << fixed(100 * d["r5"].get<double>(), 2) << "%  R@10 " << fixed(100 * d["r10"].get<double>(), 2)
-              << "%  mean rank " << fixed(d["mean_rank"], 1) << "  median rank " << fixed(d["median_rank"], 1) << "  ("
-              << d["queries"] << " queries)\n";
-  }
-  if (j.contains("zeroshot"))
-    std::cout << "zero-shot      top-1 " << fixed(100 * j["zeroshot"]["top1"].get<double>(), 2) << "%  top-5 "
-              << fixed(100 * j["zeroshot"]["top5"].get<double>(), 2) << "%  (" << j["zeroshot"]["classes"] << " classes)\n";
 }
 
 }  // namespace
@@ -347,7 +335,7 @@ int ClipCommands::eval_retrieval(const std::string& checkpoint, const std::vecto
             << test.source << std::endl;
   auto j = clip::evaluate_clip(*clip.model, *clip.tokenizer, clip.recipe, test, device, /*zero_shot=*/true);
   j["checkpoint"] = checkpoint;
-  print_retrieval(j);
+  std::cout << train::format_results({{"eval", j}});
   if (!json_out.empty()) atomic_write(json_out, j.dump(2) + "\n");
   return 0;
 }

@@ -427,6 +427,32 @@ TEST(Emoji, ArtistFilteringAndSkinToneToggleKeepIds) {
   EXPECT_TRUE(contains(plain.source, "google, apple")) << plain.source;
 }
 
+TEST(Emoji, LabelsBaseEmojiAndUnseenNames) {
+  EmojiTree tree;
+  const auto apple = load_emoji(tree.root, {"apple"}, 16, true);
+  EXPECT_EQ(apple.image_label,
+            (std::vector<std::string>{"grinning face", "waving hand", "waving hand: light skin tone",
+                                      "waving hand: light skin tone, medium-light skin tone",
+                                      "waving hand: medium-dark skin tone",  // not in emojibase: built from the base's
+                                      "red heart", "cat", "cat face"}));
+  EXPECT_EQ(to_vector(apple.image_base_group), (std::vector<int64_t>{kGrin, kWave, kWave, kWave, kWave, kHeart, kCat, kCatFace}));
+  EXPECT_FALSE(apple.image_unseen.any().item<bool>());
+
+  // Half the emoji held out: a fixed choice, whole emoji with their tones, gone from training
+  // (images and captions), kept and marked in the evaluation split.
+  const auto train = load_emoji(tree.root, {"apple"}, 16, true, 0.5, true);
+  const auto test = load_emoji(tree.root, {"apple"}, 16, true, 0.5, false);
+  EXPECT_EQ(test.image_label, apple.image_label);
+  const auto unseen = to_vector(test.image_base_group.masked_select(test.image_unseen));
+  const auto seen = to_vector(test.image_base_group.masked_select(~test.image_unseen));
+  ASSERT_FALSE(unseen.empty());  // 5 emoji at 0.5: the hash holds out some, not all
+  ASSERT_FALSE(seen.empty());
+  for (const auto base : unseen) EXPECT_EQ(std::count(seen.begin(), seen.end(), base), 0) << base;  // tones go together
+  EXPECT_EQ(to_vector(train.image_base_group), seen);  // (and validate() found a training image for every caption)
+  EXPECT_TRUE(torch::equal(load_emoji(tree.root, {"apple"}, 16, true, 0.5, false).image_unseen, test.image_unseen));
+  EXPECT_TRUE(contains(error_message([&] { load_emoji(tree.root, {"apple"}, 16, true, 1.0, true); }), "expected a fraction in [0, 1)"));
+}
+
 TEST(Emoji, Errors) {
   EmojiTree tree;
   auto msg = error_message([&] { load_emoji(tree.root, {"twitter"}, 32, true); });

@@ -14,6 +14,7 @@
 #include "run_cli.h"
 #include "test_util.h"
 #include "selfsup/clip/index.h"
+#include "selfsup/clip/label_protocol.h"
 #include "selfsup/clip/loss.h"
 #include "selfsup/clip/model.h"
 #include "selfsup/clip/zero_shot.h"
@@ -99,6 +100,45 @@ TEST(Retrieval, RanksCountAnyPositiveAndTiesAgainstTheQuery) {
   EXPECT_NEAR(s.r5, 1.0, 1e-9);
   EXPECT_NEAR(s.mean_rank, 2.0, 1e-9);
   EXPECT_NEAR(s.median_rank, 2.0, 1e-9);
+}
+
+// Three test images as basis vectors: "a" (emoji 0), "a: tone" (a skin tone of emoji 0) and "b"
+// (emoji 2, held out of training); the label "a" scores its tone variant above it.
+TEST(LabelProtocol, HandComputedRanksAnyToneAndUnseen) {
+  data::CaptionDataset test;
+  test.image_label = {"a", "a: tone", "b", "a"};  // the fourth image: a second "a", never retrieved
+  test.image_base_group = torch::tensor({0, 0, 2, 0}, torch::kLong);
+  test.image_unseen = torch::tensor({0, 0, 1, 0}, torch::kLong).ne(0);
+  const auto q = clip::label_queries(test);
+  ASSERT_EQ(q.texts, (std::vector<std::string>{"a", "a: tone", "b"}));
+  EXPECT_TRUE(torch::equal(q.of_image, torch::tensor({0, 1, 2, 0}, torch::kLong)));
+  EXPECT_TRUE(torch::equal(q.first_image, torch::tensor({0, 1, 2}, torch::kLong)));
+
+  const auto images = torch::tensor({1.f, 0.f, 0.f, 0.f, 1.f, 0.f, 0.f, 0.f, 1.f, -1.f, 0.f, 0.f}).view({4, 3});
+  const auto texts = torch::tensor({0.6f, 0.8f, 0.f, 0.f, 1.f, 0.f, 0.8f, 0.f, 0.6f}).view({3, 3});
+  const auto j = clip::label_protocol(images, texts, test, q);
+  EXPECT_EQ(j["queries"], 3);
+  // text->image ranks: a 2 (its tone variant first), a: tone 1, b 2 (image "a" first).
+  EXPECT_NEAR(j["text_to_image"]["r1"].get<double>(), 1.0 / 3, 1e-9);
+  EXPECT_NEAR(j["text_to_image"]["r5"].get<double>(), 1.0, 1e-9);
+  EXPECT_NEAR(j["text_to_image"]["mean_rank"].get<double>(), 5.0 / 3, 1e-9);
+  // image->text ranks: image a 2 ("b" scores 0.8), a: tone 1, b 1, the second a 2 ("a: tone" scores 0 > -0.6).
+  EXPECT_NEAR(j["image_to_text"]["r1"].get<double>(), 0.5, 1e-9);
+  EXPECT_EQ(j["image_to_text"]["queries"], 4);
+  // Any tone: "a" finds its variant first (a hit) and the second image a "a: tone"; "b" still ranks
+  // 2, and image a still ranks "b" first.
+  EXPECT_NEAR(j["any_tone_r1"]["text_to_image"].get<double>(), 2.0 / 3, 1e-9);
+  EXPECT_NEAR(j["any_tone_r1"]["image_to_text"].get<double>(), 0.75, 1e-9);
+  // Unseen: the query "b" (rank 2) and the image b (rank 1).
+  EXPECT_EQ(j["unseen"]["queries"], 1);
+  EXPECT_EQ(j["unseen"]["text_to_image"]["r1"], 0.0);
+  EXPECT_EQ(j["unseen"]["text_to_image"]["r5"], 1.0);
+  EXPECT_EQ(j["unseen"]["image_to_text"]["r1"], 1.0);
+  EXPECT_EQ(j["unseen"]["image_to_text"]["queries"], 1);
+
+  test.image_unseen = torch::zeros({4}, torch::kBool);
+  EXPECT_FALSE(clip::label_protocol(images, texts, test, q).contains("unseen"));
+  EXPECT_TRUE(clip::label_queries(data::CaptionDataset{}).texts.empty());
 }
 
 TEST(ZeroShot, TemplatesAndAccuracy) {

@@ -6,6 +6,7 @@
 
 #include "selfsup/clip/embed.h"
 #include "selfsup/clip/index.h"
+#include "selfsup/clip/label_protocol.h"
 #include "selfsup/clip/zero_shot.h"
 #include "selfsup/core/error.h"
 #include "selfsup/data/source.h"
@@ -152,6 +153,12 @@ nlohmann::json evaluate_clip(ClipModel& model, const Tokenizer& tokenizer, const
   j["test_images"] = test.images.size();
   j["test_captions"] = test.captions.size();
   j["chance_r10"] = std::min(1.0, 10.0 / static_cast<double>(std::max<int64_t>(1, test.images.size())));
+  const auto labels = label_queries(test);
+  if (!labels.texts.empty()) {
+    const auto label_texts = embed_texts(model, tokenizer, labels.texts, clip_config(recipe).text.max_length, device,
+                                         recipe.eval.batch_size);
+    j["label_protocol"] = label_protocol(images, label_texts, test, labels);
+  }
   if (zero_shot && test.images.num_classes() > 1) {
     const auto classes = class_embeddings(model, tokenizer, test.images.class_names, clip_config(recipe).zeroshot_templates,
                                           clip_config(recipe).text.max_length, device);

@@ -27,6 +27,12 @@ struct CaptionDataset {
   std::vector<std::string> captions;  // M
   torch::Tensor caption_group;        // M int64 content id the caption describes
   std::string source;                 // where it came from, for messages and reports
+  // Emoji only (empty otherwise; data/emoji.h): each image's plain label ("waving hand: medium
+  // skin tone"), the content id of its emoji without skin tone, and whether its emoji was held out
+  // of training (data.unseen_names).
+  std::vector<std::string> image_label;  // N
+  torch::Tensor image_base_group;        // N int64
+  torch::Tensor image_unseen;            // N bool
 
   int64_t num_images() const { return images.size(); }
   int64_t num_captions() const { return static_cast<int64_t>(captions.size()); }

@@ -130,6 +130,8 @@ struct Content {
   std::map<std::string, bool> has_img;  // artist -> drawn
   int64_t category = -1;
   bool variant = false;
+  int64_t base = 0;    // content id of the emoji itself (a variant's base; its own id otherwise)
+  std::string label;   // plain emojibase label, lower-cased ("waving hand: medium skin tone")
   std::vector<std::pair<std::string, Rank>> captions;
 };
 
@@ -204,6 +206,10 @@ Catalog read_catalog(const std::string& emoji_json, const std::string& emojibase
       c.image = e.at("image").get<std::string>();
       c.has_img = drawn(e);
       c.category = category;
+      const auto base_id = static_cast<int64_t>(cat.contents.size());
+      const auto base_label = lower_utf8(label.empty() ? name : label);
+      c.base = base_id;
+      c.label = base_label;
       add_caption(c, name, kName);
       add_caption(c, label, kName);
       for (const auto& s : short_names) add_caption(c, s, kShortName);
@@ -219,7 +225,10 @@ Catalog read_catalog(const std::string& emoji_json, const std::string& emojibase
         s.has_img = drawn(v);
         s.category = category;
         s.variant = true;
-        if (const Emojibase* own = lookup(v)) add_caption(s, own->label, kName);
+        s.base = base_id;
+        const Emojibase* own = lookup(v);
+        s.label = own ? lower_utf8(own->label) : base_label + suffix;
+        if (own) add_caption(s, own->label, kName);
         if (!name.empty()) add_caption(s, name + suffix, kName);
         if (!label.empty()) add_caption(s, label + suffix, kName);
         for (const auto& n : short_names) add_caption(s, n + suffix, kShortName);
@@ -253,6 +262,16 @@ Catalog read_catalog(const std::string& emoji_json, const std::string& emojibase
   return cat;
 }
 
+// Whether emoji `base` is among the `fraction` held out of training: a fixed hash of its content id
+// (splitmix64), so the choice is the same in every run, split and artist list.
+bool unseen_name(int64_t base, double fraction) {
+  uint64_t z = static_cast<uint64_t>(base) + 0x9E3779B97F4A7C15ull;
+  z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ull;
+  z = (z ^ (z >> 27)) * 0x94D049BB133111EBull;
+  z ^= z >> 31;
+  return static_cast<double>(z >> 11) * 0x1.0p-53 < fraction;
+}
+
 }  // namespace
 
 std::string default_emoji_root() {
@@ -266,7 +285,9 @@ const std::vector<std::string>& emoji_artists() {
 }
 
 CaptionDataset load_emoji(const std::string& root, const std::vector<std::string>& artists,
-                          int64_t image_size, bool include_skin_tones) {
+                          int64_t image_size, bool include_skin_tones, double unseen_names, bool training) {
+  if (!(unseen_names >= 0 && unseen_names < 1))
+    throw Error(root + ": emoji unseen_names " + std::to_string(unseen_names) + ": expected a fraction in [0, 1)");
   if (artists.empty()) throw Error(root + ": emoji: no artists (expected some of apple, google, twitter, facebook)");
   if (image_size < 0) throw Error(root + ": emoji image_size " + std::to_string(image_size) + ": expected >= 0");
   for (size_t a = 0; a < artists.size(); ++a)
@@ -280,7 +301,7 @@ CaptionDataset load_emoji(const std::string& root, const std::vector<std::string
       read_catalog(emoji_json, (fs::path(root) / "emojibase-data" / "en" / "data.json").string());
 
   CaptionDataset ds;
-  std::vector<int64_t> image_group, labels;
+  std::vector<int64_t> image_group, labels, base_group, unseen;
   std::vector<bool> shown(catalog.contents.size(), false);
   for (const auto& artist : artists) {
     const auto dir = package(artist) + "/img/" + artist + "/64";
@@ -294,7 +315,12 @@ CaptionDataset load_emoji(const std::string& root, const std::vector<std::string
       if (c.variant && !include_skin_tones) continue;
       const auto drawn = c.has_img.find(artist);
       if (drawn == c.has_img.end() || !drawn->second) continue;
+      const bool held_out = unseen_names > 0 && unseen_name(c.base, unseen_names);
+      if (held_out && training) continue;
       ds.paths.push_back(dir + "/" + c.image);
+      ds.image_label.push_back(c.label);
+      base_group.push_back(c.base);
+      unseen.push_back(held_out);
       image_group.push_back(static_cast<int64_t>(id));
       labels.push_back(c.category);
       shown[id] = true;
@@ -316,6 +342,8 @@ CaptionDataset load_emoji(const std::string& root, const std::vector<std::string
   ds.images.source = ds.source;
   ds.image_group = torch::tensor(image_group, torch::kLong);
   ds.caption_group = torch::tensor(caption_group, torch::kLong);
+  ds.image_base_group = torch::tensor(base_group, torch::kLong);
+  ds.image_unseen = torch::tensor(unseen, torch::kLong).ne(0);
   ds.validate();
   return ds;
 }

@@ -44,9 +44,16 @@ const std::vector<std::string>& emoji_artists();
 // exactly one content; captions are listed only for content ids that have an image here.
 // emojibase entries match emoji.json by code points, ignoring case and FE0F.
 //
+// Label protocol (CaptionDataset::image_label etc.): an image's label is emojibase's label of its
+// emoji or variant, else emoji.json's name (+ ": <tones>" for a variant). unseen_names (in [0, 1))
+// holds that fraction of the emoji — each with all its skin-tone variants, chosen by a fixed hash
+// of the content id — out of training: with training = true their images and captions are left
+// out; with training = false they are kept and marked in image_unseen.
+//
 // Metadata comes from the first artist's emoji.json (the packages ship identical files). Throws
 // selfsup::Error naming the file when a package or an image is missing or the JSON is malformed.
 CaptionDataset load_emoji(const std::string& root, const std::vector<std::string>& artists,
-                          int64_t image_size, bool include_skin_tones);
+                          int64_t image_size, bool include_skin_tones, double unseen_names = 0,
+                          bool training = true);
 
 }  // namespace selfsup::data

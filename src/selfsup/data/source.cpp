@@ -22,6 +22,9 @@ void DataConfig::visit(config::Visitor& v) {
   v("artists", artists, "emoji: the artists whose images train (apple, google, twitter, facebook)");
   v("test_artists", test_artists, "emoji: the artists held out for evaluation");
   v("skin_tones", skin_tones, "emoji: include the skin-tone variants (\"waving hand: medium-dark skin tone\")");
+  v("unseen_names", unseen_names, "emoji: hold this fraction of the emoji (with their skin tones; a fixed choice) out of training "
+                                  "entirely, images and captions, to measure retrieval of names never seen (CLIP's label protocol)",
+    config::probability);
   v("split", split, "flickr8k: the training split (train, val or test; Karpathy's files when present, else 80/20)");
   v("test_split", test_split, "flickr8k: the evaluation split");
   v("shards", shards, "webdataset: the training shards, a path with brace ranges (\"/data/train-{000000..000127}.tar\")");
@@ -149,6 +152,11 @@ CaptionDataset head(CaptionDataset ds, int64_t n) {
   ds.images = ds.images.head(n);
   ds.paths.resize(static_cast<size_t>(n));
   ds.image_group = ds.image_group.slice(0, 0, n);
+  if (!ds.image_label.empty()) {
+    ds.image_label.resize(static_cast<size_t>(n));
+    ds.image_base_group = ds.image_base_group.slice(0, 0, n);
+    ds.image_unseen = ds.image_unseen.slice(0, 0, n);
+  }
   const auto keep = torch::isin(ds.caption_group, ds.image_group).nonzero().view(-1);
   std::vector<std::string> captions;
   for (int64_t i = 0; i < keep.size(0); ++i) captions.push_back(ds.captions[keep[i].item<int64_t>()]);
@@ -189,7 +197,7 @@ CaptionDataset load_caption_dataset(const DataConfig& c, bool train) {
     streams(c);  // checks data.cache and data.on_bad_file
     ds = streamed_caption_dataset(c, train);
   } else if (c.dataset == "emoji") {
-    ds = load_emoji(c.root, train ? c.artists : c.test_artists, size, c.skin_tones);
+    ds = load_emoji(c.root, train ? c.artists : c.test_artists, size, c.skin_tones, c.unseen_names, train);
   } else if (c.dataset == "flickr8k") {
     ds = load_flickr8k(c.root, train ? c.split : c.test_split, size);
   } else {

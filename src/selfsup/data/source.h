@@ -24,6 +24,7 @@ struct DataConfig {
   std::vector<std::string> artists{"apple", "google", "facebook"};  // emoji: training artists
   std::vector<std::string> test_artists{"twitter"};                  // emoji: held-out artists
   bool skin_tones = true;  // emoji: include the skin-tone variants
+  double unseen_names = 0;  // emoji: fraction of the emoji held out of training (data/emoji.h)
   std::string split = "train";      // flickr8k: training split (train | val | test)
   std::string test_split = "test";  // flickr8k: evaluation split
   std::string shards, test_shards;  // webdataset: brace patterns of .tar shards

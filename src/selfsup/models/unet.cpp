@@ -12,7 +12,7 @@ namespace F = torch::nn::functional;
 
 namespace {
 
-nn::Conv2d conv3x3(int64_t in, int64_t out, int64_t stride = 1) {
+nn::Conv2d conv3x3_with_bias(int64_t in, int64_t out, int64_t stride = 1) {
   return nn::Conv2d(nn::Conv2dOptions(in, out, 3).stride(stride).padding(1));
 }
 
@@ -86,11 +86,11 @@ torch::Tensor timestep_embedding(const torch::Tensor& t, int64_t dim) {
 
 ResBlockImpl::ResBlockImpl(int64_t in, int64_t out, int64_t emb_dim, int64_t groups, double p) {
   norm1 = register_module("norm1", nn::GroupNorm(groups, in));
-  conv1 = register_module("conv1", conv3x3(in, out));
+  conv1 = register_module("conv1", conv3x3_with_bias(in, out));
   emb_proj = register_module("emb_proj", nn::Linear(emb_dim, 2 * out));
   norm2 = register_module("norm2", nn::GroupNorm(groups, out));
   dropout = register_module("dropout", nn::Dropout(p));
-  conv2 = register_module("conv2", conv3x3(out, out));
+  conv2 = register_module("conv2", conv3x3_with_bias(out, out));
   zero_init(conv2);
   if (in != out) skip = register_module("skip", nn::Conv2d(nn::Conv2dOptions(in, out, 1)));
 }
@@ -124,7 +124,7 @@ UNetTrunkImpl::UNetTrunkImpl(const UNetConfig& c, int64_t in_channels, int64_t i
   time1 = register_module("time1", nn::Linear(c.channels, emb_dim));
   time2 = register_module("time2", nn::Linear(emb_dim, emb_dim));
   if (num_classes > 0) class_embed = register_module("class_embed", nn::Embedding(num_classes + 1, emb_dim));
-  conv_in = register_module("conv_in", conv3x3(in_channels, c.channels));
+  conv_in = register_module("conv_in", conv3x3_with_bias(in_channels, c.channels));
   down = register_module("down", nn::ModuleList());
   int64_t width = c.channels, side = image_side;
   skip_channels.push_back(width);
@@ -142,7 +142,7 @@ UNetTrunkImpl::UNetTrunkImpl(const UNetConfig& c, int64_t in_channels, int64_t i
       skip_channels.push_back(width);
     }
     if (l + 1 < levels) {
-      down->push_back(conv3x3(width, width, 2));
+      down->push_back(conv3x3_with_bias(width, width, 2));
       push_after.push_back(true);
       skip_channels.push_back(width);
       side /= 2;
@@ -189,12 +189,12 @@ UNetImpl::UNetImpl(const UNetConfig& c, int64_t channels, int64_t image_side, in
       if (has_attention(c, side)) up->push_back(SpatialAttention(width, c.heads, c.groups));
     }
     if (l > 0) {
-      up->push_back(conv3x3(width, width));
+      up->push_back(conv3x3_with_bias(width, width));
       side *= 2;
     }
   }
   norm_out = register_module("norm_out", nn::GroupNorm(c.groups, width));
-  conv_out = register_module("conv_out", conv3x3(width, channels));
+  conv_out = register_module("conv_out", conv3x3_with_bias(width, channels));
   zero_init(conv_out);
 }
 

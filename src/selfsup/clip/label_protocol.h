@@ -1,0 +1,36 @@
+// The label protocol for emoji retrieval: one text query per test image — its plain label,
+// "waving hand: medium skin tone" — against every test image, and every test image against the
+// labels of all test images; R@1/5/10 both ways, R@1 counting any skin tone of the right emoji as a
+// hit (most errors are the same emoji in another tone), and the same restricted to the emoji held
+// out of training (data.unseen_names). The protocol of the PyTorch CLIP written for comparison in
+// docs/results.md; the caption protocol (every caption of every test image) is eval/retrieval.h.
+#pragma once
+
+#include <torch/torch.h>
+
+#include <nlohmann/json.hpp>
+
+#include <string>
+#include <vector>
+
+#include "selfsup/data/captions.h"
+
+namespace selfsup::clip {
+
+struct LabelQueries {
+  std::vector<std::string> texts;  // the distinct labels of the test images, in order of appearance
+  torch::Tensor of_image;          // N int64: each image's label's index in texts
+  torch::Tensor first_image;       // texts.size() int64: the first image with each label
+};
+
+// Empty texts when the dataset has no labels (anything but emoji).
+LabelQueries label_queries(const data::CaptionDataset& test);
+
+// images: N x D, label_texts: texts.size() x D, both L2-normalised embeddings. JSON:
+// {"queries", "text_to_image": {r1, r5, r10, mean_rank, median_rank, queries}, "image_to_text": {...},
+//  "any_tone_r1": {"text_to_image", "image_to_text"}, "unseen": {same as the first three}}
+// ("unseen" only when some test images are marked unseen).
+nlohmann::json label_protocol(const torch::Tensor& images, const torch::Tensor& label_texts, const data::CaptionDataset& test,
+                              const LabelQueries& queries);
+
+}  // namespace selfsup::clip
