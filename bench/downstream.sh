@@ -7,6 +7,7 @@
 #   bench/downstream.sh [--fractions "0.01 0.1"] [--seeds "1 2 3"] [--epochs 50] [--out bench/out/downstream]
 #                       [--resnet runs/moco_v2_fmnist/checkpoint.pt] [--vit runs/moco_v3_vit_fmnist/checkpoint.pt]
 #                       [--resnet-epochs N] [--vit-epochs N] [--jobs 1]
+#                       [--models "resnet_scratch vit_scratch resnet_moco vit_moco"]
 #
 # The MoCo checkpoints are trained first when missing (recipes/moco_v2_fmnist.yaml and
 # recipes/moco_v3_vit_fmnist.yaml, for --resnet-epochs / --vit-epochs epochs if given, else the
@@ -15,7 +16,7 @@
 # epoch); a pretrained encoder at a tenth of that lr, one from scratch at the full lr. --jobs N runs
 # N trainings at once, each with cores/N LibTorch threads (small models use 2 cores better as two
 # 1-thread processes than as one 2-thread one). A run folder that already holds metrics.json is
-# kept (the script resumes where it stopped).
+# kept (the script resumes where it stopped). --models picks the models and the order they run in.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -28,6 +29,7 @@ vit=runs/moco_v3_vit_fmnist/checkpoint.pt
 resnet_epochs=
 vit_epochs=
 jobs=1
+models="resnet_scratch vit_scratch resnet_moco vit_moco"
 while [ $# -gt 0 ]; do
   case "$1" in
     --fractions) fractions="${2:?}"; shift 2 ;;
@@ -39,7 +41,8 @@ while [ $# -gt 0 ]; do
     --resnet-epochs) resnet_epochs="${2:?}"; shift 2 ;;
     --vit-epochs) vit_epochs="${2:?}"; shift 2 ;;
     --jobs) jobs="${2:?}"; shift 2 ;;
-    -h|--help) sed -n '2,18p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+    --models) models="${2:?}"; shift 2 ;;
+    -h|--help) sed -n '2,19p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
     *) echo "downstream.sh: unknown option $1 (see --help)" >&2; exit 2 ;;
   esac
 done
@@ -69,8 +72,8 @@ pretrain() {  # checkpoint recipe epochs
   start bash -c "./build/selfsup train $recipe $resume threads=$threads ${epochs:+train.epochs=$epochs} > $log 2>&1 \
                    && touch $checkpoint.done || touch $checkpoint.failed"
 }
-pretrain "$resnet" recipes/moco_v2_fmnist.yaml "$resnet_epochs"
-pretrain "$vit" recipes/moco_v3_vit_fmnist.yaml "$vit_epochs"
+case " $models " in *" resnet_moco "*) pretrain "$resnet" recipes/moco_v2_fmnist.yaml "$resnet_epochs" ;; esac
+case " $models " in *" vit_moco "*) pretrain "$vit" recipes/moco_v3_vit_fmnist.yaml "$vit_epochs" ;; esac
 
 finetune() {  # dir checkpoint-or-empty log args...
   local dir=$1 checkpoint=$2; shift 2
@@ -86,8 +89,9 @@ finetune() {  # dir checkpoint-or-empty log args...
 
 common=(eval.finetune.epochs="$epochs" eval.finetune.optimizer=adamw eval.finetune.lr=0.001 eval.finetune.weight_decay=0.05
         eval.finetune.batch_size=64 "eval.finetune.classes=[T-shirt/top, Pullover, Coat, Shirt]" threads="$threads")
-# From-scratch runs first: they need no checkpoint, so they run while the pretrainings finish.
-for model in resnet_scratch vit_scratch resnet_moco vit_moco; do
+# By default the from-scratch runs come first: they need no checkpoint, so they run while the
+# pretrainings finish.
+for model in $models; do
   for fraction in $fractions; do
     for seed in $seeds; do
       dir="$out/frac_$fraction/$model/seed_$seed"
@@ -97,6 +101,7 @@ for model in resnet_scratch vit_scratch resnet_moco vit_moco; do
         resnet_moco) checkpoint=$resnet; source=(--checkpoint "$resnet"); scale=0.1 ;;
         vit_scratch) checkpoint=; source=(--baseline random --recipe recipes/moco_v3_vit_fmnist.yaml); scale=1 ;;
         vit_moco) checkpoint=$vit; source=(--checkpoint "$vit"); scale=0.1 ;;
+        *) echo "downstream.sh: unknown model $model (expected resnet_scratch, vit_scratch, resnet_moco, vit_moco)" >&2; exit 2 ;;
       esac
       mkdir -p "$(dirname "$dir")"
       start finetune "$dir" "$checkpoint" "${source[@]}" "${common[@]}" eval.finetune.label_fraction="$fraction" \
@@ -105,7 +110,7 @@ for model in resnet_scratch vit_scratch resnet_moco vit_moco; do
   done
 done
 wait
-missing=$(for f in $fractions; do for s in $seeds; do for m in resnet_scratch vit_scratch resnet_moco vit_moco; do
+missing=$(for f in $fractions; do for s in $seeds; do for m in $models; do
   [ -f "$out/frac_$f/$m/seed_$s/metrics.json" ] || echo "frac_$f/$m/seed_$s"; done; done; done)
 [ -z "$missing" ] || { echo "downstream.sh: runs that did not finish: $missing" >&2; exit 1; }
 build/selfsup_bench_downstream "$out" | tee "$out/summary.md"
