@@ -74,7 +74,7 @@ TEST(FewLabels, ResultsTableSaysWhereThePretrainedEncoderIsAhead) {
                   "raw_pixels": {"knn_top1": 0.81, "linear_top1": 0.84, "few_labels": {"1%": {"knn_top1": 0.69, "linear_top1": 0.73}}}}})");
   const auto table = train::format_results(m);
   EXPECT_NE(table.find("with 1% of the training labels (600 images; same test images):"), std::string::npos) << table;
-  EXPECT_NE(table.find("raw pixels                  69.00%      73.00%"), std::string::npos) << table;
+  EXPECT_NE(table.find("raw pixels                  69.00%      73.00%\n"), std::string::npos) << table;
   EXPECT_NE(table.find("ahead of both baselines: kNN (1% of the labels)\n"), std::string::npos) << table;
   EXPECT_NE(table.find("not ahead of both baselines: kNN, linear, linear (1% of the labels)\n"), std::string::npos) << table;
 }

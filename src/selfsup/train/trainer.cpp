@@ -429,14 +429,15 @@ std::string format_results(const nlohmann::json& m) {
   };
   const auto table = [&](const std::string& title, const std::string& budget) {
     if (!title.empty()) out << title << "\n";
-    out << std::left << std::setw(28) << "features" << std::setw(12) << "kNN top-1" << std::setw(14) << "linear top-1"
+    const int last = budget.empty() ? 14 : 0;  // no fine-tune column with few labels: no padding either
+    out << std::left << std::setw(28) << "features" << std::setw(12) << "kNN top-1" << std::setw(last) << "linear top-1"
         << (budget.empty() ? "fine-tune top-1" : "") << "\n";
     std::vector<const nlohmann::json*> js;
     for (const auto& [name, all] : rows) {
       if (!budget.empty() && !(all->contains("few_labels") && (*all)["few_labels"].contains(budget))) continue;
       const nlohmann::json& j = budget.empty() ? *all : (*all)["few_labels"][budget];
       js.push_back(&j);
-      out << std::setw(28) << name << std::setw(12) << percent(j, "knn_top1") << std::setw(14)
+      out << std::setw(28) << name << std::setw(12) << percent(j, "knn_top1") << std::setw(last)
           << percent(j, "linear_top1") << (budget.empty() ? percent(j, "finetune_top1") : "") << "\n";
     }
     const std::string suffix = budget.empty() ? "" : " (" + budget + " of the labels)";
