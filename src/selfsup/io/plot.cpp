@@ -66,6 +66,20 @@ std::string tick(double v) {
   return buf;
 }
 
+// Round tick values (1, 2, 2.5 or 5 times a power of ten apart) covering [lo, hi], about `count`.
+std::vector<double> nice_ticks(double lo, double hi, int count) {
+  const double raw = (hi - lo) / count, power = std::pow(10.0, std::floor(std::log10(raw)));
+  double step = power;
+  for (const double m : {1.0, 2.0, 2.5, 5.0, 10.0})
+    if (m * power >= raw) {
+      step = m * power;
+      break;
+    }
+  std::vector<double> ticks;
+  for (double v = std::ceil(lo / step - 1e-9) * step; v <= hi + 1e-9 * step; v += step) ticks.push_back(std::abs(v) < 1e-12 * step ? 0 : v);
+  return ticks;
+}
+
 const std::vector<std::vector<float>> kColours{{0.12f, 0.47f, 0.71f}, {1.0f, 0.5f, 0.05f}, {0.17f, 0.63f, 0.17f},
                                                {0.84f, 0.15f, 0.16f}, {0.58f, 0.40f, 0.74f}, {0.55f, 0.34f, 0.29f}};
 const std::vector<float> kBlack{0, 0, 0}, kGrey{0.85f, 0.85f, 0.85f};
@@ -113,12 +127,13 @@ torch::Tensor line_plot(const std::vector<Panel>& panels, const std::string& x_l
     const double x0 = ox + left, x1 = ox + pw - right, y0 = ph - bottom, y1 = top;
     auto px = [&](double x) { return x0 + (x - xmin) / (xmax - xmin) * (x1 - x0); };
     auto py = [&](double y) { return y0 + (y - ymin) / (ymax - ymin) * (y1 - y0); };
-    for (int k = 0; k <= 4; ++k) {  // horizontal grid lines with their values
-      const double v = ymin + (ymax - ymin) * k / 4.0;
+    for (const double v : nice_ticks(ymin, ymax, 4)) {  // horizontal grid lines with their values
       line(image, x0, py(v), x1, py(v), kGrey, 1);
       draw_text(image, tick(v), ox + 4, std::llround(py(v)) - 5, 2, kBlack);
     }
-    for (double x : xs) draw_text(image, tick(x), std::llround(px(x)) - 4, static_cast<int64_t>(y0) + 8, 2, kBlack);
+    // Every x value when there are few (a guidance sweep); round values along a long axis (epochs).
+    const auto x_ticks = xs.size() <= 10 ? std::vector<double>(xs.begin(), xs.end()) : nice_ticks(xmin, xmax, 5);
+    for (const double x : x_ticks) draw_text(image, tick(x), std::llround(px(x)) - 4, static_cast<int64_t>(y0) + 8, 2, kBlack);
     draw_text(image, x_label, static_cast<int64_t>(x0), ph - 18, 2, kBlack);
     line(image, x0, y0, x1, y0, kBlack, 1);
     line(image, x0, y0, x0, y1, kBlack, 1);
@@ -160,19 +175,6 @@ std::string num(double v) {
   return buf;
 }
 
-// Round tick values (1, 2, 2.5 or 5 times a power of ten apart) covering [lo, hi], about `count`.
-std::vector<double> nice_ticks(double lo, double hi, int count) {
-  const double raw = (hi - lo) / count, power = std::pow(10.0, std::floor(std::log10(raw)));
-  double step = power;
-  for (const double m : {1.0, 2.0, 2.5, 5.0, 10.0})
-    if (m * power >= raw) {
-      step = m * power;
-      break;
-    }
-  std::vector<double> ticks;
-  for (double v = std::ceil(lo / step - 1e-9) * step; v <= hi + 1e-9 * step; v += step) ticks.push_back(std::abs(v) < 1e-12 * step ? 0 : v);
-  return ticks;
-}
 
 // Tab10, the palette most plotting tools start from.
 const char* const kSvgColours[] = {"#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd",
