@@ -7,10 +7,6 @@
 namespace selfsup::clip {
 namespace {
 
-nlohmann::json summary_json(const eval::RankSummary& s) {
-  return {{"r1", s.r1}, {"r5", s.r5}, {"r10", s.r10}, {"mean_rank", s.mean_rank}, {"median_rank", s.median_rank}, {"queries", s.queries}};
-}
-
 // The ranks of the queries where keep is true (the others count as skipped).
 std::vector<int64_t> only(std::vector<int64_t> ranks, const torch::Tensor& keep) {
   const auto k = keep.to(torch::kBool).contiguous();
@@ -51,16 +47,16 @@ nlohmann::json label_protocol(const torch::Tensor& images, const torch::Tensor& 
   const auto i2t = eval::best_positive_ranks(images, label_texts, q.of_image, text_ids);
   nlohmann::json j;
   j["queries"] = n_texts;
-  j["text_to_image"] = summary_json(eval::summarize_ranks(t2i));
-  j["image_to_text"] = summary_json(eval::summarize_ranks(i2t));
+  j["text_to_image"] = eval::to_json(eval::summarize_ranks(t2i));
+  j["image_to_text"] = eval::to_json(eval::summarize_ranks(i2t));
   j["any_tone_r1"] = {
       {"text_to_image", eval::summarize_ranks(eval::best_positive_ranks(label_texts, images, text_base, test.image_base_group)).r1},
       {"image_to_text", eval::summarize_ranks(eval::best_positive_ranks(images, label_texts, test.image_base_group, text_base)).r1}};
   if (test.image_unseen.defined() && test.image_unseen.any().item<bool>()) {
     const auto text_unseen = test.image_unseen.index_select(0, q.first_image);
     j["unseen"] = {{"queries", text_unseen.sum().item<int64_t>()},
-                   {"text_to_image", summary_json(eval::summarize_ranks(only(t2i, text_unseen)))},
-                   {"image_to_text", summary_json(eval::summarize_ranks(only(i2t, test.image_unseen)))}};
+                   {"text_to_image", eval::to_json(eval::summarize_ranks(only(t2i, text_unseen)))},
+                   {"image_to_text", eval::to_json(eval::summarize_ranks(only(i2t, test.image_unseen)))}};
   }
   return j;
 }

@@ -60,13 +60,12 @@ RetrievalResult retrieval_metrics(const torch::Tensor& image_emb, const torch::T
   return r;
 }
 
+nlohmann::json to_json(const RankSummary& s) {
+  return {{"r1", s.r1}, {"r5", s.r5}, {"r10", s.r10}, {"mean_rank", s.mean_rank}, {"median_rank", s.median_rank}, {"queries", s.queries}};
+}
+
 nlohmann::json RetrievalResult::to_json() const {
-  auto one = [](const RankSummary& s) {
-    return nlohmann::json{{"r1", s.r1},     {"r5", s.r5},
-                          {"r10", s.r10},   {"mean_rank", s.mean_rank},
-                          {"median_rank", s.median_rank}, {"queries", s.queries}};
-  };
-  return {{"text_to_image", one(text_to_image)}, {"image_to_text", one(image_to_text)}};
+  return {{"text_to_image", eval::to_json(text_to_image)}, {"image_to_text", eval::to_json(image_to_text)}};
 }
 
 }  // namespace selfsup::eval

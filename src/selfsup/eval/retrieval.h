@@ -18,6 +18,9 @@ struct RankSummary {
   int64_t queries = 0;
 };
 
+// {r1, r5, r10, mean_rank, median_rank, queries}
+nlohmann::json to_json(const RankSummary& s);
+
 struct RetrievalResult {
   RankSummary text_to_image, image_to_text;
   nlohmann::json to_json() const;
