@@ -59,7 +59,7 @@ void randomize_bn(torch::nn::Module& m) {
 
 TEST(ResNet, OutputShapes) {
   torch::NoGradGuard no_grad;
-  for (int64_t depth : {18, 34})
+  for (int64_t depth : {10, 18, 34})
     for (std::string stem : {"imagenet", "small"})
       for (int64_t channels : {1, 3})
         for (double width : {0.25, 1.0}) {
@@ -166,11 +166,21 @@ TEST(MakeBackbone, SelectsByName) {
   EXPECT_EQ(make_backbone(config, 1)->forward(torch::randn({2, 3, 8, 8})).size(1), 64);
 }
 
+// ResNet-10 (one basic block per stage) at width 0.5, channels 32-64-128-256, small stem, RGB:
+// stem 3*32*9 + BN 64 = 928; stage 1: 2 convs 32*32*9 + 2 BN = 18,560; stage 2: 32*64*9 + 64*64*9
+// + 2 BN + 1x1 downsample 32*64 + BN = 57,728; stage 3 (64->128) 230,144; stage 4 (128->256) 919,040.
+TEST(ResNet, TenLayersCountsItsParameters) {
+  BackboneConfig config;
+  config.name = "resnet10";
+  config.width = 0.5;
+  EXPECT_EQ(count_params(*make_backbone(config, 3)), 928 + 18560 + 57728 + 230144 + 919040);
+}
+
 TEST(MakeBackbone, ErrorsNameTheKey) {
   BackboneConfig config;
   config.name = "vgg";
   EXPECT_EQ(error_message([&] { make_backbone(config, 3); }),
-            "model.backbone.name: unknown backbone 'vgg' (expected resnet18, resnet34, resnet50, "
+            "model.backbone.name: unknown backbone 'vgg' (expected resnet10, resnet18, resnet34, resnet50, "
             "vit or convnet)");
   config = BackboneConfig();
   config.stem = "tiny";

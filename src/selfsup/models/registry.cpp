@@ -21,7 +21,7 @@ void VitConfig::visit(config::Visitor& v) {
 }
 
 void BackboneConfig::visit(config::Visitor& v) {
-  v("name", name, "backbone: resnet18 | resnet34 | resnet50 | vit | convnet (tiny, for tests)");
+  v("name", name, "backbone: resnet10 (one basic block per stage) | resnet18 | resnet34 | resnet50 | vit | convnet (tiny, for tests)");
   v("stem", stem,
     "ResNet: imagenet = 7x7 stride-2 conv + max-pool (large images); small = 3x3 stride-1 conv, "
     "no max-pool (CIFAR/MNIST-sized images)");
@@ -62,12 +62,13 @@ std::shared_ptr<Backbone> make_backbone(const BackboneConfig& config, int64_t in
                                      .freeze_patch_embed(c.freeze_patch_embed));
   }
   int64_t depth = 0;
-  if (config.name == "resnet18") depth = 18;
+  if (config.name == "resnet10") depth = 10;
+  else if (config.name == "resnet18") depth = 18;
   else if (config.name == "resnet34") depth = 34;
   else if (config.name == "resnet50") depth = 50;
   else
     throw Error("model.backbone.name: unknown backbone '" + config.name +
-                "' (expected resnet18, resnet34, resnet50, vit or convnet)");
+                "' (expected resnet10, resnet18, resnet34, resnet50, vit or convnet)");
   return std::make_shared<ResNet>(ResNetOptions()
                                       .depth(depth)
                                       .stem(config.stem)

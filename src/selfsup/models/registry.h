@@ -24,7 +24,7 @@ struct VitConfig {
 };
 
 struct BackboneConfig {
-  std::string name = "resnet18";  // resnet18 | resnet34 | resnet50 | vit | convnet
+  std::string name = "resnet18";  // resnet10 | resnet18 | resnet34 | resnet50 | vit | convnet
   std::string stem = "small";     // ResNet: imagenet | small
   double width = 1.0;             // ResNet / ConvNet channel multiplier
   int64_t in_channels = 0;

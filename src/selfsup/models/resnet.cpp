@@ -89,10 +89,11 @@ TORCH_MODULE(Bottleneck);
 
 std::vector<int64_t> blocks_per_layer(int64_t depth) {
   switch (depth) {
+    case 10: return {1, 1, 1, 1};  // not torchvision's: the smallest of the family, for small data
     case 18: return {2, 2, 2, 2};
     case 34:
     case 50: return {3, 4, 6, 3};
-    default: throw Error("ResNet: depth must be 18, 34 or 50, got " + std::to_string(depth));
+    default: throw Error("ResNet: depth must be 10, 18, 34 or 50, got " + std::to_string(depth));
   }
 }
 
