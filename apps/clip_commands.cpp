@@ -333,7 +333,10 @@ int ClipCommands::eval_retrieval(const std::string& checkpoint, const std::vecto
   const auto test = data::load_caption_dataset(clip.recipe.data, /*train=*/false);
   std::cout << "retrieval on " << test.images.size() << " images, " << test.captions.size() << " captions from "
             << test.source << std::endl;
-  auto j = clip::evaluate_clip(*clip.model, *clip.tokenizer, clip.recipe, test, device, /*zero_shot=*/true);
+  data::CaptionDataset train;  // for the raw-pixel baseline of the label protocol
+  if (clip.recipe.eval.baselines) train = data::load_caption_dataset(clip.recipe.data, /*train=*/true);
+  auto j = clip::evaluate_clip(*clip.model, *clip.tokenizer, clip.recipe, test, device, /*zero_shot=*/true,
+                               clip.recipe.eval.baselines ? &train : nullptr);
   j["checkpoint"] = checkpoint;
   std::cout << train::format_results({{"eval", j}});
   if (!json_out.empty()) atomic_write(json_out, j.dump(2) + "\n");

@@ -116,7 +116,7 @@ TEST(LabelProtocol, HandComputedRanksAnyToneAndUnseen) {
 
   const auto images = torch::tensor({1.f, 0.f, 0.f, 0.f, 1.f, 0.f, 0.f, 0.f, 1.f, -1.f, 0.f, 0.f}).view({4, 3});
   const auto texts = torch::tensor({0.6f, 0.8f, 0.f, 0.f, 1.f, 0.f, 0.8f, 0.f, 0.6f}).view({3, 3});
-  const auto j = clip::label_protocol(images, texts, test, q);
+  const auto j = clip::label_protocol(texts.mm(images.t()), test, q);
   EXPECT_EQ(j["queries"], 3);
   // text->image ranks: a 2 (its tone variant first), a: tone 1, b 2 (image "a" first).
   EXPECT_NEAR(j["text_to_image"]["r1"].get<double>(), 1.0 / 3, 1e-9);
@@ -137,8 +137,39 @@ TEST(LabelProtocol, HandComputedRanksAnyToneAndUnseen) {
   EXPECT_EQ(j["unseen"]["image_to_text"]["queries"], 1);
 
   test.image_unseen = torch::zeros({4}, torch::kBool);
-  EXPECT_FALSE(clip::label_protocol(images, texts, test, q).contains("unseen"));
+  EXPECT_FALSE(clip::label_protocol(texts.mm(images.t()), test, q).contains("unseen"));
   EXPECT_TRUE(clip::label_queries(data::CaptionDataset{}).texts.empty());
+}
+
+// Two-pixel grey images. Training: a = (10, 0), b = (0, 10), c = (5, 5); their mean (5, 5) is
+// subtracted, so c becomes 0 and matches nothing. Test: a = (9, 1), b = (2, 8) and d = (6, 4), whose
+// label has no training image. Cosines to the training images: a (1, -1, 0), b (-1, 1, 0), d (1, -1, 0).
+TEST(LabelProtocol, RawPixelsMatchTheTrainingImagesOfEachLabel) {
+  const auto dataset = [](std::vector<uint8_t> pixels, std::vector<std::string> labels) {
+    data::CaptionDataset d;
+    const auto n = static_cast<int64_t>(labels.size());
+    d.images.images = torch::tensor(std::vector<int64_t>(pixels.begin(), pixels.end())).to(torch::kUInt8).view({n, 1, 1, 2});
+    d.image_label = std::move(labels);
+    d.image_base_group = torch::arange(n, torch::kLong);
+    return d;
+  };
+  const auto train = dataset({10, 0, 0, 10, 5, 5}, {"a", "b", "c"});
+  const auto test = dataset({9, 1, 2, 8, 6, 4}, {"a", "b", "d"});
+  const auto q = clip::label_queries(test);
+  const auto sims = clip::pixel_label_similarity(train, test, q);
+  EXPECT_TRUE(torch::allclose(sims, torch::tensor({1.f, -1.f, 1.f, -1.f, 1.f, -1.f, -2.f, -2.f, -2.f}).view({3, 3}), 1e-5, 1e-5)) << sims;
+  const auto j = clip::label_protocol(sims, test, q);
+  // text->image: "a" ties with image d (counted against it: rank 2), "b" rank 1, "d" rank 3.
+  EXPECT_NEAR(j["text_to_image"]["mean_rank"].get<double>(), 2.0, 1e-9);
+  EXPECT_NEAR(j["text_to_image"]["r1"].get<double>(), 1.0 / 3, 1e-9);
+  // image->text: a and b find their label first, d's label comes last (rank 3).
+  EXPECT_NEAR(j["image_to_text"]["r1"].get<double>(), 2.0 / 3, 1e-9);
+  EXPECT_NEAR(j["image_to_text"]["mean_rank"].get<double>(), 5.0 / 3, 1e-9);
+
+  auto wide = dataset({1, 2}, {"a"});
+  wide.images.images = torch::zeros({1, 1, 1, 4}, torch::kUInt8);
+  EXPECT_TRUE(test_util::contains(test_util::error_message([&] { clip::pixel_label_similarity(train, wide, clip::label_queries(wide)); }),
+                       "raw-pixel baseline: training images [3, 1, 1, 2] and test images [1, 1, 1, 4] differ in size"));
 }
 
 TEST(ZeroShot, TemplatesAndAccuracy) {

@@ -26,11 +26,18 @@ struct LabelQueries {
 // Empty texts when the dataset has no labels (anything but emoji).
 LabelQueries label_queries(const data::CaptionDataset& test);
 
-// images: N x D, label_texts: texts.size() x D, both L2-normalised embeddings. JSON:
+// similarity: texts.size() x N, each label's score for each test image (for CLIP the dot products
+// of the L2-normalised embeddings). JSON:
 // {"queries", "text_to_image": {r1, r5, r10, mean_rank, median_rank, queries}, "image_to_text": {...},
 //  "any_tone_r1": {"text_to_image", "image_to_text"}, "unseen": {same as the first three}}
 // ("unseen" only when some test images are marked unseen).
-nlohmann::json label_protocol(const torch::Tensor& images, const torch::Tensor& label_texts, const data::CaptionDataset& test,
-                              const LabelQueries& queries);
+nlohmann::json label_protocol(const torch::Tensor& similarity, const data::CaptionDataset& test, const LabelQueries& queries);
+
+// The raw-pixel baseline of the protocol: a label's score for a test image is the best cosine
+// similarity between that image and the training images with the label (pixels centred by the
+// training mean) — matching the held-out artist's drawing to the other artists' drawings. Labels
+// without training images (held out, data.unseen_names) score below everything. texts.size() x N.
+torch::Tensor pixel_label_similarity(const data::CaptionDataset& train, const data::CaptionDataset& test,
+                                     const LabelQueries& queries);
 
 }  // namespace selfsup::clip

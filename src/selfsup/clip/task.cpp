@@ -95,7 +95,7 @@ class ClipTask : public train::Task {
   nlohmann::json evaluate_final() override {
     std::cout << "evaluating retrieval and zero-shot classification on " << test().images.size() << " test images, "
               << test().captions.size() << " captions..." << std::endl;
-    return {{"eval", evaluate_clip(*model_, *tokenizer_, r_, test(), device_, true)}};
+    return {{"eval", evaluate_clip(*model_, *tokenizer_, r_, test(), device_, true, r_.eval.baselines ? &train_ : nullptr)}};
   }
 
   std::map<std::string, std::string> checkpoint_extras() const override {
@@ -144,7 +144,8 @@ TrainedClip load_trained_clip(const std::string& checkpoint, torch::Device devic
 }
 
 nlohmann::json evaluate_clip(ClipModel& model, const Tokenizer& tokenizer, const Recipe& recipe,
-                             const data::CaptionDataset& test, torch::Device device, bool zero_shot) {
+                             const data::CaptionDataset& test, torch::Device device, bool zero_shot,
+                             const data::CaptionDataset* pixel_baseline_train) {
   const auto& view = recipe.augment.views.at(0);
   const auto images = embed_images(model, test.images.images, view, device, recipe.eval.batch_size, /*progress=*/true);
   const auto texts = embed_texts(model, tokenizer, test.captions, clip_config(recipe).text.max_length, device, recipe.eval.batch_size);
@@ -157,7 +158,9 @@ nlohmann::json evaluate_clip(ClipModel& model, const Tokenizer& tokenizer, const
   if (!labels.texts.empty()) {
     const auto label_texts = embed_texts(model, tokenizer, labels.texts, clip_config(recipe).text.max_length, device,
                                          recipe.eval.batch_size);
-    j["label_protocol"] = label_protocol(images, label_texts, test, labels);
+    j["label_protocol"] = label_protocol(torch::matmul(label_texts, images.t()), test, labels);
+    if (pixel_baseline_train)
+      j["label_protocol"]["raw_pixels"] = label_protocol(pixel_label_similarity(*pixel_baseline_train, test, labels), test, labels);
   }
   if (zero_shot && test.images.num_classes() > 1) {
     const auto classes = class_embeddings(model, tokenizer, test.images.class_names, clip_config(recipe).zeroshot_templates,

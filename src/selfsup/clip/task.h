@@ -35,8 +35,11 @@ struct TrainedClip {
 // Throws selfsup::Error when the checkpoint is not a CLIP run's.
 TrainedClip load_trained_clip(const std::string& checkpoint, torch::Device device);
 
-// Retrieval (both directions) and, when the images have class labels, zero-shot accuracy.
+// Retrieval (both directions), the label protocol when the images have plain labels (emoji) and,
+// when they have class labels, zero-shot accuracy. With pixel_baseline_train (recipe.eval.baselines)
+// the label protocol is also measured for raw pixels matched to those training images.
 nlohmann::json evaluate_clip(ClipModel& model, const Tokenizer& tokenizer, const Recipe& recipe,
-                             const data::CaptionDataset& test, torch::Device device, bool zero_shot);
+                             const data::CaptionDataset& test, torch::Device device, bool zero_shot,
+                             const data::CaptionDataset* pixel_baseline_train = nullptr);
 
 }  // namespace selfsup::clip

@@ -11,20 +11,25 @@ std::vector<int64_t> best_positive_ranks(const torch::Tensor& queries, const tor
   std::vector<int64_t> ranks;
   ranks.reserve(static_cast<size_t>(queries.size(0)));
   const auto cand_t = candidates.t();
-  const auto cand_groups = candidate_groups.view({1, -1});
   for (int64_t begin = 0; begin < queries.size(0); begin += chunk) {
     const int64_t end = std::min(queries.size(0), begin + chunk);
-    const auto sims = torch::matmul(queries.slice(0, begin, end), cand_t);                       // q x C
-    const auto positive = query_groups.slice(0, begin, end).view({-1, 1}) == cand_groups;         // q x C
-    const auto best = sims.masked_fill(~positive, -std::numeric_limits<float>::infinity()).amax(1, true);
-    // Negatives scoring at least the best positive rank above it (ties count against the query).
-    const auto above = ((sims >= best) & ~positive).sum(1) + 1;
-    const auto has_positive = positive.any(1);
-    const auto r = torch::where(has_positive, above, torch::zeros_like(above)).cpu();
-    const auto* p = r.data_ptr<int64_t>();
-    ranks.insert(ranks.end(), p, p + r.numel());
+    const auto r = best_positive_ranks(torch::matmul(queries.slice(0, begin, end), cand_t), query_groups.slice(0, begin, end),
+                                       candidate_groups);
+    ranks.insert(ranks.end(), r.begin(), r.end());
   }
   return ranks;
+}
+
+std::vector<int64_t> best_positive_ranks(const torch::Tensor& sims, const torch::Tensor& query_groups,
+                                         const torch::Tensor& candidate_groups) {
+  torch::NoGradGuard no_grad;
+  const auto positive = query_groups.view({-1, 1}) == candidate_groups.view({1, -1});  // Q x C
+  const auto best = sims.masked_fill(~positive, -std::numeric_limits<float>::infinity()).amax(1, true);
+  // Negatives scoring at least the best positive rank above it (ties count against the query).
+  const auto above = ((sims >= best) & ~positive).sum(1) + 1;
+  const auto r = torch::where(positive.any(1), above, torch::zeros_like(above)).cpu().contiguous();
+  const auto* p = r.data_ptr<int64_t>();
+  return std::vector<int64_t>(p, p + r.numel());
 }
 
 RankSummary summarize_ranks(const std::vector<int64_t>& all) {

@@ -32,6 +32,10 @@ struct RetrievalResult {
 std::vector<int64_t> best_positive_ranks(const torch::Tensor& queries, const torch::Tensor& candidates,
                                          const torch::Tensor& query_groups, const torch::Tensor& candidate_groups);
 
+// The same from a precomputed Q x C similarity matrix (e.g. a score that is not a dot product).
+std::vector<int64_t> best_positive_ranks(const torch::Tensor& similarities, const torch::Tensor& query_groups,
+                                         const torch::Tensor& candidate_groups);
+
 RankSummary summarize_ranks(const std::vector<int64_t>& ranks);
 
 // Both directions over normalised image (N x D) and text (M x D) embeddings.

@@ -63,7 +63,7 @@ void EvalConfig::visit(config::Visitor& v) {
   v.section("linear", linear, "linear probe on frozen backbone features");
   v.section("finetune", finetune, "fine-tuning of the whole encoder + a linear classifier on a fraction of the labels (selfsup eval finetune)");
   v("at_end", at_end, "evaluate (kNN + linear) when training ends");
-  v("baselines", baselines, "at the end, also evaluate raw pixels and the randomly initialised network");
+  v("baselines", baselines, "at the end, also evaluate raw pixels and the randomly initialised network (CLIP on emoji: raw pixels on the label protocol)");
   v("few_labels", few_labels, "also run kNN and the linear probe with only these fractions of the training labels, e.g. [0.01] "
                               "(a class-balanced subset chosen by the recipe's seed; the probe takes as many steps as with all "
                               "labels): where pretraining matters most");

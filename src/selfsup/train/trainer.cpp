@@ -400,6 +400,9 @@ std::string format_results(const nlohmann::json& m) {
       if (l.contains("unseen"))
         out << "  emoji unseen in training (" << l["unseen"].value("queries", 0) << "): text->image "
             << recalls(l["unseen"], "text_to_image") << ", image->text " << recalls(l["unseen"], "image_to_text") << "\n";
+      if (l.contains("raw_pixels"))
+        out << "  raw pixels (each label = its training images, best match): text->image " << recalls(l["raw_pixels"], "text_to_image")
+            << ", image->text " << recalls(l["raw_pixels"], "image_to_text") << "\n";
     }
     return out.str();
   }
