@@ -460,17 +460,19 @@ TEST(ClipCli, EmojiRunReportsTheLabelProtocol) {  // ClipCli: the sanitizer buil
   const auto runs = test_util::tmp_dir("emoji_runs");
   const auto r = run_cli("train " + std::string(SELFSUP_SOURCE_DIR) + "/recipes/clip_tiny_test.yaml data.dataset=emoji data.root=" +
                          tree.root + " \"data.artists=[apple]\" \"data.test_artists=[google]\" data.unseen_names=0.5 "
-                         "train.epochs=2 train.batch_size=2 run_dir=" + runs);
+                         "train.epochs=2 train.batch_size=2 eval.baselines=true run_dir=" + runs);
   ASSERT_EQ(r.code, 0) << r.output;
   EXPECT_TRUE(contains(r.output, "label protocol (6 labels as queries), R@1/5/10: text->image")) << r.output;
   EXPECT_TRUE(contains(r.output, "R@1 counting any skin tone: text->image")) << r.output;
   EXPECT_TRUE(contains(r.output, "emoji unseen in training (")) << r.output;
+  EXPECT_TRUE(contains(r.output, "raw pixels (each label = its training images, best match): text->image")) << r.output;
   std::ifstream in(runs + "/clip_tiny_test/metrics.json");
   const auto label = nlohmann::json::parse(in)["eval"]["label_protocol"];
   EXPECT_EQ(label["text_to_image"]["queries"], 6);  // google's 6 images, each its own label
   EXPECT_EQ(label["text_to_image"]["r5"].get<double>() <= label["text_to_image"]["r10"].get<double>(), true);
   EXPECT_EQ(label["text_to_image"]["r10"], 1.0);  // 6 candidates: always within 10
   EXPECT_GE(label["any_tone_r1"]["text_to_image"].get<double>(), label["text_to_image"]["r1"].get<double>());
+  EXPECT_EQ(label["raw_pixels"]["text_to_image"]["queries"], 6);
   fs::remove_all(runs);
 }
 
