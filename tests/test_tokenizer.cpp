@@ -5,6 +5,7 @@
 #include <gtest/gtest.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <filesystem>
 #include <fstream>
 #include <map>
@@ -396,4 +397,32 @@ TEST(TokenizerErrors, SentencePieceTrainingAndLoading) {
   EXPECT_NE(message.find("not a SentencePiece model"), std::string::npos) << message;
   message = error_message([&] { load_sentencepiece(dir / "missing.model"); });
   EXPECT_NE(message.find(dir / "missing.model"), std::string::npos) << message;
+}
+
+// ---------------------------------------------------------------------------------------------
+
+TEST(TokenizerWords, MostFrequentWholeWordsAfterTheSpecials) {
+  // Counts: "a" 3, "cat" 2, "dog" 2, "red" 1, "!" 1 (punctuation is a word, as in BERT's BasicTokenizer).
+  const auto tok = train_words({"A red cat", "a Dog!", "a cat, dog"}, 9);
+  EXPECT_EQ(tok->kind(), "wordpiece");
+  ASSERT_EQ(tok->vocab_size(), 9);  // 4 specials + the 5 most frequent of 6 words: ties alphabetically
+  EXPECT_EQ(tok->serialize(), "[PAD]\n[UNK]\n[CLS]\n[SEP]\na\ncat\ndog\n!\n,\n");
+  EXPECT_EQ((Ids{tok->pad_id(), tok->unk_id(), tok->cls_id(), tok->sep_id()}), (Ids{0, 1, 2, 3}));
+  // "red" did not make the cut and "cats" was never seen: each is one [UNK], never pieces of words.
+  EXPECT_EQ(tok->encode_ids("A RED cats, dog"), (Ids{4, 1, 1, 8, 6}));
+  EXPECT_EQ(tok->encode_one("cat dog", 5).ids, (Ids{2, 5, 6, 3, 0}));
+}
+
+TEST(TokenizerWords, TravelsAsAWordPieceVocabulary) {
+  const auto tok = train_words(captions(), 100);
+  EXPECT_EQ(tok->vocab_size(), 4 + 23);  // 19 content words, "a", "the", "on" and "."
+  const auto again = tokenizer_from_serialized(tok->kind(), tok->serialize());
+  for (const auto& caption : captions()) {
+    const auto ids = tok->encode_ids(caption);
+    EXPECT_EQ(again->encode_ids(caption), ids);
+    EXPECT_EQ(std::count(ids.begin(), ids.end(), tok->unk_id()), 0) << caption;
+  }
+  EXPECT_EQ(tok->encode_ids("The red dog runs on the grass").size(), 7u);
+  EXPECT_EQ(error_message([] { train_words({"a"}, 4); }),
+            "word vocabulary: expected vocab_size >= 5 (4 special tokens and a word), got 4");
 }

@@ -3,9 +3,9 @@
 namespace selfsup::clip {
 
 void ClipTextConfig::visit(config::Visitor& v) {
-  v("tokenizer", tokenizer, "sentencepiece (a subword vocabulary trained on the training captions) or wordpiece (BERT's vocab.txt)");
+  v("tokenizer", tokenizer, "sentencepiece (a subword vocabulary trained on the training captions), words (their most frequent whole words) or wordpiece (BERT's vocab.txt)");
   v("vocab", vocab, "wordpiece: path of BERT's vocab.txt (required); sentencepiece: a trained .model file (empty = train one)");
-  v("vocab_size", vocab_size, "sentencepiece: vocabulary size to train", config::at_least(16));
+  v("vocab_size", vocab_size, "sentencepiece, words: vocabulary size to train (words: the most frequent words plus 4 special tokens)", config::at_least(16));
   v("max_length", max_length, "tokens per caption including [CLS] and [SEP]; longer captions are truncated", config::at_least(3));
   v("dim", dim, "text Transformer width (DistilBERT-base: 768)", config::at_least_one);
   v("layers", layers, "Transformer blocks (DistilBERT: 6)", config::at_least_one);
@@ -45,8 +45,10 @@ void ClipConfig::validate(const Recipe& r, const RecipeCheck& check) const {
   if (max_logit_scale < 1) check.fail("clip.max_logit_scale", "expected a value >= 1");
   if (projection_dropout < 0 || projection_dropout >= 1) check.fail("clip.projection_dropout", "expected a value in [0, 1)");
   if (eval_every < 0) check.fail("clip.eval_every", "expected 0 (only at the end) or a positive number of epochs");
-  if (t.tokenizer != "sentencepiece" && t.tokenizer != "wordpiece")
-    check.fail("clip.text.tokenizer", "expected sentencepiece or wordpiece, got '" + t.tokenizer + "'");
+  if (t.tokenizer != "sentencepiece" && t.tokenizer != "words" && t.tokenizer != "wordpiece")
+    check.fail("clip.text.tokenizer", "expected sentencepiece, words or wordpiece, got '" + t.tokenizer + "'");
+  if (t.tokenizer == "words" && !t.vocab.empty())
+    check.fail("clip.text.vocab", "words builds its vocabulary from the training captions: leave vocab empty");
   if (t.tokenizer == "wordpiece" && t.vocab.empty()) check.fail("clip.text.vocab", "wordpiece needs BERT's vocab.txt");
   if (t.vocab_size < 16) check.fail("clip.text.vocab_size", "expected at least 16");
   if (t.max_length < 3) check.fail("clip.text.max_length", "expected at least 3 ([CLS], one token, [SEP])");

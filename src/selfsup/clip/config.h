@@ -10,9 +10,9 @@
 namespace selfsup::clip {
 
 struct ClipTextConfig {
-  std::string tokenizer = "sentencepiece";  // sentencepiece | wordpiece
+  std::string tokenizer = "sentencepiece";  // sentencepiece | words | wordpiece
   std::string vocab;  // wordpiece: BERT vocab.txt (required); sentencepiece: empty = trained on the captions
-  int64_t vocab_size = 2000;  // sentencepiece vocabulary trained from the training captions
+  int64_t vocab_size = 2000;  // sentencepiece / words: vocabulary trained from the training captions
   int64_t max_length = 32;    // tokens per caption, [CLS] and [SEP] included
   int64_t dim = 128;          // DistilBERT-base: 768 / 6 layers / 12 heads / 3072 / 512 positions
   int64_t layers = 2;

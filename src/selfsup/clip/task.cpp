@@ -123,6 +123,7 @@ std::unique_ptr<Tokenizer> make_tokenizer(const Recipe& recipe, const std::vecto
   if (kind != extras.end() && data != extras.end()) return tokenizer_from_serialized(kind->second, data->second);
   const auto& t = clip_config(recipe).text;
   if (t.tokenizer == "wordpiece") return load_wordpiece(t.vocab);
+  if (t.tokenizer == "words") return train_words(captions, t.vocab_size);
   if (!t.vocab.empty()) return load_sentencepiece(t.vocab);
   return train_sentencepiece(captions, t.vocab_size);
 }

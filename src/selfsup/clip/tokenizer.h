@@ -1,5 +1,5 @@
 // Caption tokenizers for CLIP's text tower: BERT's WordPiece when a vocab.txt is given, otherwise a
-// SentencePiece model trained on the captions themselves. Both produce the same layout,
+// SentencePiece model or a whole-word vocabulary trained on the captions themselves. Both produce the same layout,
 // [CLS] tokens... [SEP] [PAD]..., so the text model does not care which one it got.
 //
 //   auto tok = load_wordpiece("bert-base-uncased/vocab.txt");   // or train_sentencepiece(captions)
@@ -71,6 +71,12 @@ std::unique_ptr<Tokenizer> load_wordpiece(const std::string& vocab_txt_path, boo
 // Deterministic for the same texts and arguments, and silent.
 std::unique_ptr<Tokenizer> train_sentencepiece(const std::vector<std::string>& texts, int64_t vocab_size = 8000,
                                                const std::string& model_type = "bpe", uint32_t seed = 0);
+
+// Whole words: BERT's BasicTokenizer (lower-cased) over `texts`, the vocab_size - 4 most frequent
+// words (ties alphabetically) after [PAD] [UNK] [CLS] [SEP]; any other word is one [UNK]. Stored as
+// a WordPiece vocabulary without "##" pieces (kind "wordpiece"), so checkpoints need nothing new.
+// Throws selfsup::Error if vocab_size < 5.
+std::unique_ptr<Tokenizer> train_words(const std::vector<std::string>& texts, int64_t vocab_size);
 
 // A .model file written by save() of a trained SentencePiece tokenizer.
 std::unique_ptr<Tokenizer> load_sentencepiece(const std::string& model_path);

@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <sstream>
 #include <unordered_map>
+#include <utility>
 
 #include "selfsup/clip/tokenizer.h"
 #include "selfsup/clip/unicode.h"
@@ -11,7 +12,6 @@
 
 namespace selfsup::clip {
 namespace {
-
 
 class WordPiece final : public Tokenizer {
  public:
@@ -135,6 +135,27 @@ std::unique_ptr<Tokenizer> wordpiece_from_vocab(const std::string& vocab_text, c
 std::unique_ptr<Tokenizer> load_wordpiece(const std::string& vocab_txt_path, bool lower_case) {
   return wordpiece_from_vocab(read_file(vocab_txt_path, "a BERT vocab.txt (one token per line)"), vocab_txt_path,
                               lower_case);
+}
+
+std::unique_ptr<Tokenizer> train_words(const std::vector<std::string>& texts, int64_t vocab_size) {
+  if (vocab_size < 5) throw Error("word vocabulary: expected vocab_size >= 5 (4 special tokens and a word), got " +
+                                  std::to_string(vocab_size));
+  std::unordered_map<std::string, int64_t> counts;
+  for (const auto& text : texts)
+    for (const auto& word : basic_tokenize(text, /*lower_case=*/true)) {
+      std::string utf8;
+      for (char32_t cp : word) append_utf8(utf8, cp);
+      ++counts[utf8];
+    }
+  std::vector<std::pair<std::string, int64_t>> words(counts.begin(), counts.end());
+  // Most frequent first; ties alphabetically, so the same captions give the same vocabulary.
+  std::sort(words.begin(), words.end(),
+            [](const auto& a, const auto& b) { return a.second != b.second ? a.second > b.second : a.first < b.first; });
+  std::string vocab = "[PAD]\n[UNK]\n[CLS]\n[SEP]\n";
+  const auto kept = std::min(words.size(), static_cast<size_t>(vocab_size - 4));
+  for (size_t i = 0; i < kept; ++i) vocab += words[i].first + '\n';
+  // No "##" entries, so WordPiece's longest match can only take a whole word or give [UNK].
+  return wordpiece_from_vocab(vocab, "word vocabulary of the training captions", /*lower_case=*/true);
 }
 
 }  // namespace selfsup::clip
