@@ -402,7 +402,8 @@ TEST(TokenizerErrors, SentencePieceTrainingAndLoading) {
 // ---------------------------------------------------------------------------------------------
 
 TEST(TokenizerWords, MostFrequentWholeWordsAfterTheSpecials) {
-  // Counts: "a" 3, "cat" 2, "dog" 2, "red" 1, "!" 1 (punctuation is a word, as in BERT's BasicTokenizer).
+  // Counts: "a" 3, "cat" 2, "dog" 2, then "!", "," and "red" once each (punctuation is a word, as in
+  // BERT's BasicTokenizer).
   const auto tok = train_words({"A red cat", "a Dog!", "a cat, dog"}, 9);
   EXPECT_EQ(tok->kind(), "wordpiece");
   ASSERT_EQ(tok->vocab_size(), 9);  // 4 specials + the 5 most frequent of 6 words: ties alphabetically

@@ -1,6 +1,6 @@
 // Caption tokenizers for CLIP's text tower: BERT's WordPiece when a vocab.txt is given, otherwise a
-// SentencePiece model or a whole-word vocabulary trained on the captions themselves. Both produce the same layout,
-// [CLS] tokens... [SEP] [PAD]..., so the text model does not care which one it got.
+// SentencePiece model or a whole-word vocabulary trained on the captions themselves. All produce the
+// same layout, [CLS] tokens... [SEP] [PAD]..., so the text model does not care which one it got.
 //
 //   auto tok = load_wordpiece("bert-base-uncased/vocab.txt");   // or train_sentencepiece(captions)
 //   auto batch = tok->encode({"a dog", "two cats"}, 32);        // ids, mask: 2 x 32 int64
