@@ -49,7 +49,9 @@ class ClipTask : public train::Task {
     std::cout << "data: " << train_.images.size() << " training images, " << train_.captions.size() << " captions from "
               << train_.source << std::endl;
     tokenizer_ = make_tokenizer(r_, train_.captions, extras);
-    std::cout << "tokenizer: " << tokenizer_->kind() << ", " << tokenizer_->vocab_size() << " tokens" << std::endl;
+    const std::string& asked = clip_config(r_).text.tokenizer;  // "words" is stored as a WordPiece vocabulary
+    std::cout << "tokenizer: " << asked << (asked == tokenizer_->kind() ? "" : " (a " + tokenizer_->kind() + " vocabulary)")
+              << ", " << tokenizer_->vocab_size() << " tokens" << std::endl;
     torch::manual_seed(static_cast<uint64_t>(r_.seed));
     model_ = std::make_shared<ClipModel>(r_, train_.images.channels(), tokenizer_->vocab_size(), tokenizer_->pad_id());
     if (!clip_config(r_).image_pretrained.empty()) {
