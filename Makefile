@@ -20,7 +20,7 @@ unit: build
 	@cmake --build $(BUILD) --target unit
 
 demo: build
-	./$(BUILD)/selfsup train recipes/moco_v2_fmnist_demo.yaml --overwrite
+	./$(BUILD)/selfsup train recipes/simclr_v2_fmnist_demo.yaml --overwrite
 
 # Instrumented builds (docs/reliability.md), in their own folder: clang with AddressSanitizer,
 # UndefinedBehaviorSanitizer and libFuzzer's coverage hooks. `make sanitize` runs the unit tests

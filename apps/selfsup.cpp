@@ -256,7 +256,7 @@ int main(int argc, char** argv) {
                "BYOL, SimSiam, Barlow Twins, DINO, SwAV, CPC, CMC; ResNet and ViT backbones; kNN, linear and fine-tune\n"
                "evaluation), CLIP (image-text training, embedding a collection, searching it with a sentence) and guided diffusion\n"
                "(class-conditional DDPM/DDIM with classifier-free and classifier guidance).\n"
-               "Start with: selfsup train recipes/moco_v2_fmnist_demo.yaml, recipes/clip_emoji.yaml or recipes/diffusion_cfg_fmnist.yaml"};
+               "Start with: selfsup train recipes/simclr_v2_fmnist_demo.yaml, recipes/clip_emoji.yaml or recipes/diffusion_cfg_fmnist.yaml"};
   app.set_version_flag("--version", [] { return runtime_summary(); });
   // Parse errors follow the program's contract too: one line, "error: ...", exit 2.
   app.failure_message([](const CLI::App*, const CLI::Error& e) {

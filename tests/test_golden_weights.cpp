@@ -42,7 +42,6 @@ const std::map<std::string, std::string> kExtra{
     {"instdisc_fmnist", "method.instdisc.negatives=64"},
     {"moco_v1_fmnist", "method.moco.queue_size=64"},
     {"moco_v2_fmnist", "method.moco.queue_size=64"},
-    {"moco_v2_fmnist_demo", "method.moco.queue_size=64"},
     {"tiny_test", "method.moco.queue_size=64"},
     {"swav_fmnist", "method.swav.queue_size=64"},
 };
