@@ -424,8 +424,8 @@ std::string format_results(const nlohmann::json& m) {
     rows.emplace_back("random init", &m["baselines"]["random_init"]);
     rows.emplace_back("raw pixels", &m["baselines"]["raw_pixels"]);
   }
-  size_t name_width = 28;  // wide enough for the longest run name, so a long one never runs into its numbers
-  for (const auto& row : rows) name_width = std::max(name_width, row.first.size() + 2);
+  int name_width = 28;  // wide enough for the longest run name, so a long one never runs into its numbers
+  for (const auto& row : rows) name_width = std::max(name_width, static_cast<int>(row.first.size()) + 2);
   std::vector<std::string> ahead, behind;  // where the trained encoder beats both baselines, and where not
   const auto compare = [&](const std::string& what, const std::vector<const nlohmann::json*>& js, const char* key) {
     if (js.size() < 3 || !js[0]->contains(key) || !js[1]->contains(key) || !js[2]->contains(key)) return;
@@ -435,14 +435,14 @@ std::string format_results(const nlohmann::json& m) {
   const auto table = [&](const std::string& title, const std::string& budget) {
     if (!title.empty()) out << title << "\n";
     const int last = budget.empty() ? 14 : 0;  // no fine-tune column with few labels: no padding either
-    out << std::left << std::setw(static_cast<int>(name_width)) << "features" << std::setw(12) << "kNN top-1" << std::setw(last) << "linear top-1"
+    out << std::left << std::setw(name_width) << "features" << std::setw(12) << "kNN top-1" << std::setw(last) << "linear top-1"
         << (budget.empty() ? "fine-tune top-1" : "") << "\n";
     std::vector<const nlohmann::json*> js;
     for (const auto& [name, all] : rows) {
       if (!budget.empty() && !(all->contains("few_labels") && (*all)["few_labels"].contains(budget))) continue;
       const nlohmann::json& j = budget.empty() ? *all : (*all)["few_labels"][budget];
       js.push_back(&j);
-      out << std::setw(static_cast<int>(name_width)) << name << std::setw(12) << percent(j, "knn_top1") << std::setw(last)
+      out << std::setw(name_width) << name << std::setw(12) << percent(j, "knn_top1") << std::setw(last)
           << percent(j, "linear_top1") << (budget.empty() ? percent(j, "finetune_top1") : "") << "\n";
     }
     const std::string suffix = budget.empty() ? "" : " (" + budget + " of the labels)";
