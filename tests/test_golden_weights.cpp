@@ -6,7 +6,9 @@
 //
 // Bit-identity holds only on the machine kind the files were recorded on (oneDNN and OpenBLAS pick
 // kernels by CPU, and reductions split by thread count). Elsewhere the test compares the sum of
-// |w| within 1e-4 instead, and says so.
+// |w| within 1e-3 instead, and says so: between two AVX-512 Xeons, one with AMX, Barlow Twins (LARS)
+// moved by 3e-4 and two other recipes by 1e-4 — normalised updates (LARS, Adam) turn last-bit
+// differences in near-zero gradients into whole steps.
 #include <gtest/gtest.h>
 #include <torch/torch.h>
 
@@ -144,8 +146,8 @@ TEST_P(GoldenWeights, TinyRunMatchesRecordedWeights) {
                               << " vs " << abs_sum << ")";
   } else {
     std::cout << "[ note ] recorded on " << recorded_on << "; this is " << machine()
-              << ": comparing sum |w| within 1e-4 instead of bits" << std::endl;
-    EXPECT_NEAR(got.abs_sum, abs_sum, 1e-4 * std::abs(abs_sum)) << name;
+              << ": comparing sum |w| within 1e-3 instead of bits" << std::endl;
+    EXPECT_NEAR(got.abs_sum, abs_sum, 1e-3 * std::abs(abs_sum)) << name;
   }
 }
 
