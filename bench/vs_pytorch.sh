@@ -32,12 +32,15 @@ best=$(grep -q avx512f /proc/cpuinfo && echo SkylakeX || echo Haswell)
 # The benchmark recipe of the MoCo v2 step: 28-px crops and the symmetric loss at tau 0.1, the
 # recipe behind the 1.07x measured before this comparison existed.
 moco="augment.views.0.crop.size=28 augment.views.1.crop.size=28 method.moco.symmetric=true method.moco.temperature=0.1"
+# The CLIP model the reference scripts build: recipes/clip_emoji.yaml as it was until 2026-12-06
+# (SentencePiece vocabulary of 2,000, 256-d projections with dropout 0.1, weight decay 0.05).
+clip="clip.text.tokenizer=sentencepiece clip.text.vocab_size=2000 clip.embed_dim=256 clip.projection_dropout=0.1 train.optimizer.weight_decay=0.05"
 declare -A ours theirs
 ours[moco_v2]="bench step recipes/moco_v2_fmnist.yaml $moco threads=$threads --steps $steps"
 theirs[moco_v2]="$ref/moco_v2_step.py --steps $steps"
 ours[simclr]="bench step recipes/simclr_fmnist.yaml threads=$threads --steps $steps"
 theirs[simclr]="$ref/simclr_step.py --steps $steps"
-ours[clip]="bench step recipes/clip_emoji.yaml threads=$threads --steps $steps"
+ours[clip]="bench step recipes/clip_emoji.yaml $clip threads=$threads --steps $steps"
 theirs[clip]="$ref/clip_step.py --steps $steps"
 ours[diffusion]="bench step recipes/diffusion_cfg_fmnist.yaml threads=$threads --steps $steps"
 theirs[diffusion]="$ref/diffusion_step.py --steps $steps"
@@ -45,7 +48,7 @@ ours[ddim]="bench sample recipes/diffusion_cfg_fmnist.yaml threads=$threads --re
 theirs[ddim]="$ref/ddim_step.py --steps $steps --batch-size 100"
 ours[knn]="bench knn --threads $threads --repeats 3"
 theirs[knn]="$ref/knn.py --steps 3 --warmup 1"
-ours[embed]="bench embed recipes/clip_emoji.yaml threads=$threads --repeats 5 --batch-size 512"
+ours[embed]="bench embed recipes/clip_emoji.yaml $clip threads=$threads --repeats 5 --batch-size 512"
 theirs[embed]="$ref/clip_embed.py --steps 5 --batch-size 512"
 
 ips() { $py -c "import json, sys; print(round(json.load(open(sys.argv[1]))['images_per_second'], 1))" "$1"; }

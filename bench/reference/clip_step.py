@@ -1,5 +1,6 @@
 #!/usr/bin/env python3
-"""One training step of recipes/clip_emoji.yaml in plain PyTorch, as selfsup's trainer runs it
+"""One training step of recipes/clip_emoji.yaml (as it was until 2026-12-06; bench/vs_pytorch.sh sets
+selfsup to those settings) in plain PyTorch, as selfsup's trainer runs it
 (src/selfsup/clip/model.cpp, train/step.cpp): ResNet-18 (small stem, width 0.25) on 3x32x32 and a
 2-layer DistilBERT-style text encoder (dim 128, 4 heads, FFN 512, 24 tokens, vocabulary 2000), each
 with the seed's projection head into a 256-d space; one caption per image drawn from the step's
@@ -279,6 +280,7 @@ def check(dump):
         raise SystemExit(
             f"wrote the check's stand-in data to {folder}; now run\n  selfsup bench step recipes/clip_emoji.yaml threads=2 "
             f"data.dataset=flickr8k data.root={folder} clip.text.tokenizer=wordpiece clip.text.vocab={folder}/vocab.txt "
+            f"clip.embed_dim=256 train.optimizer.weight_decay=0.05 "
             f"clip.projection_dropout=0 clip.text.dropout=0 --steps 1 --warmup 0 --dump {dump}\nand this command again")
     tensors, meta = read_safetensors(dump)
     model = Clip(projection_dropout=0.0, text_dropout=0.0)
