@@ -190,8 +190,18 @@ int64_t world_size() { return group() ? group()->world.size : 1; }
 bool is_main() { return rank() == 0; }
 std::string backend() { return group() ? group()->backend : ""; }
 
+// Gloo (LibTorch 1.13) has no bfloat16 collectives ("Invalid scalar type"), and bf16 autocast
+// (precision auto on CPUs with AMX) makes activations such as MoCo's keys bf16: they travel as fp32.
+bool gloo_bf16(const torch::Tensor& t) { return t.scalar_type() == torch::kBFloat16 && backend() == "gloo"; }
+
 void all_reduce_sum_(torch::Tensor& t) {
   if (!active()) return;
+  if (gloo_bf16(t)) {
+    auto f = t.to(torch::kFloat32);
+    all_reduce_sum_(f);
+    t.copy_(f);
+    return;
+  }
   communicate("all_reduce", [&] {
     std::vector<torch::Tensor> ts{t};
     wait(group()->pg->allreduce(ts));
@@ -200,6 +210,10 @@ void all_reduce_sum_(torch::Tensor& t) {
 
 PendingSum all_reduce_sum_async_(torch::Tensor& t) {
   if (!active()) return {};
+  if (gloo_bf16(t)) {
+    all_reduce_sum_(t);
+    return {};
+  }
   c10::intrusive_ptr<c10d::Work> work;
   communicate("all_reduce", [&] {
     std::vector<torch::Tensor> ts{t};
@@ -210,6 +224,12 @@ PendingSum all_reduce_sum_async_(torch::Tensor& t) {
 
 void broadcast_(torch::Tensor& t, int64_t root) {
   if (!active()) return;
+  if (gloo_bf16(t)) {
+    auto f = t.to(torch::kFloat32);
+    broadcast_(f, root);
+    t.copy_(f);
+    return;
+  }
   communicate("broadcast", [&] {
     std::vector<torch::Tensor> ts{t};
     c10d::BroadcastOptions o;
@@ -220,6 +240,7 @@ void broadcast_(torch::Tensor& t, int64_t root) {
 
 torch::Tensor all_gather(const torch::Tensor& t) {
   if (!active()) return t;
+  if (gloo_bf16(t)) return all_gather(t.to(torch::kFloat32)).to(torch::kBFloat16);
   const auto local = t.contiguous();
   std::vector<std::vector<torch::Tensor>> out(1);
   for (int64_t r = 0; r < world_size(); ++r) out[0].push_back(torch::empty_like(local));

@@ -57,7 +57,7 @@ InstDisc::InstDisc(const Recipe& recipe, int64_t in_channels, int64_t train_imag
 torch::Tensor InstDisc::embed(const torch::Tensor& x) { return l2_normalize(projector_->forward(encoder_->forward(x))); }
 
 StepOutput InstDisc::training_step(const data::Batch& batch, StepContext& ctx) {
-  const auto f = embed(batch.views.at(0));  // N x D
+  const auto f = embed(batch.views.at(0)).to(torch::kFloat32);  // N x D; fp32 scores, see below
   const auto idx = batch.indices.to(f.device());
   // Several processes: every bank update covers the global batch, so the banks stay identical.
   const auto all_idx = dist::gather_batch(idx);
@@ -75,6 +75,11 @@ StepOutput InstDisc::training_step(const data::Batch& batch, StepContext& ctx) {
   const auto& memory = bank_->features();  // no gradient: a buffer
   const auto own = memory.index_select(0, idx);
   const double tau = config_.temperature;
+  // Scores in fp32 even under bf16 autocast (precision auto on CPUs with AMX): NCE compares
+  // exp(score) with a fixed Z, and bf16 products (about 0.06 of error in a logit at tau 0.07) left
+  // the positive no better than the 4,096 negatives; the memory bank holds fp32 features anyway.
+  c10::impl::ExcludeDispatchKeyGuard fp32_scores(
+      c10::DispatchKeySet({c10::DispatchKey::AutocastCPU, c10::DispatchKey::AutocastCUDA}));
   StepOutput out;
   if (config_.negatives == 0) {
     const auto logits = torch::mm(f, memory.t()) / tau;  // N x n
