@@ -76,8 +76,8 @@ StepOutput InstDisc::training_step(const data::Batch& batch, StepContext& ctx) {
   const auto own = memory.index_select(0, idx);
   const double tau = config_.temperature;
   // Scores in fp32 even under bf16 autocast (precision auto on CPUs with AMX): NCE compares
-  // exp(score) with a fixed Z, and bf16 products (about 0.06 of error in a logit at tau 0.07) left
-  // the positive no better than the 4,096 negatives; the memory bank holds fp32 features anyway.
+  // exp(score) with a fixed Z, and with bf16 products the positive beat its negatives no more often
+  // than chance (MethodLearns test); the memory bank holds fp32 features anyway.
   c10::impl::ExcludeDispatchKeyGuard fp32_scores(
       c10::DispatchKeySet({c10::DispatchKey::AutocastCPU, c10::DispatchKey::AutocastCUDA}));
   StepOutput out;
