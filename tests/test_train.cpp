@@ -348,10 +348,18 @@ TEST(Trainer, NanLossStopsAndKeepsLastCheckpoint) {
   }
 }
 
-TEST(Precision, AutoIsFp32OnThisKindOfCpuAndExplicitChoicesStay) {
-  // auto: bf16 on CUDA always; on a CPU only with AMX (the test machines have none).
-  const bool amx = read_file("/proc/cpuinfo", "cpuinfo").find(" amx_bf16") != std::string::npos;
-  EXPECT_EQ(resolve_precision("auto", torch::kCPU), amx ? "bf16" : "fp32");
+TEST(Precision, AutoPicksBf16OnlyWhereMeasuredFasterAndExplicitChoicesStay) {
+  const std::string intel = "vendor_id\t: GenuineIntel\nflags\t\t: fpu avx2 avx512f avx512_bf16 avx512_vnni\n";
+  const std::string intel_amx = "vendor_id\t: GenuineIntel\nflags\t\t: fpu avx512_bf16 amx_bf16 amx_tile\n";
+  const std::string amd = "vendor_id\t: AuthenticAMD\nflags\t\t: fpu avx2 avx512f avx512_bf16\n";
+  const std::string amd_old = "vendor_id\t: AuthenticAMD\nflags\t\t: fpu avx2 avx512f avx512_bf16x\n";
+  EXPECT_FALSE(cpu_bf16_is_faster(intel));  // oneDNN 2.6 bf16 convolutions slower there
+  EXPECT_TRUE(cpu_bf16_is_faster(intel_amx));
+  EXPECT_TRUE(cpu_bf16_is_faster(amd));     // Zen 4: MoCo v2 step 2x faster
+  EXPECT_FALSE(cpu_bf16_is_faster(amd_old));  // whole flags only
+  EXPECT_FALSE(cpu_bf16_is_faster(""));
+  EXPECT_EQ(resolve_precision("auto", torch::kCPU),
+            cpu_bf16_is_faster(read_file("/proc/cpuinfo", "cpuinfo")) ? "bf16" : "fp32");
   EXPECT_EQ(resolve_precision("auto", torch::Device("cuda")), "bf16");
   EXPECT_EQ(resolve_precision("bf16", torch::kCPU), "bf16");
   EXPECT_EQ(resolve_precision("fp32", torch::Device("cuda")), "fp32");

@@ -4,17 +4,11 @@
 #include <torch/library.h>
 
 #include <fstream>
+#include <sstream>
 
 namespace selfsup::train {
 
 namespace {
-
-bool cpu_has_amx() {
-  std::ifstream cpuinfo("/proc/cpuinfo");
-  for (std::string line; std::getline(cpuinfo, line);)
-    if (line.rfind("flags", 0) == 0) return line.find(" amx_bf16") != std::string::npos;
-  return false;
-}
 
 // LibTorch 1.13's CPU autocast has no rule for GroupNorm and LayerNorm (CUDA autocast runs them in
 // fp32), so a bf16 activation meets their fp32 weights and the op fails ("expected scalar type
@@ -42,9 +36,27 @@ TORCH_LIBRARY_IMPL(aten, AutocastCPU, m) {
 
 }  // namespace
 
+bool cpu_bf16_is_faster(const std::string& cpuinfo) {
+  std::string vendor, flags;
+  std::istringstream lines(cpuinfo);
+  for (std::string line; std::getline(lines, line) && (vendor.empty() || flags.empty());) {
+    if (vendor.empty() && line.rfind("vendor_id", 0) == 0) vendor = line;
+    if (flags.empty() && line.rfind("flags", 0) == 0) flags = line + " ";
+  }
+  if (flags.find(" amx_bf16 ") != std::string::npos) return true;
+  return vendor.find("AuthenticAMD") != std::string::npos && flags.find(" avx512_bf16 ") != std::string::npos;
+}
+
 std::string resolve_precision(const std::string& precision, torch::Device device) {
   if (precision != "auto") return precision;
-  return device.is_cuda() || cpu_has_amx() ? "bf16" : "fp32";
+  if (device.is_cuda()) return "bf16";
+  static const bool faster = [] {
+    std::ifstream file("/proc/cpuinfo");
+    std::ostringstream text;
+    text << file.rdbuf();
+    return cpu_bf16_is_faster(text.str());
+  }();
+  return faster ? "bf16" : "fp32";
 }
 
 AutocastGuard::AutocastGuard(bool bf16, torch::Device device) : active_(bf16), cuda_(device.is_cuda()) {
