@@ -63,6 +63,44 @@ TEST_P(CpcContext, RowsNeverSeeTheRowsBelow) {
 
 INSTANTIATE_TEST_SUITE_P(Cpc, CpcContext, ::testing::Values("gru", "conv"));
 
+TEST(Cpc, OrientLooksAtTheGridFromEachDirection) {
+  const auto z = torch::arange(2 * 3 * 4).view({1, 3, 4, 2}).to(torch::kFloat);  // N x R x Q x D
+  EXPECT_TRUE(torch::equal(Cpc::orient(z, 0), z));
+  // Bottom up: row i is row R-1-i. Left to right: row i is column i. Right to left: column Q-1-i.
+  EXPECT_TRUE(torch::equal(Cpc::orient(z, 1).select(1, 0), z.select(1, 2)));
+  EXPECT_TRUE(torch::equal(Cpc::orient(z, 2).select(1, 1), z.select(2, 1)));
+  EXPECT_TRUE(torch::equal(Cpc::orient(z, 3).select(1, 0), z.select(2, 3)));
+  EXPECT_EQ(Cpc::orient(z, 3).sizes(), (std::vector<int64_t>{1, 4, 3, 2}));
+  EXPECT_THROW(Cpc::orient(z, 4), Error);
+}
+
+TEST(Cpc, EachDirectionHasItsOwnPredictors) {
+  auto count = [](const Recipe& r) {
+    Cpc cpc(r, 1);
+    int64_t n = 0;
+    for (const auto& p : cpc.named_parameters())
+      if (p.key().rfind("predictors.", 0) == 0) ++n;
+    return n / 2;  // weight and bias
+  };
+  EXPECT_EQ(count(cpc_recipe({"method.cpc.predict_steps=2"})), 2);
+  EXPECT_EQ(count(cpc_recipe({"method.cpc.predict_steps=2", "method.cpc.directions=4"})), 8);
+  EXPECT_THROW(cpc_recipe({"method.cpc.directions=3"}), Error);
+}
+
+TEST(Cpc, FourDirectionsTrainEveryPredictor) {
+  torch::manual_seed(0);
+  Cpc cpc(cpc_recipe({"method.cpc.predict_steps=2", "method.cpc.directions=4"}), 1);
+  data::Batch batch;
+  batch.views.push_back(torch::randn({4, 1, 28, 28}));
+  StepContext ctx;
+  const auto loss = cpc.training_step(batch, ctx).loss;
+  // Random embeddings: each term is near chance, ln 4 (InfoNCE over the 4 images).
+  EXPECT_NEAR(loss.item<double>(), std::log(4.0), 0.7);
+  loss.backward();
+  for (const auto& p : cpc.named_parameters())
+    if (p.key().rfind("predictors.", 0) == 0) EXPECT_GT(p.value().grad().abs().sum().item<double>(), 0) << p.key();
+}
+
 TEST(Cpc, RecipeNeedsEnoughRows) {
   EXPECT_NO_THROW(cpc_recipe({"method.cpc.predict_steps=5"}));  // 28 px, 8/4: 6 rows
   EXPECT_THROW(cpc_recipe({"method.cpc.predict_steps=6"}), Error);

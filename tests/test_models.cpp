@@ -269,6 +269,41 @@ TEST(BatchNorm, AffineFalseAndTwoDimensionalInput) {
   EXPECT_LT(y.mean(0).abs().max().item<double>(), 1e-5);
 }
 
+TEST(BatchNorm, LayerNormNormalisesEachSampleAlone) {
+  BatchNorm2d bn(BatchNorm2dOptions(3).layer_norm(true));
+  const auto x = torch::randn({4, 3, 5, 5}) * 3 + 2;
+  const auto y = bn->forward(x);
+  // Weight 1, bias 0: each sample has mean 0 and (biased) variance 1 over C x H x W.
+  const auto flat = y.view({4, -1});
+  EXPECT_TRUE(torch::allclose(flat.mean(1), torch::zeros({4}), 1e-5, 1e-5));
+  EXPECT_TRUE(torch::allclose(flat.var(1, /*unbiased=*/false), torch::ones({4}), 1e-3, 1e-3));
+  // No statistics across the batch: sample 0 alone gives the same output; eval mode too.
+  EXPECT_TRUE(torch::allclose(bn->forward(x.slice(0, 0, 1)), y.slice(0, 0, 1), 1e-5, 1e-5));
+  bn->eval();
+  EXPECT_TRUE(torch::allclose(bn->forward(x), y, 1e-5, 1e-5));
+  EXPECT_EQ(bn->num_batches_tracked.item<int64_t>(), 0);
+}
+
+TEST(MakeBackbone, LayerNormMakesSamplesIndependent) {
+  BackboneConfig config;
+  config.width = 0.125;
+  config.norm = "layer";
+  auto net = make_backbone(config, 1);
+  net->train();
+  const auto x = torch::randn({3, 1, 12, 12});
+  torch::NoGradGuard no_grad;
+  EXPECT_TRUE(torch::allclose(net->forward(x).slice(0, 1, 2), net->forward(x.slice(0, 1, 2)), 1e-4, 1e-5));
+  config.norm = "batch";  // the default couples the samples of a training batch
+  auto bn_net = make_backbone(config, 1);
+  bn_net->train();
+  EXPECT_FALSE(torch::allclose(bn_net->forward(x).slice(0, 1, 2), bn_net->forward(x.slice(0, 1, 2)), 1e-4, 1e-5));
+  config.norm = "group";
+  EXPECT_TRUE(contains(error_message([&] { make_backbone(config, 1); }), "model.norm"));
+  config.norm = "layer";
+  config.name = "vit";
+  EXPECT_TRUE(contains(error_message([&] { make_backbone(config, 1); }), "model.norm"));
+}
+
 TEST(BatchNorm, SetBnSplitsReachesEveryLayer) {
   ResNet net(ResNetOptions().width(0.25));
   MlpHead head(MlpHeadOptions(128, 32, 16).last_bn(true));

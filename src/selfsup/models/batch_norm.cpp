@@ -62,6 +62,7 @@ torch::Tensor BatchNorm2dImpl::forward(const torch::Tensor& x) {
   if (x.dim() < 2 || x.size(1) != options.num_features())
     throw Error("BatchNorm2d: expected N x " + std::to_string(options.num_features()) +
                 " x ... input, got " + c10::str(x.sizes()));
+  if (options.layer_norm()) return torch::group_norm(x, 1, weight, bias, options.eps(), cudnn_enabled());
   if (!is_training())
     return torch::batch_norm(x, weight, bias, running_mean, running_var, false,
                              options.momentum(), options.eps(), cudnn_enabled());
@@ -128,6 +129,12 @@ torch::Tensor BatchNorm2dImpl::forward_sync(const torch::Tensor& x) {
 void set_sync_bn(torch::nn::Module& root, bool sync) {
   root.apply([sync](torch::nn::Module& m) {
     if (auto* bn = dynamic_cast<BatchNorm2dImpl*>(&m)) bn->set_sync(sync);
+  });
+}
+
+void set_layer_norm(torch::nn::Module& root) {
+  root.apply([](torch::nn::Module& m) {
+    if (auto* bn = dynamic_cast<BatchNorm2dImpl*>(&m)) bn->options.layer_norm(true);
   });
 }
 

@@ -20,6 +20,11 @@ struct BatchNorm2dOptions {
   // SyncBatchNorm: with several processes (core/distributed.h), training-mode statistics of the
   // global batch; one process: ordinary BN. Excludes splits > 1.
   TORCH_ARG(bool, sync) = false;
+  // Per-sample normalisation over channels and positions (GroupNorm with one group, i.e. a
+  // LayerNorm over C x H x W with a per-channel affine), in training and eval alike; the running
+  // statistics stay unused. CPC v2's cure for BatchNorm leaking information between the patches
+  // of a batch. Overrides splits and sync.
+  TORCH_ARG(bool, layer_norm) = false;
 };
 
 // Normalises N x C x ... over all dims except C, so it also serves as BatchNorm1d on N x D
@@ -59,5 +64,7 @@ TORCH_MODULE(BatchNorm2d);
 void set_bn_splits(torch::nn::Module& root, int64_t splits);
 // Makes every BatchNorm2d in `root` a SyncBatchNorm (BatchNorm2dOptions::sync).
 void set_sync_bn(torch::nn::Module& root, bool sync);
+// Makes every BatchNorm2d in `root` normalise per sample (BatchNorm2dOptions::layer_norm).
+void set_layer_norm(torch::nn::Module& root);
 
 }  // namespace selfsup::models

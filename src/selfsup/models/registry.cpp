@@ -31,6 +31,9 @@ void BackboneConfig::visit(config::Visitor& v) {
   v("in_channels", in_channels, "input channels; 0 = take it from the dataset", config::non_negative);
   v("zero_init_residual", zero_init_residual,
     "ResNet: start the last BN of each residual block at weight 0 (each block = identity)");
+  v("norm", norm,
+    "ResNet/ConvNet normalisation layers: batch (BatchNorm) | layer (per sample over channels and "
+    "positions, GroupNorm with one group: CPC v2's LayerNorm, no statistics shared across the batch)");
   v("sync_bn", sync_bn,
     "several processes (docs/distributed.md): every BatchNorm of the trained model (backbone and heads) "
     "normalises with the statistics of the global batch (SyncBatchNorm); one process: no effect");
@@ -46,9 +49,11 @@ std::shared_ptr<Backbone> make_backbone(const BackboneConfig& config, int64_t in
     throw Error("model.backbone.stem: unknown stem '" + config.stem + "' (expected imagenet or small)");
   if (!(config.width > 0))
     throw Error("model.backbone.width: must be > 0, got " + std::to_string(config.width));
-  if (config.name == "convnet")
-    return std::make_shared<ConvNet>(ConvNetOptions().width(config.width).in_channels(channels));
+  if (config.norm != "batch" && config.norm != "layer")
+    throw Error("model.norm: unknown normalisation '" + config.norm + "' (expected batch or layer)");
   if (config.name == "vit") {
+    if (config.norm != "batch")
+      throw Error("model.norm: the ViT has its own LayerNorms; norm: layer applies to resnet and convnet only");
     const auto& c = config.vit;
     return std::make_shared<Vit>(VitOptions()
                                      .image_size(c.image_size)
@@ -61,20 +66,27 @@ std::shared_ptr<Backbone> make_backbone(const BackboneConfig& config, int64_t in
                                      .pos_embed(c.pos_embed)
                                      .freeze_patch_embed(c.freeze_patch_embed));
   }
-  int64_t depth = 0;
-  if (config.name == "resnet10") depth = 10;
-  else if (config.name == "resnet18") depth = 18;
-  else if (config.name == "resnet34") depth = 34;
-  else if (config.name == "resnet50") depth = 50;
-  else
-    throw Error("model.backbone.name: unknown backbone '" + config.name +
-                "' (expected resnet10, resnet18, resnet34, resnet50, vit or convnet)");
-  return std::make_shared<ResNet>(ResNetOptions()
-                                      .depth(depth)
-                                      .stem(config.stem)
-                                      .width(config.width)
-                                      .in_channels(channels)
-                                      .zero_init_residual(config.zero_init_residual));
+  std::shared_ptr<Backbone> net;
+  if (config.name == "convnet") {
+    net = std::make_shared<ConvNet>(ConvNetOptions().width(config.width).in_channels(channels));
+  } else {
+    int64_t depth = 0;
+    if (config.name == "resnet10") depth = 10;
+    else if (config.name == "resnet18") depth = 18;
+    else if (config.name == "resnet34") depth = 34;
+    else if (config.name == "resnet50") depth = 50;
+    else
+      throw Error("model.backbone.name: unknown backbone '" + config.name +
+                  "' (expected resnet10, resnet18, resnet34, resnet50, vit or convnet)");
+    net = std::make_shared<ResNet>(ResNetOptions()
+                                       .depth(depth)
+                                       .stem(config.stem)
+                                       .width(config.width)
+                                       .in_channels(channels)
+                                       .zero_init_residual(config.zero_init_residual));
+  }
+  if (config.norm == "layer") set_layer_norm(*net);
+  return net;
 }
 
 }  // namespace selfsup::models

@@ -29,6 +29,7 @@ struct BackboneConfig {
   double width = 1.0;             // ResNet / ConvNet channel multiplier
   int64_t in_channels = 0;
   bool zero_init_residual = false;
+  std::string norm = "batch";  // ResNet / ConvNet: batch | layer
   bool sync_bn = false;  // applied to the whole trained model by the trainer
   VitConfig vit;
   void visit(config::Visitor& v);

@@ -5,6 +5,9 @@
 // patch k rows below, z_{i+k,j}. InfoNCE scores the prediction against the patches at the same
 // position in the other images of the batch:
 //   L = mean_k mean_{i,j} CE( (W_k c_ij)^ . z^_{i+k,j}(all images) / tau,  own image )
+// With directions 2 or 4 the same context network also runs up the grid and along its rows (the grid
+// flipped or transposed), each direction with its own predictors, as CPC v2 predicts in four
+// directions; the loss is the mean over directions.
 // (^: L2-normalised; the paper uses unnormalised bilinear scores, the normalisation with a
 // temperature trains more stably in the short runs here). Evaluation pools the patch embeddings
 // of the whole image (PatchGridEncoder).
@@ -23,6 +26,7 @@ void CpcConfig::visit(config::Visitor& v) {
   v("context", context, "autoregressive context network down the grid: gru (per column, top to bottom) | conv (masked convolutions)");
   v("context_layers", context_layers, "number of masked convolution layers (context: conv)", config::at_least_one);
   v("predict_steps", predict_steps, "predict the patches 1..k rows below each context position (CPC v1 images: up to 5)", config::at_least_one);
+  v("directions", directions, "1: predict downwards (CPC v1) | 2: also upwards | 4: also along the rows both ways (CPC v2)", config::at_least_one);
   v("temperature", temperature, "InfoNCE temperature on the L2-normalised predictions and patch embeddings", config::positive);
 }
 
@@ -32,6 +36,8 @@ void CpcConfig::validate(const Recipe& r, const RecipeCheck& check) const {
   if (context != "gru" && context != "conv") check.fail("method.cpc.context", "expected gru or conv, got '" + context + "'");
   if (context_layers < 1) check.fail("method.cpc.context_layers", "expected at least 1");
   if (predict_steps < 1) check.fail("method.cpc.predict_steps", "expected at least 1");
+  if (directions != 1 && directions != 2 && directions != 4)
+    check.fail("method.cpc.directions", "expected 1, 2 or 4, got " + std::to_string(directions));
   check.temperature("method.cpc.temperature", temperature);
   const int64_t size = r.augment.views[0].crop.size;
   if (size > 0 && (size < patch_size || (size - patch_size) / patch_stride < predict_steps))
@@ -72,7 +78,7 @@ Cpc::Cpc(const Recipe& recipe, int64_t in_channels) : config_(method_settings<Cp
       conv_->push_back(torch::nn::Conv2d(torch::nn::Conv2dOptions(d, d, {2, 3})));
   }
   predictors_ = register_module("predictors", torch::nn::ModuleList());
-  for (int64_t k = 0; k < config_.predict_steps; ++k) predictors_->push_back(torch::nn::Linear(d, d));
+  for (int64_t k = 0; k < config_.directions * config_.predict_steps; ++k) predictors_->push_back(torch::nn::Linear(d, d));
 }
 
 torch::Tensor Cpc::context(const torch::Tensor& z) {
@@ -91,8 +97,17 @@ torch::Tensor Cpc::context(const torch::Tensor& z) {
   return x.permute({0, 2, 3, 1});
 }
 
-StepOutput Cpc::training_step(const data::Batch& batch, StepContext& ctx) {
-  const auto z = patches_->grid(batch.views.at(0));  // N x R x Q x D
+torch::Tensor Cpc::orient(const torch::Tensor& z, int64_t d) {
+  switch (d) {
+    case 0: return z;
+    case 1: return z.flip(1);
+    case 2: return z.transpose(1, 2);
+    case 3: return z.transpose(1, 2).flip(1);
+  }
+  throw Error("cpc: direction " + std::to_string(d) + " is not one of 0..3");
+}
+
+torch::Tensor Cpc::prediction_loss(const torch::Tensor& z, int64_t predictor_offset) {
   const auto c = context(z);
   const int64_t rows = z.size(1), cols = z.size(2), d = z.size(3);
   const int64_t steps = std::min<int64_t>(config_.predict_steps, rows - 1);
@@ -100,8 +115,8 @@ StepOutput Cpc::training_step(const data::Batch& batch, StepContext& ctx) {
   torch::Tensor loss;
   for (int64_t k = 1; k <= steps; ++k) {
     // Several processes: negatives from the images of the global batch.
-    const auto pred = dist::gather_batch_with_grad(
-        predictors_[k - 1]->as<torch::nn::Linear>()->forward(c.slice(1, 0, rows - k)));  // N x (R-k) x Q x D
+    const auto predictor = predictors_[predictor_offset + k - 1]->as<torch::nn::Linear>();
+    const auto pred = dist::gather_batch_with_grad(predictor->forward(c.slice(1, 0, rows - k)));  // N x (R-k) x Q x D
     const auto target = dist::gather_batch_with_grad(z.slice(1, k, rows));
     auto by_position = [&](const torch::Tensor& t) {  // (R-k)*Q positions x N images x D
       return l2_normalize(t.reshape({-1, d})).view({t.size(0), (rows - k) * cols, d}).transpose(0, 1);
@@ -109,8 +124,16 @@ StepOutput Cpc::training_step(const data::Batch& batch, StepContext& ctx) {
     const auto term = info_nce_positions(by_position(pred), by_position(target), config_.temperature);
     loss = k == 1 ? term : loss + term;
   }
-  StepOutput out{loss / static_cast<double>(steps), {}};
-  out.logs["spread"] = embedding_spread(z.reshape({-1, d}));
+  return loss / static_cast<double>(steps);
+}
+
+StepOutput Cpc::training_step(const data::Batch& batch, StepContext& ctx) {
+  const auto z = patches_->grid(batch.views.at(0));  // N x R x Q x D
+  auto loss = prediction_loss(z, 0);
+  for (int64_t dir = 1; dir < config_.directions; ++dir)
+    loss = loss + prediction_loss(orient(z, dir), dir * config_.predict_steps);
+  StepOutput out{loss / static_cast<double>(config_.directions), {}};
+  out.logs["spread"] = embedding_spread(z.reshape({-1, z.size(3)}));
   return out;
 }
 

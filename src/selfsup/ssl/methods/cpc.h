@@ -15,6 +15,7 @@ struct CpcConfig : config::DynamicSectionOf<CpcConfig> {
   std::string context = "gru";  // gru | conv (masked: each row sees only the rows above)
   int64_t context_layers = 3;   // conv context: causal layers
   int64_t predict_steps = 3;    // predict the patches 1..k rows below
+  int64_t directions = 1;       // 1: top to bottom (CPC v1) | 2: and bottom to top | 4: and both ways along rows (CPC v2)
   double temperature = 0.1;
   void visit(config::Visitor& v) override;
   void validate(const Recipe& r, const RecipeCheck& check) const;
@@ -47,8 +48,15 @@ class Cpc : public Method {
   // N x rows x cols x D patch embeddings -> context of the same shape; position (i, j) depends
   // only on rows <= i (tested).
   torch::Tensor context(const torch::Tensor& z);
+  // The grid seen from direction d (0: top down, 1: bottom up, 2: left to right, 3: right to
+  // left), so that "the rows below" of the result lie in that direction.
+  static torch::Tensor orient(const torch::Tensor& z, int64_t d);
 
  private:
+  // InfoNCE of predicting the rows below in the grid z (N x R x Q x D), averaged over 1..k steps;
+  // predictor_offset picks the direction's predictors.
+  torch::Tensor prediction_loss(const torch::Tensor& z, int64_t predictor_offset);
+
   CpcConfig config_;
   std::shared_ptr<models::Backbone> encoder_;
   std::shared_ptr<PatchGridEncoder> patches_;
