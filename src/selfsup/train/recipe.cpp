@@ -78,8 +78,9 @@ void Recipe::visit(config::Visitor& v) {
   v("threads", threads, "LibTorch intra-op threads (0 = all cores)", config::non_negative);
   v("device", device, "cpu, cuda or cuda:N");
   v("precision", precision, "training arithmetic: fp32, bf16 (autocast: matrix products and convolutions in bfloat16, weights, "
-                            "optimiser and losses in fp32) or auto (bf16 on CUDA and on CPUs with AMX, where it is faster; "
-                            "fp32 elsewhere: measured slower with AVX512-BF16 alone, docs/performance.md)");
+                            "optimiser and losses in fp32) or auto (bf16 where it is measured faster: CUDA, CPUs with AMX, AMD "
+                            "CPUs with AVX512-BF16; fp32 elsewhere, e.g. an Intel Xeon with AVX512-BF16 but no AMX, where "
+                            "it was slower: docs/performance.md)");
   v("run_dir", run_dir, "folder holding one sub-folder per run");
   v.section("data", data, "training and evaluation data");
   v.section("model", model, "backbone network");
