@@ -187,6 +187,10 @@ int cmd_export(const ExportArgs& a) {
   std::cout << "wrote " << a.out << " (" << recipe.model.name << " backbone, "
             << (recipe.model.name == "vit" ? "timm" : "torchvision") << " parameter names; Python: torch.load(path))"
             << std::endl;
+  if (recipe.model.norm == "layer")
+    std::cout << "note: model.norm is layer: each bn*.weight/bias is the scale/shift of a GroupNorm with one group; "
+                 "build the network with nn.GroupNorm(1, C) in place of torchvision's BatchNorm2d to reproduce it"
+              << std::endl;
   return 0;
 }
 
