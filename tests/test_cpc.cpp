@@ -4,6 +4,7 @@
 #include <gtest/gtest.h>
 
 #include <cmath>
+#include <set>
 
 #include "selfsup/core/error.h"
 #include "selfsup/models/convnet.h"
@@ -105,4 +106,71 @@ TEST(Cpc, RecipeNeedsEnoughRows) {
   EXPECT_NO_THROW(cpc_recipe({"method.cpc.predict_steps=5"}));  // 28 px, 8/4: 6 rows
   EXPECT_THROW(cpc_recipe({"method.cpc.predict_steps=6"}), Error);
   EXPECT_THROW(cpc_recipe({"method.cpc.context=lstm"}), Error);
+}
+
+TEST(Cpc, ShiftedPatchesAreWindowsNearTheirGridPosition) {
+  // A 1 x 1 x 12 x 12 image of distinct values, 4 px patches at stride 4 (a 3 x 3 grid), shift 1:
+  // each patch must equal the edge-padded image at an offset in [-1, 1]^2 from its grid position.
+  const auto x = torch::arange(144, torch::kFloat).view({1, 1, 12, 12});
+  auto net = std::make_shared<models::ConvNet>(models::ConvNetOptions().width(0.5).in_channels(1));
+  PatchGridEncoder grid(net, 4, 4);
+  EXPECT_TRUE(torch::equal(grid.patches(x), x.unfold(2, 4, 4).unfold(3, 4, 4).permute({0, 2, 3, 1, 4, 5})));
+  EXPECT_THROW(grid.patches(x, 1), Error);  // no generator
+  auto gen = at::make_generator<at::CPUGeneratorImpl>(3);
+  const auto p = grid.patches(x, 1, &gen);
+  ASSERT_EQ(p.sizes(), (std::vector<int64_t>{1, 3, 3, 1, 4, 4}));
+  const auto padded = torch::nn::functional::pad(
+      x, torch::nn::functional::PadFuncOptions({1, 1, 1, 1}).mode(torch::kReplicate));
+  std::set<std::pair<int64_t, int64_t>> offsets;
+  for (int64_t r = 0; r < 3; ++r)
+    for (int64_t q = 0; q < 3; ++q) {
+      int found = 0;
+      for (int64_t dy = -1; dy <= 1; ++dy)
+        for (int64_t dx = -1; dx <= 1; ++dx) {
+          const auto window = padded.slice(2, 4 * r + 1 + dy, 4 * r + 5 + dy).slice(3, 4 * q + 1 + dx, 4 * q + 5 + dx);
+          if (torch::equal(p.select(1, r).select(1, q), window)) {
+            ++found;
+            offsets.insert({dy, dx});
+          }
+        }
+      EXPECT_EQ(found, 1) << "patch " << r << "," << q;
+    }
+  EXPECT_GT(offsets.size(), 2u);  // the patches move independently
+}
+
+TEST(Cpc, PatchJitterScalesEachPatchOnItsOwn) {
+  // Normalisation mean 0.5, std 0.25. Strength 0 is the identity; strength 0.5 on patches of one
+  // grey level (pixel 0.5, normalised 0) leaves contrast nothing to do and scales brightness by a
+  // factor in [0.5, 1.5] per patch: pixels in [0.25, 0.75], normalised in [-1, 1], all of a patch equal.
+  auto gen = at::make_generator<at::CPUGeneratorImpl>(5);
+  const auto varied = torch::rand({2, 3, 3, 1, 4, 4}) * 4.0 - 2.0;  // pixels in [0, 1]
+  EXPECT_TRUE(torch::allclose(jitter_patches(varied, 0.0, {0.5}, {0.25}, gen), varied, 1e-5, 1e-5));
+  const auto grey = torch::zeros({2, 3, 3, 1, 4, 4});
+  const auto out = jitter_patches(grey, 0.5, {0.5}, {0.25}, gen);
+  EXPECT_LE(out.abs().max().item<double>(), 1.0 + 1e-6);
+  const auto per_patch = out.amax({3, 4, 5});
+  EXPECT_TRUE(torch::allclose(per_patch, out.amin({3, 4, 5})));
+  EXPECT_GT((per_patch - per_patch.mean()).abs().max().item<double>(), 0.05);  // patches differ
+  // Contrast around the patch mean: a patch keeps its pattern up to a positive scale.
+  const auto pattern = jitter_patches(varied * 0.2, 0.3, {0.5}, {0.25}, gen);  // pixels 0.4..0.6: no clamping
+  const auto a = varied[0][0][0].flatten(), b = pattern[0][0][0].flatten();  // one patch
+  const auto corr = torch::corrcoef(torch::stack({a, b})).index({0, 1}).item<double>();
+  EXPECT_NEAR(corr, 1.0, 1e-4);
+}
+
+TEST(Cpc, PatchAugmentationTrainsDeterministically) {
+  auto step = [] {
+    torch::manual_seed(0);
+    Cpc cpc(cpc_recipe({"method.cpc.patch_jitter=0.4", "method.cpc.patch_shift=2"}), 1);
+    data::Batch batch;
+    batch.views.push_back(torch::randn({4, 1, 28, 28}));
+    StepContext ctx;
+    ctx.generator = at::make_generator<at::CPUGeneratorImpl>(7);
+    return cpc.training_step(batch, ctx).loss.item<double>();
+  };
+  const double loss = step();
+  EXPECT_NEAR(loss, std::log(4.0), 0.7);
+  EXPECT_EQ(loss, step());
+  EXPECT_THROW(cpc_recipe({"method.cpc.patch_jitter=1"}), Error);
+  EXPECT_THROW(cpc_recipe({"method.cpc.patch_shift=-1"}), Error);
 }

@@ -9,8 +9,11 @@
 // flipped or transposed), each direction with its own predictors, as CPC v2 predicts in four
 // directions; the loss is the mean over directions.
 // (^: L2-normalised; the paper uses unnormalised bilinear scores, the normalisation with a
-// temperature trains more stably in the short runs here). Evaluation pools the patch embeddings
-// of the whole image (PatchGridEncoder).
+// temperature trains more stably in the short runs here). patch_jitter and patch_shift give every
+// patch its own brightness, contrast and offset, CPC v2's patch-based augmentation: with one
+// transformation per image the patches of an image share these, and the InfoNCE can pick the right
+// image by them instead of by content. Evaluation pools the patch embeddings of the whole image
+// (PatchGridEncoder).
 #include "selfsup/ssl/methods/cpc.h"
 
 #include "selfsup/core/error.h"
@@ -28,6 +31,11 @@ void CpcConfig::visit(config::Visitor& v) {
   v("predict_steps", predict_steps, "predict the patches 1..k rows below each context position (CPC v1 images: up to 5)", config::at_least_one);
   v("directions", directions, "1: predict downwards (CPC v1) | 2: also upwards | 4: also along the rows both ways (CPC v2)", config::at_least_one);
   v("temperature", temperature, "InfoNCE temperature on the L2-normalised predictions and patch embeddings", config::positive);
+  v("patch_jitter", patch_jitter,
+    "CPC v2's patch-based augmentation: each patch's brightness and contrast scaled by its own factors in [1-s, 1+s] (0: off)",
+    config::probability);
+  v("patch_shift", patch_shift,
+    "each patch cut at its own random offset of up to this many pixels from its grid position (0: off)", config::non_negative);
 }
 
 void CpcConfig::validate(const Recipe& r, const RecipeCheck& check) const {
@@ -55,18 +63,51 @@ PatchGridEncoder::PatchGridEncoder(std::shared_ptr<models::Backbone> backbone, i
   register_module("backbone", backbone_);
 }
 
-torch::Tensor PatchGridEncoder::grid(const torch::Tensor& x) {
+torch::Tensor PatchGridEncoder::patches(const torch::Tensor& x, int64_t shift, at::Generator* gen) const {
   if (x.size(2) < patch_size_ || x.size(3) < patch_size_)
     throw Error("cpc: image " + std::to_string(x.size(2)) + "x" + std::to_string(x.size(3)) +
                 " is smaller than a patch (" + std::to_string(patch_size_) + ")");
-  const int64_t n = x.size(0), c = x.size(1);
-  auto p = x.unfold(2, patch_size_, stride_).unfold(3, patch_size_, stride_);  // N x C x R x Q x p x p
-  const int64_t rows = p.size(2), cols = p.size(3);
-  p = p.permute({0, 2, 3, 1, 4, 5}).reshape({n * rows * cols, c, patch_size_, patch_size_});
-  return backbone_->forward(p).view({n, rows, cols, -1});
+  if (shift == 0) return x.unfold(2, patch_size_, stride_).unfold(3, patch_size_, stride_).permute({0, 2, 3, 1, 4, 5});
+  if (gen == nullptr) throw Error("cpc: shifted patches need a random generator");
+  // Cut windows enlarged by shift on each side around the same grid positions, then a p x p
+  // patch at a random offset inside each window.
+  const int64_t window = patch_size_ + 2 * shift;
+  const auto padded = F::pad(x, F::PadFuncOptions({shift, shift, shift, shift}).mode(torch::kReplicate));
+  const auto w = padded.unfold(2, window, stride_).unfold(3, window, stride_).permute({0, 2, 3, 1, 4, 5});
+  const int64_t n = w.size(0), rows = w.size(1), cols = w.size(2), c = w.size(3);
+  const auto long_opts = torch::TensorOptions().dtype(torch::kLong);
+  const auto draw = [&] { return torch::randint(2 * shift + 1, {n, rows, cols, 1, 1, 1}, *gen, long_opts).to(x.device()); };
+  const auto steps = torch::arange(patch_size_, long_opts.device(x.device()));
+  const auto ys = (draw() + steps.view({1, 1, 1, 1, -1, 1})).expand({n, rows, cols, c, patch_size_, window});
+  const auto xs = (draw() + steps.view({1, 1, 1, 1, 1, -1})).expand({n, rows, cols, c, patch_size_, patch_size_});
+  return w.gather(4, ys).gather(5, xs);
 }
 
-Cpc::Cpc(const Recipe& recipe, int64_t in_channels) : config_(method_settings<CpcConfig>(recipe)) {
+torch::Tensor PatchGridEncoder::encode(const torch::Tensor& patches) {
+  const int64_t n = patches.size(0), rows = patches.size(1), cols = patches.size(2);
+  const auto flat = patches.reshape({n * rows * cols, patches.size(3), patches.size(4), patches.size(5)});
+  return backbone_->forward(flat).view({n, rows, cols, -1});
+}
+
+torch::Tensor jitter_patches(const torch::Tensor& patches, double strength, const std::vector<double>& mean,
+                             const std::vector<double>& std, at::Generator& gen) {
+  const int64_t c = patches.size(3);
+  auto per_channel = [&](const std::vector<double>& v) {
+    const auto t = torch::tensor(v, torch::dtype(torch::kFloat)).to(patches.device());
+    return (v.size() == 1 ? t.expand({c}) : t).view({1, 1, 1, c, 1, 1});
+  };
+  const auto m = per_channel(mean), s = per_channel(std);
+  auto factors = [&] {
+    const auto u = torch::rand({patches.size(0), patches.size(1), patches.size(2), 1, 1, 1}, gen);
+    return (1.0 + strength * (2.0 * u - 1.0)).to(patches.device());
+  };
+  const auto pixels = (patches * s + m) * factors();
+  const auto patch_mean = pixels.mean({3, 4, 5}, true);
+  return (((pixels - patch_mean) * factors() + patch_mean).clamp(0.0, 1.0) - m) / s;
+}
+
+Cpc::Cpc(const Recipe& recipe, int64_t in_channels)
+    : config_(method_settings<CpcConfig>(recipe)), mean_(recipe.augment.views.at(0).mean), std_(recipe.augment.views.at(0).std) {
   encoder_ = register_module("encoder", models::make_backbone(recipe.model, in_channels));
   patches_ = std::make_shared<PatchGridEncoder>(encoder_, config_.patch_size, config_.patch_stride);
   const int64_t d = encoder_->output_dim();
@@ -128,7 +169,9 @@ torch::Tensor Cpc::prediction_loss(const torch::Tensor& z, int64_t predictor_off
 }
 
 StepOutput Cpc::training_step(const data::Batch& batch, StepContext& ctx) {
-  const auto z = patches_->grid(batch.views.at(0));  // N x R x Q x D
+  auto p = patches_->patches(batch.views.at(0), config_.patch_shift, &ctx.generator);  // N x R x Q x C x p x p
+  if (config_.patch_jitter > 0) p = jitter_patches(p, config_.patch_jitter, mean_, std_, ctx.generator);
+  const auto z = patches_->encode(p);  // N x R x Q x D
   auto loss = prediction_loss(z, 0);
   for (int64_t dir = 1; dir < config_.directions; ++dir)
     loss = loss + prediction_loss(orient(z, dir), dir * config_.predict_steps);

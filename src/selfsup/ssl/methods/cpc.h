@@ -17,6 +17,8 @@ struct CpcConfig : config::DynamicSectionOf<CpcConfig> {
   int64_t predict_steps = 3;    // predict the patches 1..k rows below
   int64_t directions = 1;       // 1: top to bottom (CPC v1) | 2: and bottom to top | 4: and both ways along rows (CPC v2)
   double temperature = 0.1;
+  double patch_jitter = 0.0;  // CPC v2's patch-based augmentation: own brightness/contrast per patch
+  int64_t patch_shift = 0;    // and own random offset of up to this many pixels
   void visit(config::Visitor& v) override;
   void validate(const Recipe& r, const RecipeCheck& check) const;
 };
@@ -26,8 +28,13 @@ struct CpcConfig : config::DynamicSectionOf<CpcConfig> {
 class PatchGridEncoder : public models::Backbone {
  public:
   PatchGridEncoder(std::shared_ptr<models::Backbone> backbone, int64_t patch_size, int64_t stride);
+  // N x C x H x W -> N x rows x cols x C x p x p. shift > 0 cuts each patch at its own random
+  // offset of up to shift pixels from its grid position (the image's edges replicated outwards).
+  torch::Tensor patches(const torch::Tensor& x, int64_t shift = 0, at::Generator* gen = nullptr) const;
+  // N x rows x cols x C x p x p -> N x rows x cols x D.
+  torch::Tensor encode(const torch::Tensor& patches);
   // N x C x H x W -> N x rows x cols x D.
-  torch::Tensor grid(const torch::Tensor& x);
+  torch::Tensor grid(const torch::Tensor& x) { return encode(patches(x)); }
   torch::Tensor forward(torch::Tensor x) override { return grid(x).mean({1, 2}); }
   int64_t output_dim() const override { return backbone_->output_dim(); }
 
@@ -35,6 +42,12 @@ class PatchGridEncoder : public models::Backbone {
   std::shared_ptr<models::Backbone> backbone_;
   int64_t patch_size_, stride_;
 };
+
+// Scales the brightness and then the contrast (around the patch's mean) of every patch of an
+// N x rows x cols x C x p x p grid by its own factors drawn from [1 - strength, 1 + strength], in
+// pixel values (the grid is normalised with mean/std per channel; pixels are clamped to [0, 1]).
+torch::Tensor jitter_patches(const torch::Tensor& patches, double strength, const std::vector<double>& mean,
+                             const std::vector<double>& std, at::Generator& gen);
 
 class Cpc : public Method {
  public:
@@ -58,6 +71,7 @@ class Cpc : public Method {
   torch::Tensor prediction_loss(const torch::Tensor& z, int64_t predictor_offset);
 
   CpcConfig config_;
+  std::vector<double> mean_, std_;  // the view's normalisation, for jitter_patches
   std::shared_ptr<models::Backbone> encoder_;
   std::shared_ptr<PatchGridEncoder> patches_;
   torch::nn::GRU gru_{nullptr};
