@@ -16,6 +16,7 @@
 // (PatchGridEncoder).
 #include "selfsup/ssl/methods/cpc.h"
 
+#include "selfsup/augment/ops.h"
 #include "selfsup/core/error.h"
 #include "selfsup/core/distributed.h"
 #include "selfsup/ssl/common.h"
@@ -91,19 +92,23 @@ torch::Tensor PatchGridEncoder::encode(const torch::Tensor& patches) {
 
 torch::Tensor jitter_patches(const torch::Tensor& patches, double strength, const std::vector<double>& mean,
                              const std::vector<double>& std, at::Generator& gen) {
-  const int64_t c = patches.size(3);
-  auto per_channel = [&](const std::vector<double>& v) {
-    const auto t = torch::tensor(v, torch::dtype(torch::kFloat)).to(patches.device());
-    return (v.size() == 1 ? t.expand({c}) : t).view({1, 1, 1, c, 1, 1});
-  };
-  const auto m = per_channel(mean), s = per_channel(std);
+  // The patches as a batch of images in pixel values, jittered by the augmentation's own
+  // brightness and contrast operations with a factor per patch, then normalised again.
+  const auto sizes = patches.sizes().vec();
+  const auto images = patches.reshape({-1, sizes[3], sizes[4], sizes[5]});
+  std::vector<double> inv_mean, inv_std;  // 1 or C values, as mean and std
+  for (size_t i = 0; i < std::max(mean.size(), std.size()); ++i) {
+    inv_mean.push_back(-mean[i % mean.size()] / std[i % std.size()]);
+    inv_std.push_back(1.0 / std[i % std.size()]);
+  }
   auto factors = [&] {
-    const auto u = torch::rand({patches.size(0), patches.size(1), patches.size(2), 1, 1, 1}, gen);
+    const auto u = torch::rand({images.size(0)}, gen);
     return (1.0 + strength * (2.0 * u - 1.0)).to(patches.device());
   };
-  const auto pixels = (patches * s + m) * factors();
-  const auto patch_mean = pixels.mean({3, 4, 5}, true);
-  return (((pixels - patch_mean) * factors() + patch_mean).clamp(0.0, 1.0) - m) / s;
+  auto pixels = augment::normalize(images, inv_mean, inv_std);  // (x - (-m/s)) * s = x * s + m
+  pixels = augment::adjust_brightness(pixels, factors());
+  pixels = augment::adjust_contrast(pixels, factors());
+  return augment::normalize(pixels, mean, std).view(sizes);
 }
 
 Cpc::Cpc(const Recipe& recipe, int64_t in_channels)

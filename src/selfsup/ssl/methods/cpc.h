@@ -43,9 +43,9 @@ class PatchGridEncoder : public models::Backbone {
   int64_t patch_size_, stride_;
 };
 
-// Scales the brightness and then the contrast (around the patch's mean) of every patch of an
+// Scales the brightness and then the contrast (augment::adjust_*) of every patch of an
 // N x rows x cols x C x p x p grid by its own factors drawn from [1 - strength, 1 + strength], in
-// pixel values (the grid is normalised with mean/std per channel; pixels are clamped to [0, 1]).
+// pixel values (the grid is normalised with mean/std per channel; pixels clamped to [0, 1] after each).
 torch::Tensor jitter_patches(const torch::Tensor& patches, double strength, const std::vector<double>& mean,
                              const std::vector<double>& std, at::Generator& gen);
 
