@@ -174,3 +174,20 @@ TEST(Cpc, PatchAugmentationTrainsDeterministically) {
   EXPECT_THROW(cpc_recipe({"method.cpc.patch_jitter=1"}), Error);
   EXPECT_THROW(cpc_recipe({"method.cpc.patch_shift=-1"}), Error);
 }
+
+// Four copies of one image: at the same position every image's patch is the same, so the papers'
+// negatives from other images alone leave exactly ln 4; all_patches adds the image's other places,
+// which differ, so the loss rises above it.
+TEST(Cpc, AllPatchNegativesAddTheImagesOtherPlaces) {
+  auto loss = [](const std::string& negatives) {
+    torch::manual_seed(0);
+    Cpc cpc(cpc_recipe({"method.cpc.negatives=" + negatives}), 1);
+    data::Batch batch;
+    batch.views.push_back(torch::randn({1, 1, 28, 28}).repeat({4, 1, 1, 1}));
+    StepContext ctx;
+    return cpc.training_step(batch, ctx).loss.item<double>();
+  };
+  EXPECT_NEAR(loss("same_position"), std::log(4.0), 1e-4);
+  EXPECT_GT(loss("all_patches"), std::log(4.0) + 0.5);
+  EXPECT_THROW(cpc_recipe({"method.cpc.negatives=random"}), Error);
+}

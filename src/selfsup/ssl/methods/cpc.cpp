@@ -5,6 +5,9 @@
 // patch k rows below, z_{i+k,j}. InfoNCE scores the prediction against the patches at the same
 // position in the other images of the batch:
 //   L = mean_k mean_{i,j} CE( (W_k c_ij)^ . z^_{i+k,j}(all images) / tau,  own image )
+// or, with negatives: all_patches (the papers' choice), against every patch of rows k.. of every
+// image, the own image's other positions included, so that a prediction must say what lies at its
+// place rather than which image it belongs to.
 // With directions 2 or 4 the same context network also runs up the grid and along its rows (the grid
 // flipped or transposed), each direction with its own predictors, as CPC v2 predicts in four
 // directions; the loss is the mean over directions.
@@ -37,6 +40,9 @@ void CpcConfig::visit(config::Visitor& v) {
     config::probability);
   v("patch_shift", patch_shift,
     "each patch cut at its own random offset of up to this many pixels from its grid position (0: off)", config::non_negative);
+  v("negatives", negatives,
+    "what a prediction is scored against: same_position (the patch at its place in the other images) | "
+    "all_patches (every patch of every image in the batch, its own image's other places included; CPC v1/v2)");
 }
 
 void CpcConfig::validate(const Recipe& r, const RecipeCheck& check) const {
@@ -48,6 +54,8 @@ void CpcConfig::validate(const Recipe& r, const RecipeCheck& check) const {
   if (directions != 1 && directions != 2 && directions != 4)
     check.fail("method.cpc.directions", "expected 1, 2 or 4, got " + std::to_string(directions));
   check.temperature("method.cpc.temperature", temperature);
+  if (negatives != "same_position" && negatives != "all_patches")
+    check.fail("method.cpc.negatives", "expected same_position or all_patches, got '" + negatives + "'");
   const int64_t size = r.augment.views[0].crop.size;
   if (size > 0 && (size < patch_size || (size - patch_size) / patch_stride < predict_steps))
     check.fail("method.cpc.predict_steps", "a " + std::to_string(size) + " px crop gives " +
@@ -167,7 +175,10 @@ torch::Tensor Cpc::prediction_loss(const torch::Tensor& z, int64_t predictor_off
     auto by_position = [&](const torch::Tensor& t) {  // (R-k)*Q positions x N images x D
       return l2_normalize(t.reshape({-1, d})).view({t.size(0), (rows - k) * cols, d}).transpose(0, 1);
     };
-    const auto term = info_nce_positions(by_position(pred), by_position(target), config_.temperature);
+    const auto term = config_.negatives == "all_patches"
+                          ? info_nce_in_batch(l2_normalize(pred.reshape({-1, d})), l2_normalize(target.reshape({-1, d})),
+                                              config_.temperature)
+                          : info_nce_positions(by_position(pred), by_position(target), config_.temperature);
     loss = k == 1 ? term : loss + term;
   }
   return loss / static_cast<double>(steps);

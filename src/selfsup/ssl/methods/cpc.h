@@ -19,6 +19,7 @@ struct CpcConfig : config::DynamicSectionOf<CpcConfig> {
   double temperature = 0.1;
   double patch_jitter = 0.0;  // CPC v2's patch-based augmentation: own brightness/contrast per patch
   int64_t patch_shift = 0;    // and own random offset of up to this many pixels
+  std::string negatives = "same_position";  // same_position (other images) | all_patches (CPC v1/v2)
   void visit(config::Visitor& v) override;
   void validate(const Recipe& r, const RecipeCheck& check) const;
 };
