@@ -175,9 +175,9 @@ TEST(Cpc, PatchAugmentationTrainsDeterministically) {
   EXPECT_THROW(cpc_recipe({"method.cpc.patch_shift=-1"}), Error);
 }
 
-// Four copies of one image: at the same position every image's patch is the same, so the papers'
-// negatives from other images alone leave exactly ln 4; all_patches adds the image's other places,
-// which differ, so the loss rises above it.
+// Four copies of one image: at the same position every image's patch is the same, so the default's
+// negatives (the other images at that place) leave exactly ln 4; all_patches adds the image's other
+// places, which differ, so the loss rises above it.
 TEST(Cpc, AllPatchNegativesAddTheImagesOtherPlaces) {
   auto loss = [](const std::string& negatives) {
     torch::manual_seed(0);
