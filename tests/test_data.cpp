@@ -422,6 +422,27 @@ TEST(Loader, EpochsShuffleDifferentlyAndShuffleOffIsIdentity) {
   EXPECT_TRUE(run_epoch(ordered, 3)[1].indices.equal(torch::arange(50, 100)));
 }
 
+TEST(Loader, GroupedShufflingKeepsEachGroupTogether) {
+  // 103 images in groups of 3 (ids 0..34, the last group has one member); batches of 9 then hold
+  // whole groups except where a group straddles two batches.
+  auto ds = counting_dataset(103);
+  auto o = options(103, 1, false);
+  o.groups = torch::arange(103).div(3, "floor") * 7;  // ids need not be dense
+  Loader loader(ds, o);
+  const auto perm = run_epoch(loader, 4)[0].indices;
+  EXPECT_TRUE(std::get<0>(perm.sort()).equal(torch::arange(103)));  // a permutation
+  const auto ids = o.groups.index_select(0, perm);
+  int64_t runs = 1;  // maximal runs of one id: exactly one per group when groups are contiguous
+  for (int64_t i = 1; i < ids.size(0); ++i) runs += ids[i].item<int64_t>() != ids[i - 1].item<int64_t>();
+  EXPECT_EQ(runs, 35);
+  // Random order of the groups and within them: not the identity, another epoch differs.
+  EXPECT_FALSE(perm.equal(torch::arange(103)));
+  EXPECT_FALSE(perm.equal(run_epoch(loader, 5)[0].indices));
+  EXPECT_TRUE(perm.equal(run_epoch(loader, 4)[0].indices));
+  o.groups = torch::zeros({5}, torch::kLong);
+  EXPECT_THROW(Loader(ds, o), Error);
+}
+
 TEST(Loader, DropLastAndFullCoverage) {
   auto ds = counting_dataset(103);
   Loader dropping(ds, options(10, 2));

@@ -29,6 +29,7 @@ void ClipConfig::visit(config::Visitor& v) {
   v("image_pretrained", image_pretrained, "backbone weights to start the image encoder from: torchvision (ResNet) or timm (ViT) names, a .pt file saved as torch.save(dict(model.state_dict()), path) or a .safetensors file; fc.* / head.* are skipped");
   v.section("text", text, "tokenizer and text encoder (DistilBERT architecture, CLS pooling)");
   v("zeroshot_templates", zeroshot_templates, "prompts for zero-shot classification; {} is replaced by the class name");
+  v("group_batches", group_batches, "shuffle so that the images sharing a content id (emoji: the same emoji and skin tone by different artists; Flickr8k: one photo each) fall into the same batch, each other's positives through their captions");
   v("eval_every", eval_every, "epochs between retrieval evaluations on the test split (0 = only at the end)", config::non_negative);
 }
 

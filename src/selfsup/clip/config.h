@@ -38,6 +38,7 @@ struct ClipConfig : config::DynamicSectionOf<ClipConfig> {
   std::string image_pretrained;  // torchvision / timm backbone weights (.pt dict or .safetensors) to start from
   ClipTextConfig text;
   std::vector<std::string> zeroshot_templates{"{}", "an emoji of {}", "a picture of {}"};
+  bool group_batches = false;  // keep the images of one content id (one emoji by several artists) in one batch
   int64_t eval_every = 5;  // epochs between retrieval evaluations on the test split (0 = only at the end)
   void visit(config::Visitor& v) override;
   void validate(const Recipe& r, const RecipeCheck& check) const;

@@ -70,6 +70,9 @@ class ClipTask : public train::Task {
 
   const data::ImageDataset& train_images() const override { return train_.images; }
   std::shared_ptr<train::Model> model() override { return model_; }
+  torch::Tensor batch_groups() const override {
+    return clip_config(r_).group_batches ? train_.image_group : torch::Tensor();
+  }
 
   std::string describe_model() const override {
     std::ostringstream s;

@@ -25,6 +25,17 @@ constexpr int64_t kTransformSeedOffset = 1'000'003;
 
 }  // namespace
 
+torch::Tensor grouped_permutation(const torch::Tensor& groups, at::Generator& gen) {
+  const auto ids = groups.to(torch::kLong).reshape({-1});
+  const int64_t n = ids.numel();
+  const auto [unique, inverse] = torch::_unique(ids, /*sorted=*/false, /*return_inverse=*/true);
+  // Sorting by (random rank of the group, random rank of the item) puts each group's members
+  // together in a random order.
+  const auto group_rank = torch::randperm(unique.numel(), gen, torch::kLong).index_select(0, inverse);
+  const auto item_rank = torch::randperm(n, gen, torch::kLong);
+  return std::get<1>((group_rank * n + item_rank).sort());
+}
+
 uint64_t mix_seed(uint64_t a, uint64_t b, uint64_t c) {
   return splitmix64(splitmix64(splitmix64(a) ^ b) ^ c);
 }
@@ -44,6 +55,9 @@ Loader::Loader(ImageDataset dataset, LoaderOptions options, BatchTransform trans
                 std::to_string(options_.prefetch));
   if (dataset_.streamed() && options_.crops.empty())
     throw Error(dataset_.source + ": a streamed dataset needs the size of each view's crop (augment.views.*.crop.size)");
+  if (options_.groups.defined() && options_.groups.numel() != dataset_.size())
+    throw Error(dataset_.source + ": " + std::to_string(options_.groups.numel()) + " batch groups for " +
+                std::to_string(dataset_.size()) + " images: expected one group id per image");
   for (const auto& c : options_.crops)
     if (c.size <= 0) throw Error(dataset_.source + ": crop size " + std::to_string(c.size) + ": expected > 0 for streamed data");
 }
@@ -60,7 +74,7 @@ void Loader::start_epoch(int64_t epoch, int64_t first_step) {
   const int64_t n = dataset_.size();
   if (options_.shuffle) {
     auto gen = at::make_generator<at::CPUGeneratorImpl>(mix_seed(options_.seed, epoch));
-    permutation_ = torch::randperm(n, gen, torch::kLong);
+    permutation_ = options_.groups.defined() ? grouped_permutation(options_.groups, gen) : torch::randperm(n, gen, torch::kLong);
   } else {
     permutation_ = torch::arange(n, torch::kLong);
   }

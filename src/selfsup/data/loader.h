@@ -49,6 +49,10 @@ struct LoaderOptions {
   // positions shard_rank, shard_rank + shard_count, ... (strided, so BatchNorm split groups match
   // the ranks; core/distributed.h). Its augmentations draw from their own seed per rank.
   int64_t shard_rank = 0, shard_count = 1;
+  // Optional, one int64 id per image: shuffling keeps the images that share an id next to each
+  // other (groups in random order, members in random order), so they land in the same batch —
+  // e.g. one emoji drawn by several artists. Undefined: a plain random permutation.
+  torch::Tensor groups;
 };
 
 class Loader {
@@ -103,6 +107,10 @@ class Loader {
   std::condition_variable space_cv_;  // a batch was taken, or stopping
   std::vector<std::thread> workers_;
 };
+
+// A random permutation of 0..groups.size(0)-1 in which the indices sharing a group id are
+// consecutive: the groups in random order, the members of each in random order.
+torch::Tensor grouped_permutation(const torch::Tensor& groups, at::Generator& gen);
 
 // A well-mixed 64-bit hash (splitmix64 style) of the parts, for deriving seeds.
 uint64_t mix_seed(uint64_t a, uint64_t b, uint64_t c = 0);

@@ -50,6 +50,9 @@ class Task {
   virtual ~Task() = default;
   // The images the loader batches (each batch's views come from the recipe's augment.views).
   virtual const data::ImageDataset& train_images() const = 0;
+  // One id per training image whose sharers the loader keeps in the same batch
+  // (LoaderOptions::groups); undefined (the default): plain shuffling.
+  virtual torch::Tensor batch_groups() const { return {}; }
   virtual std::shared_ptr<Model> model() = 0;
   virtual std::string describe_model() const = 0;  // one line for metrics.json
   virtual std::string method_name() const { return ""; }  // metrics.json's "method" (empty: the task's name)

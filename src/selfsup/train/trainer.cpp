@@ -162,6 +162,7 @@ class Run {
     auto lo = training_loader_options(r_, train_images);
     lo.shard_rank = dist::rank();
     lo.shard_count = dist::world_size();
+    lo.groups = task_->batch_groups();
     if (r_.train.batch_size % lo.shard_count != 0)
       throw Error("train.batch_size: " + std::to_string(r_.train.batch_size) + " (the global batch) cannot be split evenly over " +
                   std::to_string(lo.shard_count) + " processes: expected a multiple of " + std::to_string(lo.shard_count));
