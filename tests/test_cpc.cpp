@@ -85,6 +85,8 @@ TEST(Cpc, EachDirectionHasItsOwnPredictors) {
   };
   EXPECT_EQ(count(cpc_recipe({"method.cpc.predict_steps=2"})), 2);
   EXPECT_EQ(count(cpc_recipe({"method.cpc.predict_steps=2", "method.cpc.directions=4"})), 8);
+  // Skipped steps have no predictor: 3 steps, the nearest 2 skipped, 4 directions.
+  EXPECT_EQ(count(cpc_recipe({"method.cpc.skip_steps=2", "method.cpc.directions=4"})), 4);
   EXPECT_THROW(cpc_recipe({"method.cpc.directions=3"}), Error);
 }
 
@@ -102,10 +104,34 @@ TEST(Cpc, FourDirectionsTrainEveryPredictor) {
     if (p.key().rfind("predictors.", 0) == 0) EXPECT_GT(p.value().grad().abs().sum().item<double>(), 0) << p.key();
 }
 
+TEST(Cpc, SkippedStepsIgnoreTheRowsInBetween) {
+  // A 20 px image gives 4 rows of 8 px patches at stride 4 (pixel rows 0-7, 4-11, 8-15, 12-19).
+  // Predicting only 3 rows ahead, row 0's context predicts row 3, and pixel rows 8-11 (seen by
+  // patch rows 1 and 2 only) cannot change the loss; predicting 1..3 rows ahead, they do.
+  auto loss = [](const std::string& skip, const torch::Tensor& x) {
+    torch::manual_seed(0);
+    Cpc cpc(cpc_recipe({"method.cpc.skip_steps=" + skip}), 1);
+    cpc.eval();  // batch norm on running statistics: images do not share batch statistics
+    data::Batch batch;
+    batch.views.push_back(x);
+    StepContext ctx;
+    torch::NoGradGuard no_grad;
+    return cpc.training_step(batch, ctx).loss.item<double>();
+  };
+  torch::manual_seed(1);
+  const auto x = torch::randn({3, 1, 20, 20});
+  auto changed = x.clone();
+  changed.slice(2, 8, 12).add_(1.0);
+  EXPECT_NEAR(loss("2", x), loss("2", changed), 1e-5);
+  EXPECT_GT(std::abs(loss("0", x) - loss("0", changed)), 1e-3);
+}
+
 TEST(Cpc, RecipeNeedsEnoughRows) {
   EXPECT_NO_THROW(cpc_recipe({"method.cpc.predict_steps=5"}));  // 28 px, 8/4: 6 rows
   EXPECT_THROW(cpc_recipe({"method.cpc.predict_steps=6"}), Error);
   EXPECT_THROW(cpc_recipe({"method.cpc.context=lstm"}), Error);
+  EXPECT_NO_THROW(cpc_recipe({"method.cpc.skip_steps=2"}));
+  EXPECT_THROW(cpc_recipe({"method.cpc.skip_steps=3"}), Error);  // nothing left to predict
 }
 
 TEST(Cpc, ShiftedPatchesAreWindowsNearTheirGridPosition) {

@@ -5,6 +5,9 @@
 // patch k rows below, z_{i+k,j}. InfoNCE scores the prediction against the patches at the same
 // position in the other images of the batch:
 //   L = mean_k mean_{i,j} CE( (W_k c_ij)^ . z^_{i+k,j}(all images) / tau,  own image )
+// With skip_steps s only k = s+1..K are predicted: the rows right below the context's last patch
+// overlap it or touch it, and predicting them can lean on pixels shared across the border rather
+// than on what the image shows (CPC v2's published pseudocode ignores the 2 nearest of 3 steps).
 // or, with negatives: all_patches (the papers' choice), against every patch of rows k.. of every
 // image, the own image's other positions included, so that a prediction must say what lies at its
 // place rather than which image it belongs to.
@@ -33,6 +36,9 @@ void CpcConfig::visit(config::Visitor& v) {
   v("context", context, "autoregressive context network down the grid: gru (per column, top to bottom) | conv (masked convolutions)");
   v("context_layers", context_layers, "number of masked convolution layers (context: conv)", config::at_least_one);
   v("predict_steps", predict_steps, "predict the patches 1..k rows below each context position (CPC v1 images: up to 5)", config::at_least_one);
+  v("skip_steps", skip_steps,
+    "leave out the nearest s of those steps, which overlap or touch the context's last patch (CPC v2's code: 2 of 3)",
+    config::non_negative);
   v("directions", directions, "1: predict downwards (CPC v1) | 2: also upwards | 4: also along the rows both ways (CPC v2)", config::at_least_one);
   v("temperature", temperature, "InfoNCE temperature on the L2-normalised predictions and patch embeddings", config::positive);
   v("patch_jitter", patch_jitter,
@@ -51,6 +57,9 @@ void CpcConfig::validate(const Recipe& r, const RecipeCheck& check) const {
   if (context != "gru" && context != "conv") check.fail("method.cpc.context", "expected gru or conv, got '" + context + "'");
   if (context_layers < 1) check.fail("method.cpc.context_layers", "expected at least 1");
   if (predict_steps < 1) check.fail("method.cpc.predict_steps", "expected at least 1");
+  if (skip_steps < 0 || skip_steps >= predict_steps)
+    check.fail("method.cpc.skip_steps", "expected 0 to predict_steps - 1 (" + std::to_string(predict_steps - 1) + "), got " +
+                                            std::to_string(skip_steps));
   if (directions != 1 && directions != 2 && directions != 4)
     check.fail("method.cpc.directions", "expected 1, 2 or 4, got " + std::to_string(directions));
   check.temperature("method.cpc.temperature", temperature);
@@ -132,7 +141,8 @@ Cpc::Cpc(const Recipe& recipe, int64_t in_channels)
       conv_->push_back(torch::nn::Conv2d(torch::nn::Conv2dOptions(d, d, {2, 3})));
   }
   predictors_ = register_module("predictors", torch::nn::ModuleList());
-  for (int64_t k = 0; k < config_.directions * config_.predict_steps; ++k) predictors_->push_back(torch::nn::Linear(d, d));
+  const int64_t steps = config_.predict_steps - config_.skip_steps;  // predictors per direction
+  for (int64_t k = 0; k < config_.directions * steps; ++k) predictors_->push_back(torch::nn::Linear(d, d));
 }
 
 torch::Tensor Cpc::context(const torch::Tensor& z) {
@@ -164,12 +174,13 @@ torch::Tensor Cpc::orient(const torch::Tensor& z, int64_t d) {
 torch::Tensor Cpc::prediction_loss(const torch::Tensor& z, int64_t predictor_offset) {
   const auto c = context(z);
   const int64_t rows = z.size(1), cols = z.size(2), d = z.size(3);
-  const int64_t steps = std::min<int64_t>(config_.predict_steps, rows - 1);
-  if (steps < 1) throw Error("cpc: " + std::to_string(rows) + " rows of patches: nothing to predict");
+  const int64_t first = config_.skip_steps + 1, last = std::min<int64_t>(config_.predict_steps, rows - 1);
+  if (last < first)
+    throw Error("cpc: " + std::to_string(rows) + " rows of patches: nothing to predict " + std::to_string(first) + " rows ahead");
   torch::Tensor loss;
-  for (int64_t k = 1; k <= steps; ++k) {
+  for (int64_t k = first; k <= last; ++k) {
     // Several processes: negatives from the images of the global batch.
-    const auto predictor = predictors_[predictor_offset + k - 1]->as<torch::nn::Linear>();
+    const auto predictor = predictors_[predictor_offset + k - first]->as<torch::nn::Linear>();
     const auto pred = dist::gather_batch_with_grad(predictor->forward(c.slice(1, 0, rows - k)));  // N x (R-k) x Q x D
     const auto target = dist::gather_batch_with_grad(z.slice(1, k, rows));
     auto by_position = [&](const torch::Tensor& t) {  // (R-k)*Q positions x N images x D
@@ -179,9 +190,9 @@ torch::Tensor Cpc::prediction_loss(const torch::Tensor& z, int64_t predictor_off
                           ? info_nce_in_batch(l2_normalize(pred.reshape({-1, d})), l2_normalize(target.reshape({-1, d})),
                                               config_.temperature)
                           : info_nce_positions(by_position(pred), by_position(target), config_.temperature);
-    loss = k == 1 ? term : loss + term;
+    loss = k == first ? term : loss + term;
   }
-  return loss / static_cast<double>(steps);
+  return loss / static_cast<double>(last - first + 1);
 }
 
 StepOutput Cpc::training_step(const data::Batch& batch, StepContext& ctx) {
@@ -190,7 +201,7 @@ StepOutput Cpc::training_step(const data::Batch& batch, StepContext& ctx) {
   const auto z = patches_->encode(p);  // N x R x Q x D
   auto loss = prediction_loss(z, 0);
   for (int64_t dir = 1; dir < config_.directions; ++dir)
-    loss = loss + prediction_loss(orient(z, dir), dir * config_.predict_steps);
+    loss = loss + prediction_loss(orient(z, dir), dir * (config_.predict_steps - config_.skip_steps));
   StepOutput out{loss / static_cast<double>(config_.directions), {}};
   out.logs["spread"] = embedding_spread(z.reshape({-1, z.size(3)}));
   return out;

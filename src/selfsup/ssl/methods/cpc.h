@@ -15,6 +15,7 @@ struct CpcConfig : config::DynamicSectionOf<CpcConfig> {
   std::string context = "gru";  // gru | conv (masked: each row sees only the rows above)
   int64_t context_layers = 3;   // conv context: causal layers
   int64_t predict_steps = 3;    // predict the patches 1..k rows below
+  int64_t skip_steps = 0;       // but not the nearest s of them (CPC v2's code: 2 of 3)
   int64_t directions = 1;       // 1: top to bottom (CPC v1) | 2: and bottom to top | 4: and both ways along rows (CPC v2)
   double temperature = 0.1;
   double patch_jitter = 0.0;  // CPC v2's patch-based augmentation: own brightness/contrast per patch
@@ -67,8 +68,8 @@ class Cpc : public Method {
   static torch::Tensor orient(const torch::Tensor& z, int64_t d);
 
  private:
-  // InfoNCE of predicting the rows below in the grid z (N x R x Q x D), averaged over 1..k steps;
-  // predictor_offset picks the direction's predictors.
+  // InfoNCE of predicting the rows below in the grid z (N x R x Q x D), averaged over the steps
+  // s+1..k; predictor_offset picks the direction's predictors.
   torch::Tensor prediction_loss(const torch::Tensor& z, int64_t predictor_offset);
 
   CpcConfig config_;
