@@ -147,18 +147,23 @@ TEST(Distributed, SyncBatchNormIsBatchNormInOneProcess) {
 
 namespace {
 
-// A free TCP port on loopback for a test's rendezvous.
+// A free TCP port on loopback for a test's rendezvous. It lies below the kernel's ephemeral range
+// (32768 and up by default): a port the kernel hands out (bind to port 0, Gloo's connections, any
+// client socket of a test running beside this one) could be taken again between this check and
+// launch.sh binding it, and that run would then fail with "port already in use". Each test process
+// starts at its own offset so that tests run in parallel do not try the same ports.
 int free_port() {
-  const int s = socket(AF_INET, SOCK_STREAM, 0);
-  sockaddr_in a{};
-  a.sin_family = AF_INET;
-  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  bind(s, reinterpret_cast<sockaddr*>(&a), sizeof a);
-  socklen_t len = sizeof a;
-  getsockname(s, reinterpret_cast<sockaddr*>(&a), &len);
-  const int port = ntohs(a.sin_port);
-  close(s);
-  return port;
+  static int next = 20000 + static_cast<int>(getpid() % 600) * 20;
+  for (;; next = next + 1 < 32768 ? next + 1 : 20000) {
+    const int s = socket(AF_INET, SOCK_STREAM, 0);
+    sockaddr_in a{};
+    a.sin_family = AF_INET;
+    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    a.sin_port = htons(static_cast<uint16_t>(next));
+    const bool free = bind(s, reinterpret_cast<sockaddr*>(&a), sizeof a) == 0;
+    close(s);
+    if (free) return next++;
+  }
 }
 
 // `selfsup train` in `processes` processes through scripts/launch.sh (bounded by `timeout`).
