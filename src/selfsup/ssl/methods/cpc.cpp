@@ -5,12 +5,12 @@
 // patch k rows below, z_{i+k,j}. InfoNCE scores the prediction against the patches at the same
 // position in the other images of the batch:
 //   L = mean_k mean_{i,j} CE( (W_k c_ij)^ . z^_{i+k,j}(all images) / tau,  own image )
-// With skip_steps s only k = s+1..K are predicted: the rows right below the context's last patch
-// overlap it or touch it, and predicting them can lean on pixels shared across the border rather
-// than on what the image shows (CPC v2's published pseudocode ignores the 2 nearest of 3 steps).
 // or, with negatives: all_patches (the papers' choice), against every patch of rows k.. of every
 // image, the own image's other positions included, so that a prediction must say what lies at its
 // place rather than which image it belongs to.
+// With skip_steps s only k = s+1..K are predicted: the rows right below the context's last patch
+// overlap it or touch it, and predicting them can lean on pixels shared across the border rather
+// than on what the image shows (CPC v2's published pseudocode ignores the 2 nearest of 3 steps).
 // With directions 2 or 4 the same context network also runs up the grid and along its rows (the grid
 // flipped or transposed), each direction with its own predictors, as CPC v2 predicts in four
 // directions; the loss is the mean over directions.
