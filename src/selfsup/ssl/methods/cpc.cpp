@@ -141,8 +141,7 @@ Cpc::Cpc(const Recipe& recipe, int64_t in_channels)
       conv_->push_back(torch::nn::Conv2d(torch::nn::Conv2dOptions(d, d, {2, 3})));
   }
   predictors_ = register_module("predictors", torch::nn::ModuleList());
-  const int64_t steps = config_.predict_steps - config_.skip_steps;  // predictors per direction
-  for (int64_t k = 0; k < config_.directions * steps; ++k) predictors_->push_back(torch::nn::Linear(d, d));
+  for (int64_t k = 0; k < config_.directions * config_.predicted_steps(); ++k) predictors_->push_back(torch::nn::Linear(d, d));
 }
 
 torch::Tensor Cpc::context(const torch::Tensor& z) {
@@ -201,7 +200,7 @@ StepOutput Cpc::training_step(const data::Batch& batch, StepContext& ctx) {
   const auto z = patches_->encode(p);  // N x R x Q x D
   auto loss = prediction_loss(z, 0);
   for (int64_t dir = 1; dir < config_.directions; ++dir)
-    loss = loss + prediction_loss(orient(z, dir), dir * (config_.predict_steps - config_.skip_steps));
+    loss = loss + prediction_loss(orient(z, dir), dir * config_.predicted_steps());
   StepOutput out{loss / static_cast<double>(config_.directions), {}};
   out.logs["spread"] = embedding_spread(z.reshape({-1, z.size(3)}));
   return out;

@@ -23,6 +23,7 @@ struct CpcConfig : config::DynamicSectionOf<CpcConfig> {
   std::string negatives = "same_position";  // same_position (other images) | all_patches (CPC v1/v2)
   void visit(config::Visitor& v) override;
   void validate(const Recipe& r, const RecipeCheck& check) const;
+  int64_t predicted_steps() const { return predict_steps - skip_steps; }  // predictors per direction
 };
 
 // The backbone applied to every patch of a grid of overlapping square patches. forward() pools
