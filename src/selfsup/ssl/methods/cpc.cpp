@@ -197,23 +197,12 @@ torch::Tensor Cpc::prediction_loss(const torch::Tensor& z, int64_t predictor_off
 StepOutput Cpc::training_step(const data::Batch& batch, StepContext& ctx) {
   auto p = patches_->patches(batch.views.at(0), config_.patch_shift, &ctx.generator);  // N x R x Q x C x p x p
   if (config_.patch_jitter > 0) p = jitter_patches(p, config_.patch_jitter, mean_, std_, ctx.generator);
-  // With skipped steps, the rows between the last context read (row R-1-first) and the first
-  // target (row first) reach no prediction, downwards or upwards: they are left zero instead of
-  // encoded (they feed only contexts no prediction reads), which saves a fifth of the encoder for
-  // the recipe's 5 rows. With 4 directions they are read as columns, so every row is encoded.
-  const int64_t rows = p.size(1), gap_begin = rows - config_.skip_steps - 1, gap_end = config_.skip_steps + 1;
-  const bool gap = config_.directions <= 2 && 0 < gap_begin && gap_begin < gap_end;
-  const auto encoded = patches_->encode(gap ? torch::cat({p.slice(1, 0, gap_begin), p.slice(1, gap_end)}, 1) : p);
-  auto z = encoded;  // N x R x Q x D
-  if (gap) {
-    auto unread = torch::zeros({z.size(0), gap_end - gap_begin, z.size(2), z.size(3)}, z.options());
-    z = torch::cat({encoded.slice(1, 0, gap_begin), unread, encoded.slice(1, gap_begin)}, 1);
-  }
+  const auto z = patches_->encode(p);  // N x R x Q x D
   auto loss = prediction_loss(z, 0);
   for (int64_t dir = 1; dir < config_.directions; ++dir)
     loss = loss + prediction_loss(orient(z, dir), dir * config_.predicted_steps());
   StepOutput out{loss / static_cast<double>(config_.directions), {}};
-  out.logs["spread"] = embedding_spread(encoded.reshape({-1, encoded.size(3)}));
+  out.logs["spread"] = embedding_spread(z.reshape({-1, z.size(3)}));
   return out;
 }
 
