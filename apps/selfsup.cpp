@@ -241,6 +241,10 @@ int cmd_recipe(const std::string& path, const std::vector<std::string>& override
 }
 
 // "rank 1 of 2: " in a multi-process run (whose processes share one terminal or log), else "".
+// One write for the whole line: stderr is unbuffered, so "a" << "b" is two writes, and the lines
+// of processes sharing a terminal or pipe (scripts/launch.sh) could interleave mid-line.
+void print_error_line(const std::string& line) { std::cerr << (line + "\n") << std::flush; }
+
 std::string process_prefix() {
   try {
     const auto w = dist::world_from_environment();
@@ -359,17 +363,17 @@ int main(int argc, char** argv) {
     if (int code = 0; bench_commands.run(code)) return code;
     if (int code = 0; serve_command.run(code)) return code;
   } catch (const Error& e) {
-    std::cerr << "error: " << process_prefix() << e.what() << std::endl;
+    print_error_line("error: " + process_prefix() + e.what());
     return 2;
   } catch (const train::Diverged& e) {
-    std::cerr << "error: " << process_prefix() << e.what() << std::endl;
+    print_error_line("error: " + process_prefix() + e.what());
     return 1;
   } catch (const dist::CommunicationError& e) {
-    std::cerr << "error: " << e.what() << std::endl;
+    print_error_line(std::string("error: ") + e.what());
     return 1;
   } catch (const std::exception& e) {
     std::string what = e.what();
-    std::cerr << "internal error: " << what.substr(0, what.find('\n')) << std::endl;
+    print_error_line("internal error: " + what.substr(0, what.find('\n')));
     return 1;
   }
   return 0;
