@@ -240,11 +240,11 @@ int cmd_recipe(const std::string& path, const std::vector<std::string>& override
   return 0;
 }
 
-// "rank 1 of 2: " in a multi-process run (whose processes share one terminal or log), else "".
 // One write for the whole line: stderr is unbuffered, so "a" << "b" is two writes, and the lines
 // of processes sharing a terminal or pipe (scripts/launch.sh) could interleave mid-line.
 void print_error_line(const std::string& line) { std::cerr << (line + "\n") << std::flush; }
 
+// "rank 1 of 2: " in a multi-process run (whose processes share one terminal or log), else "".
 std::string process_prefix() {
   try {
     const auto w = dist::world_from_environment();
